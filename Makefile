@@ -1,0 +1,71 @@
+# khreset - build, test, demo, bench.  See README.md.
+BUILD    ?= build
+CC       ?= cc
+SAN      ?=
+CFLAGS   ?= -O2 -g
+WARN      = -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter
+PKGS      = libxml-2.0 jansson libcrypto hivex
+KH_CFLAGS = -std=gnu11 $(WARN) -D_GNU_SOURCE -Ihook \
+            $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(SAN)
+# minIni's Debian .pc file has a broken libdir; link it directly.
+KH_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lminIni -lwim $(SAN)
+
+# Core sources: everything in hook/ except the CLI and platform bodies.
+PLAT      = hook/plat_offline.c
+CORE_SRC  = $(filter-out hook/main.c hook/plat_%.c,$(wildcard hook/*.c)) $(PLAT)
+CORE_OBJ  = $(CORE_SRC:hook/%.c=$(BUILD)/obj/%.o)
+UNIT_SRC  = $(wildcard tests/unit/test_*.c)
+UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TOOLS     = $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
+
+.PHONY: all deps check check-unit check-integration check-asan demo bench clean
+all: $(BUILD)/khreset $(TOOLS)
+
+$(BUILD)/obj/%.o: hook/%.c $(wildcard hook/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(KH_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libkhcore.a: $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/khreset: $(BUILD)/obj/main.o $(BUILD)/libkhcore.a
+	$(CC) $(CFLAGS) -o $@ $^ $(KH_LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkhcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(KH_CFLAGS) -o $@ $< $(BUILD)/libkhcore.a $(KH_LIBS) -lcmocka
+
+$(BUILD)/tools/%: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(KH_CFLAGS) -o $@ $< $(KH_LIBS)
+
+deps:
+	@sh tests/deps.sh
+
+check-unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+check-integration: $(BUILD)/khreset $(TOOLS)
+	@BUILD=$(BUILD) sh tests/integration/run.sh
+
+# Everything, then again under AddressSanitizer + UBSan.
+check: deps
+	$(MAKE) all
+	$(MAKE) check-unit
+	$(MAKE) check-integration
+	$(MAKE) check-asan
+
+check-asan:
+	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" \
+	  all check-unit check-integration
+
+demo: deps all
+	@BUILD=$(BUILD) sh tests/demo.sh
+
+bench: deps all
+	@BUILD=$(BUILD) sh bench/run.sh
+
+clean:
+	rm -rf build

@@ -1,0 +1,84 @@
+/* khreset.h - error codes, exit codes and small shared helpers. */
+#ifndef KHRESET_H
+#define KHRESET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KH_VERSION "0.1.0"
+
+/*
+ * Stable error codes.  Core code returns these; only the CLI edge (main.c)
+ * prints and exits.  kh_errstr() maps each to a short text, kh_exitcode()
+ * to the SPEC exit code it stands for.
+ */
+enum kh_err {
+	KH_OK = 0,
+	KH_ERR_NOMEM,        /* out of memory */
+	KH_ERR_IO,           /* read/write/rename failed */
+	KH_ERR_NOENT,        /* file, key or value does not exist */
+	KH_ERR_EXISTS,       /* target already exists */
+	KH_ERR_UNSAFE,       /* symlink / non-regular entry / path escapes root */
+	KH_ERR_TOOBIG,       /* file larger than allowed */
+	KH_ERR_CONFIG,       /* invalid configuration value or syntax */
+	KH_ERR_BUNDLE,       /* bundle missing, malformed or digest mismatch */
+	KH_ERR_SIGNATURE,    /* signature missing or does not verify */
+	KH_ERR_HIVE,         /* registry hive missing or corrupt */
+	KH_ERR_DATA,         /* other bad input data (XML, manifest, WIM) */
+	KH_ERR_BUSY,         /* another instance holds the lock */
+	KH_ERR_PERM,         /* not permitted / read-only */
+	KH_ERR_USAGE,        /* bad command line */
+	KH_ERR_UNSUPPORTED,  /* not available in this mode */
+	KH_ERR_SERVICE,      /* service control failed */
+	KH_ERR_TIMEOUT,      /* waited too long */
+	KH_ERR_KILLED,       /* test hook stopped the process (never returned) */
+	KH_ERR__COUNT
+};
+
+const char *kh_errstr(int err);
+int kh_exitcode(int err);      /* 1, 64, 65, 75, 77 */
+
+/* SPEC exit codes */
+enum {
+	KH_EXIT_OK = 0,
+	KH_EXIT_FAILED = 1,
+	KH_EXIT_PENDING = 2,
+	KH_EXIT_ATTENTION = 3,
+	KH_EXIT_USAGE = 64,
+	KH_EXIT_DATAERR = 65,
+	KH_EXIT_BUSY = 75,
+	KH_EXIT_NOPERM = 77,
+};
+
+/*
+ * Error detail: the last error's human message ("file X line 3: ...").
+ * Set by the code that detects the error; printed by the CLI.
+ */
+void kh_seterr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *kh_lasterr(void);
+void kh_clearerr(void);
+
+/* Logging: level 0 quiet(errors only), 1 info, 2 verbose/debug. */
+enum { KH_LOG_ERROR, KH_LOG_WARN, KH_LOG_INFO, KH_LOG_DEBUG };
+void kh_log_setlevel(int level);
+void kh_log(int level, const char *step, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Test seam: if env KHRESET_TEST_STOP_AT equals name, SIGKILL ourselves. */
+void kh_test_stop(const char *name);
+
+/* Names: case-insensitive ASCII compare (Windows file names). */
+int kh_strcasecmp(const char *a, const char *b);
+/* 1 if name is "<8-4-4-4-12 hex>.xml" (any case). */
+int kh_is_uuid_xml(const char *name);
+
+/* Times: seconds since the Unix epoch, formatted RFC 3339 UTC. */
+void kh_fmt_time(int64_t t, char out[32]);
+/* Backup ID from time: YYYYMMDDThhmmssZ */
+void kh_fmt_id(int64_t t, char out[20]);
+int64_t kh_now(void);
+
+char *kh_strdup(const char *s);          /* NULL on ENOMEM */
+char *kh_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,122 @@
+/* platform.h - the operating-system boundary: files, registry, services,
+ * licence state, events and the instance lock.
+ *
+ * Paths given to these functions are relative to the Windows root (C:\ live,
+ * the mount point offline), with '\' or '/' separators, e.g.
+ * "ProgramData\Microsoft\Windows\ClipSVC\Archive\KeyHolder".  The offline
+ * body (plat_offline.c) resolves them one component at a time, matching names
+ * case-insensitively, and refuses any symlink or non-directory on the way:
+ * nothing outside the root is ever read, written or deleted.  A live body
+ * (plat_win32.c, later) maps them to the system drive.
+ *
+ * Every function returns an enum kh_err code and sets kh_seterr() detail.
+ */
+#ifndef KH_PLATFORM_H
+#define KH_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct kh_plat kh_plat;
+
+enum kh_ftype { KH_FT_FILE, KH_FT_DIR, KH_FT_LINK, KH_FT_OTHER };
+
+struct kh_dirent {
+	char *name;          /* on-disk spelling */
+	enum kh_ftype type;  /* lstat type: a symlink is KH_FT_LINK, never followed */
+	uint64_t size;
+	int64_t mtime;       /* seconds since the Unix epoch */
+};
+
+/* root == NULL: live mode (not available in the Linux build: KH_ERR_USAGE). */
+int plat_open(kh_plat **out, const char *root);
+void plat_close(kh_plat *p);
+int plat_is_offline(const kh_plat *p);
+const char *plat_root(const kh_plat *p);   /* the mount point, or "C:\" */
+
+/* --- files --- */
+/* Lists dir (not recursive, without "." and ".."), sorted by name.
+ * KH_ERR_NOENT when dir does not exist. */
+int plat_list(kh_plat *p, const char *dir, struct kh_dirent **ents, size_t *n);
+void plat_free_list(struct kh_dirent *ents, size_t n);
+/* Type/size/mtime of path (not following a final symlink). KH_ERR_NOENT. */
+int plat_stat(kh_plat *p, const char *path, struct kh_dirent *st);
+/* Reads a regular file; KH_ERR_TOOBIG if larger than max; KH_ERR_UNSAFE if
+ * not a regular file.  *buf is malloc'd, NUL-terminated (not counted). */
+int plat_read(kh_plat *p, const char *path, size_t max, unsigned char **buf,
+	      size_t *len);
+/* Writes path atomically: temp file in the same folder, fsync, rename over
+ * path, fsync the folder.  The folder must exist. */
+int plat_write_atomic(kh_plat *p, const char *path, const void *buf, size_t len);
+/* Appends and fsyncs (the journal).  Creates the file if missing. */
+int plat_append_sync(kh_plat *p, const char *path, const void *buf, size_t len);
+/* Creates every missing folder of dir (like mkdir -p). */
+int plat_mkdirs(kh_plat *p, const char *dir);
+/* Renames from -> to on the same volume without following a symlink at
+ * `from` (the entry itself moves) and never replacing: KH_ERR_EXISTS if `to`
+ * exists.  Parent of `to` must exist.  fsyncs both folders. */
+int plat_rename(kh_plat *p, const char *from, const char *to);
+/* Removes a regular file (KH_ERR_UNSAFE for anything else) or an empty
+ * folder (rmdir).  Callers delete only what is backed up first. */
+int plat_remove(kh_plat *p, const char *path);
+/* Checks that the root is writable (offline: access(W_OK) on the root and a
+ * probe of the state folder).  KH_ERR_PERM when not. */
+int plat_writable(kh_plat *p);
+
+/* --- registry ---
+ * key: "HKLM\SOFTWARE\..." or "HKLM\SYSTEM\..." (case-insensitive).
+ * Offline: the hives Windows/System32/config/SOFTWARE and SYSTEM, via hivex.
+ * Missing or corrupt hive: KH_ERR_HIVE naming the file.
+ */
+enum kh_regtype { KH_REG_SZ = 1, KH_REG_EXPAND_SZ = 2, KH_REG_DWORD = 4 };
+
+/* String value (REG_SZ / REG_EXPAND_SZ, returned as UTF-8) or DWORD
+ * (returned as decimal text).  KH_ERR_NOENT when key or value missing. */
+int plat_reg_get(kh_plat *p, const char *key, const char *name, char **out);
+
+/* One value to set. data: text for SZ/EXPAND_SZ, decimal or 0x-hex for DWORD */
+struct kh_regval {
+	char *key;
+	char *name;
+	enum kh_regtype type;
+	char *data;
+};
+/* Sets all values atomically per hive (offline: one hivex commit to a temp
+ * file then rename), creating missing keys.  When old != NULL, *old receives
+ * the previous state of each value, same order, data NULL where the value
+ * did not exist (for the journal's undo). */
+int plat_reg_set(kh_plat *p, const struct kh_regval *vals, size_t n,
+		 struct kh_regval **old);
+/* Restores values captured by plat_reg_set's `old` (NULL data: delete). */
+int plat_reg_undo(kh_plat *p, const struct kh_regval *old, size_t n);
+void plat_free_regvals(struct kh_regval *v, size_t n);
+
+/* SYSTEM\Setup\Source OS (Updated on ...) entries. */
+struct kh_source_os {
+	char *key;          /* the subkey name */
+	long build;         /* CurrentBuild, 0 if missing/unparsable */
+	char *product;      /* ProductName, may be NULL */
+	int64_t time;       /* key last-write time; else date in the name; else 0 */
+};
+int plat_source_os(kh_plat *p, struct kh_source_os **list, size_t *n);
+void plat_free_source_os(struct kh_source_os *list, size_t n);
+
+/* --- services, licence, events, lock --- */
+/* Offline: KH_ERR_UNSUPPORTED (deferred to next boot). */
+int plat_service_stop(kh_plat *p, const char *name, int timeout_s);
+int plat_service_start(kh_plat *p, const char *name, int timeout_s);
+
+enum kh_licence { KH_LIC_UNKNOWN, KH_LIC_UNLICENSED, KH_LIC_LICENSED,
+		  KH_LIC_GRACE, KH_LIC_NOTIFICATION };
+/* Offline: always KH_LIC_UNKNOWN, reason 0, returns KH_OK. */
+int plat_licence(kh_plat *p, enum kh_licence *st, uint32_t *reason);
+
+/* Event log entry (live); offline: no-op returning KH_OK. */
+int plat_event(kh_plat *p, int id, const char *text);
+
+/* Single-instance lock.  Offline: flock on lockfile (created, folder must
+ * exist).  KH_ERR_BUSY when held elsewhere. */
+int plat_lock(kh_plat *p, const char *lockfile);
+void plat_unlock(kh_plat *p);
+
+#endif
