@@ -58,9 +58,12 @@ void kh_seterr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *kh_lasterr(void);
 void kh_clearerr(void);
 
-/* Logging: level 0 quiet(errors only), 1 info, 2 verbose/debug. */
+/* Logging: one line per event (time, level, step, message).  Lines up to
+ * the stderr level go to stderr; lines up to the file level go to the sink
+ * (the khreset.log writer) when one is set. */
 enum { KH_LOG_ERROR, KH_LOG_WARN, KH_LOG_INFO, KH_LOG_DEBUG };
-void kh_log_setlevel(int level);
+void kh_log_setlevel(int stderr_level);
+void kh_log_sink(void (*fn)(const char *line, void *ud), void *ud, int file_level);
 void kh_log(int level, const char *step, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

@@ -63,25 +63,37 @@ void kh_seterr(const char *fmt, ...)
 const char *kh_lasterr(void) { return lasterr; }
 void kh_clearerr(void) { lasterr[0] = '\0'; }
 
-static int loglevel = KH_LOG_INFO;
+static int loglevel = KH_LOG_WARN, filelevel = KH_LOG_INFO;
+static void (*sink)(const char *, void *);
+static void *sink_ud;
 static const char *lvname[] = { "error", "warn", "info", "debug" };
 
 void kh_log_setlevel(int level) { loglevel = level; }
 
-/* Log lines go to stderr; the CLI keeps stdout for results. */
+void kh_log_sink(void (*fn)(const char *line, void *ud), void *ud, int file_level)
+{
+	sink = fn;
+	sink_ud = ud;
+	filelevel = file_level;
+}
+
 void kh_log(int level, const char *step, const char *fmt, ...)
 {
-	char ts[32];
+	char ts[32], msg[1024], line[1200];
 	va_list ap;
 
-	if (level > loglevel)
+	if (level > loglevel && (!sink || level > filelevel))
 		return;
 	kh_fmt_time(kh_now(), ts);
-	fprintf(stderr, "%s %-5s %-8s ", ts, lvname[level], step ? step : "-");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	snprintf(line, sizeof(line), "%s %-5s %-8s %s\n", ts, lvname[level],
+		 step ? step : "-", msg);
+	if (level <= loglevel)
+		fputs(line, stderr);
+	if (sink && level <= filelevel)
+		sink(line, sink_ud);
 }
 
 void kh_test_stop(const char *name)

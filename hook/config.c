@@ -1,0 +1,483 @@
+/* config.c - khreset.ini (SPEC section 6): syntax pass, then minIni values.
+ *
+ * minIni reads values but does not report syntax errors or line numbers, so
+ * a short pass over the lines checks the shape first (section headers and
+ * key = value lines) and remembers where each key stands; every invalid value
+ * is then reported with the file, line and key.  Unknown keys only warn.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <minIni.h>
+
+#include "config.h"
+#include "khreset.h"
+
+#define VAL_MAX 1024
+
+static const char *const known[] = {
+	"keyholder.archive_dir", "keyholder.install_dir", "keyholder.max_file_size",
+	"bundle.dir", "bundle.public_key",
+	"policy.require_upgrade", "policy.keep_backups",
+	"clipsvc.service", "clipsvc.timeout",
+	"activation.service", "activation.command", "activation.timeout",
+	"activation.interval",
+	"task.name", "task.delay", "task.jitter", "task.max_attempts",
+	"log.level",
+	NULL
+};
+
+struct ctx {
+	struct kh_config *c;
+	const char *file;      /* name shown in messages */
+	const char *src;       /* path minIni reads */
+	int err;
+};
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+		*--e = '\0';
+	return s;
+}
+
+/* Line of [section] key in the file, 0 if not found. */
+static int key_line(const char *src, const char *section, const char *key)
+{
+	char buf[VAL_MAX], sec[128] = "";
+	int line = 0, found = 0;
+	FILE *f = fopen(src, "r");
+
+	if (!f)
+		return 0;
+	while (!found && fgets(buf, sizeof(buf), f)) {
+		char *s = trim(buf), *eq;
+
+		line++;
+		if (*s == '[') {
+			char *end = strchr(s, ']');
+			if (end) {
+				*end = '\0';
+				snprintf(sec, sizeof(sec), "%s", trim(s + 1));
+			}
+		} else if ((eq = strchr(s, '=')) != NULL) {
+			*eq = '\0';
+			found = !kh_strcasecmp(sec, section) && !kh_strcasecmp(trim(s), key);
+		}
+	}
+	fclose(f);
+	return found ? line : 0;
+}
+
+static int bad(struct ctx *x, const char *sec, const char *key, const char *why,
+	       const char *val)
+{
+	kh_seterr("%s line %d: [%s] %s = '%s': %s", x->file,
+		  key_line(x->src, sec, key), sec, key, val, why);
+	x->err = KH_ERR_CONFIG;
+	return 0;
+}
+
+/* Shape check: every line blank, a comment, [section] or key = value. */
+static int syntax_pass(const char *src, const char *file)
+{
+	char buf[VAL_MAX];
+	int line = 0, rc = KH_OK;
+	FILE *f = fopen(src, "r");
+
+	if (!f) {
+		kh_seterr("%s: %s", file, strerror(errno));
+		return errno == ENOENT ? KH_ERR_NOENT : KH_ERR_IO;
+	}
+	while (fgets(buf, sizeof(buf), f)) {
+		size_t len = strlen(buf);
+		char *s;
+
+		line++;
+		if (len == sizeof(buf) - 1 && buf[len - 1] != '\n' && !feof(f)) {
+			kh_seterr("%s line %d: line longer than %d bytes", file, line,
+				  VAL_MAX - 2);
+			rc = KH_ERR_CONFIG;
+			break;
+		}
+		s = trim(buf);
+		if (*s == '\0' || *s == ';' || *s == '#')
+			continue;
+		if (*s == '[') {
+			char *end = strchr(s, ']');
+			if (!end || end == s + 1 || *trim(end + 1) != '\0') {
+				kh_seterr("%s line %d: malformed section header '%s'",
+					  file, line, s);
+				rc = KH_ERR_CONFIG;
+				break;
+			}
+			continue;
+		}
+		if (!strchr(s, '=') || *s == '=') {
+			kh_seterr("%s line %d: expected 'key = value' or '[section]', got '%s'",
+				  file, line, s);
+			rc = KH_ERR_CONFIG;
+			break;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+static int is_known(const char *sec, const char *key)
+{
+	char full[256];
+
+	if (!kh_strcasecmp(sec, "registry"))
+		return !strncasecmp(key, "value", 5) && key[5] != '\0';
+	snprintf(full, sizeof(full), "%s.%s", sec, key);
+	for (const char *const *k = known; *k; k++)
+		if (!kh_strcasecmp(*k, full))
+			return 1;
+	return 0;
+}
+
+static int setstr(char **dst, const char *val)
+{
+	char *s = *val ? kh_strdup(val) : NULL;
+
+	if (*val && !s)
+		return KH_ERR_NOMEM;
+	free(*dst);
+	*dst = s;
+	return KH_OK;
+}
+
+static int getlong(struct ctx *x, const char *sec, const char *key,
+		   const char *val, long lo, long hi, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(val, &end, 10);
+	if (errno || end == val || *end || v < lo || v > hi) {
+		char why[96];
+		snprintf(why, sizeof(why), "expected a whole number from %ld to %ld",
+			 lo, hi);
+		return bad(x, sec, key, why, val);
+	}
+	*out = v;
+	return 1;
+}
+
+static int getbool(struct ctx *x, const char *sec, const char *key,
+		   const char *val, int *out)
+{
+	static const char *const yes[] = { "true", "yes", "1", "on", NULL };
+	static const char *const no[] = { "false", "no", "0", "off", NULL };
+
+	for (int i = 0; yes[i]; i++) {
+		if (!kh_strcasecmp(val, yes[i]))
+			return *out = 1, 1;
+		if (!kh_strcasecmp(val, no[i]))
+			return *out = 0, 1;
+	}
+	return bad(x, sec, key, "expected true or false", val);
+}
+
+/* A path relative to the Windows root: no drive, no leading slash, no "..". */
+static int relpath_ok(const char *v)
+{
+	if (!*v || *v == '\\' || *v == '/' || strchr(v, ':'))
+		return 0;
+	for (const char *p = v; *p;) {
+		size_t n = strcspn(p, "\\/");
+		if ((n == 2 && !strncmp(p, "..", 2)) || n == 0)
+			return 0;
+		p += n;
+		if (*p)
+			p++;
+	}
+	return 1;
+}
+
+static int parse_regval(struct ctx *x, const char *key, const char *val)
+{
+	char buf[VAL_MAX], *f[4], *save = NULL, *tok;
+	struct kh_regval *r, *nv;
+	int n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", val);
+	for (tok = strtok_r(buf, "|", &save); tok && n < 4;
+	     tok = strtok_r(NULL, n == 3 ? "" : "|", &save))
+		f[n++] = trim(tok);
+	if (n != 4 || !*f[0] || !*f[1] || !*f[2])
+		return bad(x, "registry", key, "expected 'KEY | NAME | TYPE | DATA'", val);
+	if (strncasecmp(f[0], "HKLM\\SOFTWARE\\", 14) &&
+	    strncasecmp(f[0], "HKLM\\SYSTEM\\", 12))
+		return bad(x, "registry", key,
+			   "key must start with HKLM\\SOFTWARE\\ or HKLM\\SYSTEM\\", val);
+	nv = realloc(x->c->reg, (x->c->n_reg + 1) * sizeof(*nv));
+	if (!nv)
+		return x->err = KH_ERR_NOMEM, 0;
+	x->c->reg = nv;
+	r = &nv[x->c->n_reg];
+	memset(r, 0, sizeof(*r));
+	if (!kh_strcasecmp(f[2], "REG_SZ"))
+		r->type = KH_REG_SZ;
+	else if (!kh_strcasecmp(f[2], "REG_EXPAND_SZ"))
+		r->type = KH_REG_EXPAND_SZ;
+	else if (!kh_strcasecmp(f[2], "REG_DWORD")) {
+		char *end;
+		errno = 0;
+		unsigned long d = strtoul(f[3], &end, 0);
+		if (errno || end == f[3] || *end || d > 0xffffffffUL)
+			return bad(x, "registry", key, "REG_DWORD data must be a 32-bit number", val);
+		r->type = KH_REG_DWORD;
+	} else
+		return bad(x, "registry", key,
+			   "type must be REG_SZ, REG_EXPAND_SZ or REG_DWORD", val);
+	r->key = kh_strdup(f[0]);
+	r->name = kh_strdup(f[1]);
+	r->data = kh_strdup(f[3]);
+	x->c->n_reg++;
+	if (!r->key || !r->name || !r->data)
+		return x->err = KH_ERR_NOMEM, 0;
+	return 1;
+}
+
+static int set_key(struct ctx *x, const char *sec, const char *key, const char *val)
+{
+	struct kh_config *c = x->c;
+	long l;
+
+#define IS(s, k) (!kh_strcasecmp(sec, s) && !kh_strcasecmp(key, k))
+	if (IS("keyholder", "archive_dir") || IS("keyholder", "install_dir")) {
+		if (!relpath_ok(val))
+			return bad(x, sec, key, "expected a path relative to the Windows root", val);
+		return setstr(key[0] == 'a' || key[0] == 'A' ? &c->archive_dir
+							     : &c->install_dir, val) == KH_OK;
+	}
+	if (IS("keyholder", "max_file_size")) {
+		if (!getlong(x, sec, key, val, 1024, 64L << 20, &l))
+			return 0;
+		c->max_file_size = (size_t)l;
+	} else if (IS("bundle", "dir")) {
+		if (!*val)
+			return bad(x, sec, key, "must not be empty", val);
+		return setstr(&c->bundle_dir, val) == KH_OK;
+	} else if (IS("bundle", "public_key")) {
+		return setstr(&c->public_key, val) == KH_OK;
+	} else if (IS("policy", "require_upgrade")) {
+		return getbool(x, sec, key, val, &c->require_upgrade);
+	} else if (IS("policy", "keep_backups")) {
+		if (!getlong(x, sec, key, val, 1, 1000, &l))
+			return 0;
+		c->keep_backups = (int)l;
+	} else if (IS("clipsvc", "service")) {
+		if (!*val)
+			return bad(x, sec, key, "must not be empty", val);
+		return setstr(&c->clipsvc_service, val) == KH_OK;
+	} else if (IS("clipsvc", "timeout")) {
+		if (!getlong(x, sec, key, val, 1, 3600, &l))
+			return 0;
+		c->clipsvc_timeout = (int)l;
+	} else if (IS("activation", "service")) {
+		return setstr(&c->activation_service, val) == KH_OK;
+	} else if (IS("activation", "command")) {
+		if (*val && !(val[0] == '"' || (val[1] == ':' && (val[2] == '\\' || val[2] == '/')) ||
+			      val[0] == '%'))
+			return bad(x, sec, key, "must be an absolute path (C:\\...)", val);
+		return setstr(&c->activation_command, val) == KH_OK;
+	} else if (IS("activation", "timeout")) {
+		if (!getlong(x, sec, key, val, 0, 86400, &l))
+			return 0;
+		c->activation_timeout = (int)l;
+	} else if (IS("activation", "interval")) {
+		if (!getlong(x, sec, key, val, 1, 3600, &l))
+			return 0;
+		c->activation_interval = (int)l;
+	} else if (IS("task", "name")) {
+		if (val[0] != '\\')
+			return bad(x, sec, key, "must start with '\\'", val);
+		return setstr(&c->task_name, val) == KH_OK;
+	} else if (IS("task", "delay")) {
+		if (val[0] != 'P')
+			return bad(x, sec, key, "expected an ISO 8601 duration such as PT2M", val);
+		return setstr(&c->task_delay, val) == KH_OK;
+	} else if (IS("task", "jitter")) {
+		if (!getlong(x, sec, key, val, 0, 86400, &l))
+			return 0;
+		c->task_jitter = (int)l;
+	} else if (IS("task", "max_attempts")) {
+		if (!getlong(x, sec, key, val, 1, 1000, &l))
+			return 0;
+		c->task_max_attempts = (int)l;
+	} else if (IS("log", "level")) {
+		static const char *const lv[] = { "error", "warn", "info", "debug" };
+		for (int i = 0; i < 4; i++)
+			if (!kh_strcasecmp(val, lv[i]))
+				return c->log_level = i, 1;
+		return bad(x, sec, key, "expected error, warn, info or debug", val);
+	} else if (!kh_strcasecmp(sec, "registry")) {
+		return parse_regval(x, key, val);
+	}
+#undef IS
+	return 1;
+}
+
+static int browse(const char *sec, const char *key, const char *val, void *ud)
+{
+	struct ctx *x = ud;
+
+	if (!is_known(sec, key)) {
+		kh_log(KH_LOG_WARN, "config", "%s line %d: unknown key [%s] %s (ignored)",
+		       x->file, key_line(x->src, sec, key), sec, key);
+		return 1;
+	}
+	return set_key(x, sec, key, val);
+}
+
+static int defaults(struct kh_config *c)
+{
+	c->archive_dir = kh_strdup("ProgramData\\Microsoft\\Windows\\ClipSVC\\Archive\\KeyHolder");
+	c->install_dir = kh_strdup("ProgramData\\Microsoft\\Windows\\ClipSVC\\Install\\KeyHolder");
+	c->max_file_size = 1048576;
+	c->bundle_dir = kh_strdup("bundle");
+	c->require_upgrade = 1;
+	c->keep_backups = 10;
+	c->clipsvc_service = kh_strdup("ClipSVC");
+	c->clipsvc_timeout = 60;
+	c->activation_service = kh_strdup("CmitClientSVC");
+	c->activation_timeout = 120;
+	c->activation_interval = 5;
+	c->task_name = kh_strdup("\\khreset\\Retry");
+	c->task_delay = kh_strdup("PT2M");
+	c->task_jitter = 300;
+	c->task_max_attempts = 12;
+	c->log_level = KH_LOG_INFO;
+	c->reg = calloc(1, sizeof(*c->reg));
+	if (!c->reg)
+		return KH_ERR_NOMEM;
+	c->n_reg = 1;
+	c->reg[0].key = kh_strdup("HKLM\\SOFTWARE\\CMIT\\Active");
+	c->reg[0].name = kh_strdup("IntranetActivationServer");
+	c->reg[0].type = KH_REG_SZ;
+	c->reg[0].data = kh_strdup("http://vdi.example.local");
+	if (!c->archive_dir || !c->install_dir || !c->bundle_dir ||
+	    !c->clipsvc_service || !c->activation_service || !c->task_name ||
+	    !c->task_delay || !c->reg[0].key || !c->reg[0].name || !c->reg[0].data)
+		return KH_ERR_NOMEM;
+	return KH_OK;
+}
+
+static void free_reg(struct kh_config *c)
+{
+	for (size_t i = 0; i < c->n_reg; i++) {
+		free(c->reg[i].key);
+		free(c->reg[i].name);
+		free(c->reg[i].data);
+	}
+	free(c->reg);
+	c->reg = NULL;
+	c->n_reg = 0;
+}
+
+/* Host path p made absolute against base (unless already absolute). */
+static int resolve_host(char **p, const char *base)
+{
+	char *s;
+
+	if (!*p || (*p)[0] == '/' || !base)
+		return KH_OK;
+	s = kh_asprintf("%s/%s", base, *p);
+	if (!s)
+		return KH_ERR_NOMEM;
+	for (char *q = s; *q; q++)
+		if (*q == '\\')
+			*q = '/';
+	free(*p);
+	*p = s;
+	return KH_OK;
+}
+
+static char *dirname_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		return kh_strdup(".");
+	if (slash == path)
+		return kh_strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+int config_load_as(const char *src, const char *shown, const char *base,
+		   struct kh_config **out);
+
+int config_load_as(const char *src, const char *shown, const char *base,
+		   struct kh_config **out)
+{
+	struct kh_config *c = calloc(1, sizeof(*c));
+	struct ctx x = { c, shown ? shown : src, src, KH_OK };
+	char *dir = NULL;
+	int rc;
+
+	*out = NULL;
+	if (!c)
+		return KH_ERR_NOMEM;
+	if ((rc = defaults(c)) != KH_OK)
+		goto fail;
+	if (src) {
+		if ((rc = syntax_pass(src, x.file)) != KH_OK)
+			goto fail;
+		/* A file with [registry] replaces the built-in values. */
+		if (ini_hassection("registry", src))
+			free_reg(c);
+		ini_browse(browse, &x, src);
+		if ((rc = x.err) != KH_OK)
+			goto fail;
+		if (!(c->path = kh_strdup(x.file)) || (!base && !(dir = dirname_of(x.file)))) {
+			rc = KH_ERR_NOMEM;
+			goto fail;
+		}
+		base = base ? base : dir;
+	}
+	if ((rc = resolve_host(&c->bundle_dir, base)) != KH_OK ||
+	    (rc = resolve_host(&c->public_key, base)) != KH_OK)
+		goto fail;
+	free(dir);
+	*out = c;
+	return KH_OK;
+fail:
+	free(dir);
+	config_free(c);
+	return rc;
+}
+
+int config_load(const char *path, const char *default_base, struct kh_config **out)
+{
+	return config_load_as(path, NULL, path ? NULL : default_base, out);
+}
+
+void config_free(struct kh_config *c)
+{
+	if (!c)
+		return;
+	free(c->path);
+	free(c->archive_dir);
+	free(c->install_dir);
+	free(c->bundle_dir);
+	free(c->public_key);
+	free(c->clipsvc_service);
+	free(c->activation_service);
+	free(c->activation_command);
+	free_reg(c);
+	free(c->task_name);
+	free(c->task_delay);
+	free(c);
+}

@@ -1,0 +1,34 @@
+/* report.h - the status document (SPEC section 4) and the human summary. */
+#ifndef KH_REPORT_H
+#define KH_REPORT_H
+
+#include <stdio.h>
+#include "observe.h"
+#include "state.h"
+
+struct kh_stepres {
+	const char *step;
+	int ok;
+	long ms;
+	char detail[512];
+};
+
+struct kh_result {
+	const char *outcome;    /* healthy|repaired|pending|failed|blocked|checked */
+	int exit_code;
+	char backup_id[32];     /* "" none */
+	struct kh_stepres steps[16];
+	size_t n_steps;
+	struct kh_recovery recovery;
+};
+
+/* Builds the document as JSON text (malloc'd). */
+char *report_json(const struct kh_obs *o, const struct kh_decision *d,
+		  const struct kh_result *r);
+/* Writes it atomically to ProgramData\khreset\status.json. */
+int report_save(kh_plat *p, const char *json);
+/* Human text: verdict first, one line per archive entry, then the plan. */
+void report_human(FILE *out, const struct kh_obs *o, const struct kh_decision *d,
+		  const struct kh_result *r, int verbose);
+
+#endif
