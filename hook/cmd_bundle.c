@@ -63,8 +63,14 @@ int cmd_bundle(int argc, char **argv, const struct kh_globals *g)
 			ref = v;
 		else if (!strcmp(argv[i], "--name") && !strcmp(sub, "create"))
 			name = v;
-		else if (!strcmp(argv[i], "--build") && !strcmp(sub, "create"))
-			build = strtol(v, NULL, 10);
+		else if (!strcmp(argv[i], "--build") && !strcmp(sub, "create")) {
+			char *end;
+			build = strtol(v, &end, 10);
+			if (*end || end == v || build <= 0) {
+				fprintf(stderr, "khreset: bundle: --build: expected a build number, got '%s'\n", v);
+				return KH_EXIT_USAGE;
+			}
+		}
 		else if (!strcmp(argv[i], "--pubkey") && !strcmp(sub, "verify"))
 			pub = v;
 		else {

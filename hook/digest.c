@@ -1,0 +1,233 @@
+/* digest.c - SHA-256 and Ed25519 sign/verify through OpenSSL EVP. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "khreset.h"
+#include "digest.h"
+
+#define CHUNK     (64 * 1024)
+#define MAX_PEM   (64 * 1024)   /* a PEM key file is a few hundred bytes */
+#define ED_SIGLEN 64
+
+static void tohex(const unsigned char *md, size_t n, char *hex)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	hex[2 * n] = '\0';
+}
+
+/* The most recent OpenSSL error as text, the queue emptied. */
+static const char *sslerr(void)
+{
+	static char buf[256];
+	unsigned long e = ERR_peek_last_error();
+
+	if (e == 0)
+		snprintf(buf, sizeof(buf), "no detail from OpenSSL");
+	else
+		ERR_error_string_n(e, buf, sizeof(buf));
+	ERR_clear_error();
+	return buf;
+}
+
+int kh_sha256_buf(const void *buf, size_t len, char hex[KH_SHA256_HEX])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (!EVP_Digest(len ? buf : "", len, md, &mdlen, EVP_sha256(), NULL) ||
+	    mdlen != 32) {
+		kh_seterr("SHA-256: %s", sslerr());
+		return KH_ERR_NOMEM;
+	}
+	tohex(md, mdlen, hex);
+	return KH_OK;
+}
+
+int kh_sha256_fd(int fd, char hex[KH_SHA256_HEX])
+{
+	unsigned char md[EVP_MAX_MD_SIZE], *buf;
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx = NULL;
+	ssize_t r;
+	int err = KH_ERR_NOMEM;
+
+	if (!(buf = malloc(CHUNK))) {
+		kh_seterr("SHA-256: out of memory");
+		goto out;
+	}
+	if (!(ctx = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+		kh_seterr("SHA-256: %s", sslerr());
+		goto out;
+	}
+	for (;;) {
+		r = read(fd, buf, CHUNK);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			kh_seterr("SHA-256: read: %s", strerror(errno));
+			err = KH_ERR_IO;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		if (!EVP_DigestUpdate(ctx, buf, (size_t)r)) {
+			kh_seterr("SHA-256: %s", sslerr());
+			goto out;
+		}
+	}
+	if (!EVP_DigestFinal_ex(ctx, md, &mdlen) || mdlen != 32) {
+		kh_seterr("SHA-256: %s", sslerr());
+		goto out;
+	}
+	tohex(md, mdlen, hex);
+	err = KH_OK;
+out:
+	EVP_MD_CTX_free(ctx);
+	free(buf);
+	return err;
+}
+
+int kh_is_sha256_hex(const char *s)
+{
+	size_t i;
+
+	if (!s)
+		return 0;
+	for (i = 0; i < 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+		      (s[i] >= 'A' && s[i] <= 'F')))
+			return 0;
+	return s[i] == '\0';
+}
+
+/* Never prompt on the terminal: an encrypted key simply fails to load. */
+static int nopass(char *buf, int size, int rwflag, void *u)
+{
+	return 0;
+}
+
+/* Opens a key file: regular, small; the FILE* owns the descriptor. */
+static FILE *open_pem(const char *path)
+{
+	struct stat st;
+	FILE *fp;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		kh_seterr("key %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_PEM) {
+		kh_seterr("key %s: not a regular file of at most %d bytes",
+			  path, MAX_PEM);
+		close(fd);
+		return NULL;
+	}
+	if (!(fp = fdopen(fd, "r"))) {
+		kh_seterr("key %s: %s", path, strerror(errno));
+		close(fd);
+	}
+	return fp;
+}
+
+/* Reads a PEM key (private or public) and insists on Ed25519. */
+static EVP_PKEY *load_key(const char *path, int private)
+{
+	EVP_PKEY *pk;
+	FILE *fp;
+
+	if (!path || !*path) {
+		kh_seterr("no key file given");
+		return NULL;
+	}
+	if (!(fp = open_pem(path)))
+		return NULL;
+	pk = private ? PEM_read_PrivateKey(fp, NULL, nopass, NULL)
+		     : PEM_read_PUBKEY(fp, NULL, nopass, NULL);
+	fclose(fp);
+	if (!pk) {
+		kh_seterr("key %s: not a PEM %s key (%s)", path,
+			  private ? "private" : "public", sslerr());
+		return NULL;
+	}
+	if (EVP_PKEY_get_base_id(pk) != EVP_PKEY_ED25519) {
+		kh_seterr("key %s: %s key, expected ED25519", path,
+			  OBJ_nid2sn(EVP_PKEY_get_base_id(pk)));
+		EVP_PKEY_free(pk);
+		return NULL;
+	}
+	return pk;
+}
+
+int kh_ed25519_sign(const char *key_pem, const void *msg, size_t len,
+		    unsigned char sig[64])
+{
+	EVP_PKEY *pk;
+	EVP_MD_CTX *ctx = NULL;
+	size_t siglen = ED_SIGLEN;
+	int err = KH_ERR_DATA;
+
+	if (!(pk = load_key(key_pem, 1)))
+		goto out;
+	err = KH_ERR_NOMEM;
+	if (!(ctx = EVP_MD_CTX_new()) ||
+	    EVP_DigestSignInit(ctx, NULL, NULL, NULL, pk) != 1 ||
+	    EVP_DigestSign(ctx, sig, &siglen, len ? msg : (const void *)"", len) != 1 ||
+	    siglen != ED_SIGLEN) {
+		kh_seterr("sign with %s: %s", key_pem, sslerr());
+		goto out;
+	}
+	err = KH_OK;
+out:
+	EVP_MD_CTX_free(ctx);
+	EVP_PKEY_free(pk);
+	return err;
+}
+
+int kh_ed25519_verify(const char *pub_pem, const void *msg, size_t len,
+		      const unsigned char *sig, size_t siglen)
+{
+	EVP_PKEY *pk;
+	EVP_MD_CTX *ctx = NULL;
+	int err = KH_ERR_DATA;
+
+	if (!(pk = load_key(pub_pem, 0)))
+		goto out;
+	err = KH_ERR_SIGNATURE;
+	if (!sig || siglen != ED_SIGLEN) {
+		kh_seterr("signature is %zu bytes, expected %d", siglen, ED_SIGLEN);
+		goto out;
+	}
+	err = KH_ERR_NOMEM;
+	if (!(ctx = EVP_MD_CTX_new()) ||
+	    EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pk) != 1) {
+		kh_seterr("verify with %s: %s", pub_pem, sslerr());
+		goto out;
+	}
+	if (EVP_DigestVerify(ctx, sig, siglen, len ? msg : (const void *)"", len) != 1) {
+		ERR_clear_error();
+		kh_seterr("signature does not verify with %s", pub_pem);
+		err = KH_ERR_SIGNATURE;
+		goto out;
+	}
+	err = KH_OK;
+out:
+	EVP_MD_CTX_free(ctx);
+	EVP_PKEY_free(pk);
+	return err;
+}
