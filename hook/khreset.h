@@ -67,8 +67,11 @@ void kh_log_sink(void (*fn)(const char *line, void *ud), void *ud, int file_leve
 void kh_log(int level, const char *step, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Test seam: if env KHRESET_TEST_STOP_AT equals name, SIGKILL ourselves. */
+/* Test seams: if env KHRESET_TEST_STOP_AT equals name, SIGKILL ourselves;
+ * kh_test_fail() returns KH_ERR_IO (with a message) if KHRESET_TEST_FAIL_AT
+ * equals name, else KH_OK. */
 void kh_test_stop(const char *name);
+int kh_test_fail(const char *name);
 
 /* Names: case-insensitive ASCII compare (Windows file names). */
 int kh_strcasecmp(const char *a, const char *b);

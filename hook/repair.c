@@ -144,8 +144,10 @@ static int do_stage(struct run *x, struct kh_stepres *s)
 		rc = plat_mkdirs(x->p, x->c->install_dir);
 	for (size_t i = 0; rc == KH_OK && i < b->n; i++) {
 		rc = stage_one(x, &b->files[i], &written);
-		if (rc == KH_OK && written == 1)
+		if (rc == KH_OK && written == 1) {
 			kh_test_stop("stage-one");
+			rc = kh_test_fail("stage-one");
+		}
 	}
 	if (rc == KH_OK && x->have_backup)
 		rc = backup_save(x->p, &x->b);
@@ -229,6 +231,8 @@ static int do_registry(struct run *x, struct kh_stepres *s)
 		if (rc == KH_ERR_NOENT)
 			rc = KH_OK;
 	}
+	if (rc == KH_OK)
+		rc = kh_test_fail("registry");
 	if (rc == KH_OK && c->n_reg && (rc = open_journal(x)) == KH_OK &&
 	    (rc = journal_reg(x->p, old, c->n_reg)) == KH_OK)
 		rc = plat_reg_set(x->p, c->reg, c->n_reg, NULL);

@@ -613,14 +613,10 @@ int journal_recover(kh_plat *p, struct kh_recovery *r)
 	if (n && !strcmp(lines[n - 1], "end"))
 		goto done;
 	r->found = 1;
-	for (size_t i = n; rc == KH_OK && i-- > 0;) {
-		char *f[MAXF] = { 0 };
-		size_t nf = split(lines[i], f);
-
-		if (!strcmp(f[0], "begin") && nf >= 3 && strcmp(f[1], "-")) {
-			snprintf(r->id, sizeof(r->id), "%s", f[1]);
-			pid = atol(f[2]);
-		}
+	for (size_t i = 0; i < n; i++) {
+		char id[32];
+		if (sscanf(lines[i], "begin\t%31[^\t]\t%ld", id, &pid) == 2 && strcmp(id, "-"))
+			snprintf(r->id, sizeof(r->id), "%s", id);
 	}
 	for (size_t i = n; rc == KH_OK && i-- > 0;) {
 		char *f[MAXF] = { 0 };

@@ -106,6 +106,16 @@ void kh_test_stop(const char *name)
 	}
 }
 
+int kh_test_fail(const char *name)
+{
+	const char *at = getenv("KHRESET_TEST_FAIL_AT");
+
+	if (!at || strcmp(at, name))
+		return KH_OK;
+	kh_seterr("injected failure at %s (KHRESET_TEST_FAIL_AT)", name);
+	return KH_ERR_IO;
+}
+
 int kh_strcasecmp(const char *a, const char *b)
 {
 	for (; *a && tolower((unsigned char)*a) == tolower((unsigned char)*b); a++, b++)
