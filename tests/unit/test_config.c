@@ -1,0 +1,151 @@
+/* test_config.c - khreset.ini: defaults, every key, and each bad input named
+ * by file, line and key. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "khreset.h"
+
+static char dir[] = "/tmp/khreset-cfg.XXXXXX";
+static char path[256];
+
+static int setup(void **state)
+{
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(path, sizeof(path), "%s/khreset.ini", dir);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	unlink(path);
+	rmdir(dir);
+	return 0;
+}
+
+static int load(const char *text, struct kh_config **c)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	kh_clearerr();
+	return config_load(path, NULL, c);
+}
+
+static void test_defaults(void **state)
+{
+	struct kh_config *c;
+
+	assert_int_equal(config_load(NULL, "/media/payload", &c), KH_OK);
+	assert_string_equal(c->archive_dir, "ProgramData\\Microsoft\\Windows\\ClipSVC\\Archive\\KeyHolder");
+	assert_string_equal(c->bundle_dir, "/media/payload/bundle");
+	assert_null(c->public_key);
+	assert_int_equal(c->max_file_size, 1048576);
+	assert_int_equal(c->require_upgrade, 1);
+	assert_int_equal(c->keep_backups, 10);
+	assert_string_equal(c->clipsvc_service, "ClipSVC");
+	assert_string_equal(c->activation_service, "CmitClientSVC");
+	assert_int_equal(c->task_max_attempts, 12);
+	assert_int_equal(c->n_reg, 1);
+	assert_string_equal(c->reg[0].name, "IntranetActivationServer");
+	config_free(c);
+}
+
+static void test_full_file(void **state)
+{
+	struct kh_config *c;
+
+	assert_int_equal(load("; comment\n[bundle]\ndir = kh\npublic_key = k.pub ; inline comment\n"
+			      "[policy]\nrequire_upgrade = false\nkeep_backups = 3\n"
+			      "[clipsvc]\ntimeout = 30\n[activation]\nservice =\n"
+			      "command = C:\\Tools\\act.exe /now\n"
+			      "[registry]\nvalue1 = HKLM\\SOFTWARE\\CMIT\\Active | ActiveMode | REG_DWORD | 0x10\n"
+			      "value2 = HKLM\\SOFTWARE\\CMIT\\Active | Url | REG_SZ | http://a|b\n"
+			      "[log]\nlevel = debug\n", &c), KH_OK);
+	assert_non_null(strstr(c->bundle_dir, dir));
+	assert_non_null(strstr(c->public_key, "/k.pub"));
+	assert_int_equal(c->require_upgrade, 0);
+	assert_int_equal(c->keep_backups, 3);
+	assert_int_equal(c->clipsvc_timeout, 30);
+	assert_null(c->activation_service);
+	assert_string_equal(c->activation_command, "C:\\Tools\\act.exe /now");
+	assert_int_equal(c->n_reg, 2);
+	assert_int_equal(c->reg[0].type, KH_REG_DWORD);
+	assert_string_equal(c->reg[0].data, "0x10");
+	assert_string_equal(c->reg[1].data, "http://a|b");
+	assert_int_equal(c->log_level, KH_LOG_DEBUG);
+	config_free(c);
+}
+
+static void expect_bad(const char *text, const char *needle)
+{
+	struct kh_config *c = NULL;
+
+	assert_int_equal(load(text, &c), KH_ERR_CONFIG);
+	assert_null(c);
+	if (!strstr(kh_lasterr(), needle))
+		fail_msg("'%s' lacks '%s'", kh_lasterr(), needle);
+	assert_non_null(strstr(kh_lasterr(), "khreset.ini"));
+}
+
+static void test_bad_syntax(void **state)
+{
+	expect_bad("[policy]\nkeep_backups = 3\nnonsense here\n", "line 3: expected");
+	expect_bad("[policy\nkeep_backups = 3\n", "line 1: malformed section");
+	expect_bad("= 3\n", "line 1: expected");
+}
+
+static void test_bad_values(void **state)
+{
+	expect_bad("[policy]\n\nkeep_backups = many\n", "line 3: [policy] keep_backups");
+	expect_bad("[policy]\nrequire_upgrade = maybe\n", "expected true or false");
+	expect_bad("[keyholder]\narchive_dir = C:\\ProgramData\n", "relative to the Windows root");
+	expect_bad("[keyholder]\narchive_dir = ProgramData\\..\\Windows\n", "relative to the Windows root");
+	expect_bad("[keyholder]\nmax_file_size = 12\n", "max_file_size");
+	expect_bad("[activation]\ncommand = act.exe\n", "absolute path");
+	expect_bad("[registry]\nvalue1 = HKCU\\Software | A | REG_SZ | x\n", "HKLM");
+	expect_bad("[registry]\nvalue1 = HKLM\\SOFTWARE\\A | A | REG_BINARY | x\n", "type must be");
+	expect_bad("[registry]\nvalue1 = HKLM\\SOFTWARE\\A | A | REG_DWORD | 5000000000\n", "32-bit");
+	expect_bad("[registry]\nvalue1 = HKLM\\SOFTWARE\\A | A\n", "KEY | NAME | TYPE | DATA");
+	expect_bad("[log]\nlevel = loud\n", "expected error, warn, info or debug");
+	expect_bad("[task]\nname = khreset\n", "must start with");
+}
+
+static void test_unknown_key_warns(void **state)
+{
+	struct kh_config *c;
+
+	assert_int_equal(load("[policy]\nfrobnicate = 1\n[nosuch]\nx = 1\n", &c), KH_OK);
+	assert_int_equal(c->keep_backups, 10);
+	config_free(c);
+}
+
+static void test_missing_file(void **state)
+{
+	struct kh_config *c;
+
+	assert_int_equal(config_load("/nonexistent/khreset.ini", NULL, &c), KH_ERR_NOENT);
+	assert_non_null(strstr(kh_lasterr(), "/nonexistent/khreset.ini"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_full_file),
+		cmocka_unit_test(test_bad_syntax),
+		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_unknown_key_warns),
+		cmocka_unit_test(test_missing_file),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
