@@ -18,7 +18,7 @@ UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLS     = $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
 
-.PHONY: all deps check check-unit check-integration check-asan demo bench clean
+.PHONY: all deps check check-unit check-integration check-asan demo bench media clean
 all: $(BUILD)/khreset $(TOOLS)
 
 $(BUILD)/obj/%.o: hook/%.c $(wildcard hook/*.h)
@@ -66,6 +66,10 @@ demo: deps all
 
 bench: deps all
 	@BUILD=$(BUILD) sh bench/run.sh
+
+# The payload folder for `khreset bake` (BUNDLE=DIR PUBKEY=FILE optional).
+media: deps all
+	@BUILD=$(BUILD) sh setupcomplete/make-media.sh $(BUILD)/media
 
 clean:
 	rm -rf build

@@ -154,7 +154,7 @@ static int session_lock(struct session *s, struct kh_result *r)
 }
 
 static void emit(struct session *s, const struct kh_globals *g, const struct kh_obs *o,
-		 const struct kh_decision *d, const struct kh_result *r)
+		 const struct kh_decision *d, const struct kh_result *r, int durable)
 {
 	char *json = report_json(o, d, r);
 	int rc;
@@ -163,7 +163,7 @@ static void emit(struct session *s, const struct kh_globals *g, const struct kh_
 		fprintf(stderr, "khreset: out of memory building the status\n");
 		return;
 	}
-	if ((rc = report_save(s->p, json)) != KH_OK)
+	if ((rc = report_save(s->p, json, durable)) != KH_OK)
 		kh_log(KH_LOG_WARN, "report", "status.json not written: %s",
 		       kh_lasterr()[0] ? kh_lasterr() : kh_errstr(rc));
 	if (g->json)
@@ -217,7 +217,7 @@ int cmd_check(int argc, char **argv, const struct kh_globals *g)
 	if (bundle_needed(&o, &d))
 		ex = bundle_needed(&o, &d);
 	r.exit_code = ex;
-	emit(&s, g, &o, &d, &r);
+	emit(&s, g, &o, &d, &r, 0);
 out:
 	obs_free(&o);
 	session_close(&s);
@@ -296,7 +296,7 @@ int cmd_run(int argc, char **argv, const struct kh_globals *g)
 		ex = r.exit_code;
 	}
 	kh_test_stop("report");
-	emit(&s, g, &o, &d, &r);
+	emit(&s, g, &o, &d, &r, 1);
 out:
 	obs_free(&o);
 	session_close(&s);

@@ -681,21 +681,22 @@ static int create_temp(int dfd, const char *tmp, const char *path, int *out)
 }
 
 static int write_temp(int dfd, const char *tmp, const void *buf, size_t len,
-		      const char *path)
+		      const char *path, int durable)
 {
 	int fd, r;
 
 	if ((r = create_temp(dfd, tmp, path, &fd)) != KH_OK)
 		return r;
 	r = write_all(fd, buf, len, path);
-	if (r == KH_OK && fsync(fd) < 0)
+	if (r == KH_OK && durable && fsync(fd) < 0)
 		r = fail(errno, "cannot flush", path);
 	if (close(fd) < 0 && r == KH_OK)
 		r = fail(errno, "cannot close", path);
 	return r;
 }
 
-int plat_write_atomic(kh_plat *p, const char *path, const void *buf, size_t len)
+static int write_replace(kh_plat *p, const char *path, const void *buf, size_t len,
+			 int durable)
 {
 	char disk[NAME_MAX + 1], tmp[NAME_MAX + 1];
 	const char *name;
@@ -709,16 +710,26 @@ int plat_write_atomic(kh_plat *p, const char *path, const void *buf, size_t len)
 	n = snprintf(tmp, sizeof(tmp), ".%s.khtmp.%ld", disk, (long)getpid());
 	if (n < 0 || (size_t)n >= sizeof(tmp))
 		return bad_path(path, "name too long for a temp file");
-	if ((r = write_temp(dfd, tmp, buf, len, path)) != KH_OK)
+	if ((r = write_temp(dfd, tmp, buf, len, path, durable)) != KH_OK)
 		goto fail;
 	if (renameat(dfd, tmp, dfd, disk) < 0) {
 		r = fail(errno, "cannot replace", path);
 		goto fail;
 	}
-	return fsync_dir(dfd, path);
+	return durable ? fsync_dir(dfd, path) : KH_OK;
 fail:
 	unlinkat(dfd, tmp, 0);
 	return r;
+}
+
+int plat_write_atomic(kh_plat *p, const char *path, const void *buf, size_t len)
+{
+	return write_replace(p, path, buf, len, 1);
+}
+
+int plat_write_replace(kh_plat *p, const char *path, const void *buf, size_t len)
+{
+	return write_replace(p, path, buf, len, 0);
 }
 
 int plat_append_sync(kh_plat *p, const char *path, const void *buf, size_t len)

@@ -48,6 +48,10 @@ int plat_read(kh_plat *p, const char *path, size_t max, unsigned char **buf,
 /* Writes path atomically: temp file in the same folder, fsync, rename over
  * path, fsync the folder.  The folder must exist. */
 int plat_write_atomic(kh_plat *p, const char *path, const void *buf, size_t len);
+/* The same replacement by rename without the fsyncs: readers see the old or
+ * the new file, never a mix, but a power cut may lose the new one.  For
+ * reports that the next run rewrites anyway (check's status.json). */
+int plat_write_replace(kh_plat *p, const char *path, const void *buf, size_t len);
 /* Appends and fsyncs (the journal).  Creates the file if missing. */
 int plat_append_sync(kh_plat *p, const char *path, const void *buf, size_t len);
 /* Creates every missing folder of dir (like mkdir -p). */

@@ -116,7 +116,7 @@ char *report_json(const struct kh_obs *o, const struct kh_decision *d,
 	return s;
 }
 
-int report_save(kh_plat *p, const char *json)
+int report_save(kh_plat *p, const char *json, int durable)
 {
 	int rc = plat_mkdirs(p, KH_STATE_DIR);
 	char *text;
@@ -125,7 +125,8 @@ int report_save(kh_plat *p, const char *json)
 		return rc;
 	if (!(text = kh_asprintf("%s\n", json)))
 		return KH_ERR_NOMEM;
-	rc = plat_write_atomic(p, KH_STATUS, text, strlen(text));
+	rc = durable ? plat_write_atomic(p, KH_STATUS, text, strlen(text))
+		     : plat_write_replace(p, KH_STATUS, text, strlen(text));
 	free(text);
 	return rc;
 }

@@ -25,8 +25,9 @@ struct kh_result {
 /* Builds the document as JSON text (malloc'd). */
 char *report_json(const struct kh_obs *o, const struct kh_decision *d,
 		  const struct kh_result *r);
-/* Writes it atomically to ProgramData\khreset\status.json. */
-int report_save(kh_plat *p, const char *json);
+/* Writes it atomically to ProgramData\khreset\status.json; durable: also
+ * fsynced (after a run; a check's report is only replaced atomically). */
+int report_save(kh_plat *p, const char *json, int durable);
 /* Human text: verdict first, one line per archive entry, then the plan. */
 void report_human(FILE *out, const struct kh_obs *o, const struct kh_decision *d,
 		  const struct kh_result *r, int verbose);

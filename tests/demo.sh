@@ -35,6 +35,5 @@ say "4. restore --list: nothing was lost; the old archive is a backup that 'rest
 "$KH" --root "$V" restore --list
 echo "(exit $?)"
 
-if [ -f tests/demo-media.sh ]; then
-	BUILD=$BUILD sh tests/demo-media.sh "$D"
-fi
+printf '\n\033[1m== 5. media: bake khreset into a sample two-image install.wim and lint it before and after\033[0m\n'
+BUILD=$BUILD sh tests/demo-media.sh "" "$D/media"

@@ -1,0 +1,97 @@
+#!/bin/sh
+# bench/run.sh - `check --json` on archives of 10, 1,000 and 100,000
+# keyholder files, side by side with sha256sum over the same files (the
+# floor: reading and hashing them), and `check` on the demo volume (time and
+# peak RSS).  Writes bench/results.md.  Not part of `make check`.
+set -eu
+BUILD=${BUILD:-build}
+KH=$(pwd)/$BUILD/khreset
+W=$BUILD/bench
+OUT=bench/results.md
+REPS=${REPS:-5}
+rm -rf "$W"
+mkdir -p "$W"
+
+# median wall time in ms of REPS runs of "$@" (output discarded)
+median_ms() {
+	for _ in $(seq "$REPS"); do
+		s=$(date +%s%N)
+		"$@" >/dev/null 2>&1 || true
+		e=$(date +%s%N)
+		echo $(((e - s) / 1000000))
+	done | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+
+# fill ARCH with N carried-over keyholder files (~600 bytes each)
+fill() {
+	perl -e '
+		my ($dir, $n) = @ARGV;
+		for my $i (1 .. $n) {
+			my $id = sprintf("%08x-1111-4222-8333-%012x", $i, $i * 7919);
+			open(my $f, ">", "$dir/$id.xml") or die;
+			print $f "<?xml version=\"1.0\" encoding=\"utf-8\"?>\r\n<License xmlns=\"urn:schemas-microsoft-com:windows:store:licensing:ls\"><Binding Binding_Type=\"KeyHolder\"/><KeyHolder><KeyId>$id</KeyId><Level>carried</Level>"
+				. ("<Pad>" . ("x" x 400) . "</Pad>") . "</KeyHolder></License>\r\n";
+			close($f);
+		}
+		utime(1583053200, 1583053200, glob("$dir/*.xml"));
+	' "$1" "$2"
+}
+
+{
+	echo "# khreset benchmarks"
+	echo
+	echo "Run by \`make bench\` on $(date -u +%Y-%m-%d): $(nproc) cores,"
+	echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'),"
+	echo "$(free -g | awk '/Mem:/ {print $2}') GiB RAM, Linux $(uname -r), $(stat -f -c %T "$W") file system."
+	echo "Median of $REPS runs each, warm page cache. The floor is \`sha256sum\` over the"
+	echo "same files (open, read, hash); khreset also lists the folder, parses every"
+	echo "file as XML, classifies it and writes the status document."
+	echo
+	echo "## check --json vs. the sha256sum floor"
+	echo
+	echo "| archive files | khreset check --json (ms) | sha256sum (ms) | ratio | target |"
+	echo "|---:|---:|---:|---:|---|"
+} > "$OUT.tmp"
+
+for n in 10 1000 100000; do
+	d=$W/n$n
+	BUILD=$BUILD sh tests/mkvolume.sh "$d" >/dev/null 2>&1
+	A=$d/vol/ProgramData/Microsoft/Windows/ClipSVC/Archive/KeyHolder
+	rm -f "$A"/*
+	fill "$A" "$n"
+	# warm up
+	"$KH" --root "$d/vol" --json check >/dev/null 2>&1 || true
+	(cd "$A" && find . -type f -exec sha256sum {} + >/dev/null)
+	kh=$(median_ms "$KH" --root "$d/vol" --json check)
+	fl=$(median_ms sh -c "cd '$A' && find . -type f -exec sha256sum {} +")
+	ratio=$(awk -v a="$kh" -v b="$fl" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+	target=""
+	[ "$n" = 100000 ] && target="<= 1.5x"
+	echo "| $n | $kh | $fl | $ratio | $target |" >> "$OUT.tmp"
+	echo "n=$n: khreset $kh ms, sha256sum $fl ms, ratio $ratio"
+	[ "$n" = 100000 ] || rm -rf "$d"
+done
+rm -rf "$W/n100000"
+
+d=$W/demo
+BUILD=$BUILD sh tests/mkvolume.sh "$d" >/dev/null 2>&1
+"$KH" --root "$d/vol" check >/dev/null 2>&1 || true
+ms=$(median_ms "$KH" --root "$d/vol" check)
+rss=$(/usr/bin/time -f %M "$KH" --root "$d/vol" check 2>&1 >/dev/null | tail -n1)
+{
+	echo
+	echo "## check on the demo volume (the field case)"
+	echo
+	echo "| measure | result | target |"
+	echo "|---|---:|---|"
+	echo "| wall time (median) | $ms ms | < 20 ms |"
+	echo "| peak RSS | $((rss / 1024)).$(((rss % 1024) * 10 / 1024)) MB | < 10 MB |"
+} >> "$OUT.tmp"
+echo "demo check: $ms ms, peak RSS $rss KiB"
+if [ "${BENCH_BAKE:-1}" = 1 ]; then
+	BUILD=$BUILD sh bench/bake.sh || echo "bench: bake.sh failed" >&2
+fi
+[ -f bench/bake-results.md ] && { echo; cat bench/bake-results.md; } >> "$OUT.tmp"
+mv "$OUT.tmp" "$OUT"
+rm -rf "$W"
+echo "written to $OUT"
