@@ -146,6 +146,42 @@ static FILE *open_pem(const char *path)
 }
 
 /* Reads a PEM key (private or public) and insists on Ed25519. */
+/* RFC 8410: an Ed25519 SubjectPublicKeyInfo is this prefix + the 32-byte key. */
+static const unsigned char ed25519_spki[12] = {
+	0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00
+};
+
+/* PEM armour read generically; an Ed25519 key taken straight from its fixed
+ * DER form, anything else decoded by d2i_PUBKEY (which then names its type).
+ * OpenSSL 3's decoder search behind PEM_read_PUBKEY costs more than the
+ * rest of a `check` put together. */
+static EVP_PKEY *read_pubkey(FILE *fp)
+{
+	char *name = NULL, *header = NULL;
+	unsigned char *der = NULL;
+	const unsigned char *q;
+	EVP_PKEY *pk = NULL;
+	long len = 0;
+
+	if (PEM_read(fp, &name, &header, &der, &len) != 1 || strcmp(name, "PUBLIC KEY"))
+		goto out;
+	if (len == 44 && !memcmp(der, ed25519_spki, sizeof(ed25519_spki))) {
+		pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, der + 12, 32);
+		goto out;
+	}
+	q = der;
+	pk = d2i_PUBKEY(NULL, &q, len);
+	if (pk && q != der + len) {      /* trailing bytes */
+		EVP_PKEY_free(pk);
+		pk = NULL;
+	}
+out:
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	OPENSSL_free(der);
+	return pk;
+}
+
 static EVP_PKEY *load_key(const char *path, int private)
 {
 	EVP_PKEY *pk;
@@ -157,8 +193,7 @@ static EVP_PKEY *load_key(const char *path, int private)
 	}
 	if (!(fp = open_pem(path)))
 		return NULL;
-	pk = private ? PEM_read_PrivateKey(fp, NULL, nopass, NULL)
-		     : PEM_read_PUBKEY(fp, NULL, nopass, NULL);
+	pk = private ? PEM_read_PrivateKey(fp, NULL, nopass, NULL) : read_pubkey(fp);
 	fclose(fp);
 	if (!pk) {
 		kh_seterr("key %s: not a PEM %s key (%s)", path,
