@@ -81,46 +81,6 @@ static int opt_val(int argc, char **argv, int *i, const char *opt, const char **
 	return 1;
 }
 
-/* Reads a host file without following a link; regular, at most max. */
-static int host_read(const char *path, size_t max, unsigned char **buf, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	unsigned char *b = NULL;
-	struct stat st;
-	size_t got = 0;
-	int rc = KH_ERR_IO;
-
-	if (fd < 0) {
-		kh_seterr("%s: %s", path, strerror(errno));
-		return errno == ENOENT ? KH_ERR_NOENT : errno == ELOOP ? KH_ERR_UNSAFE : KH_ERR_IO;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
-		kh_seterr("%s: not a regular file of at most %zu bytes", path, max);
-		rc = KH_ERR_UNSAFE;
-		goto out;
-	}
-	if (!(b = malloc((size_t)st.st_size + 1))) {
-		rc = KH_ERR_NOMEM;
-		goto out;
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, b + got, (size_t)st.st_size - got);
-		if (r <= 0) {
-			kh_seterr("%s: read failed", path);
-			goto out;
-		}
-		got += (size_t)r;
-	}
-	b[got] = '\0';
-	*buf = b;
-	*len = got;
-	b = NULL;
-	rc = KH_OK;
-out:
-	free(b);
-	close(fd);
-	return rc;
-}
 
 /* Script or task text as 8-bit: UTF-16LE (with BOM) squashed, UTF-8 BOM
  * dropped, NULs removed.  Enough to look for ASCII paths. */
@@ -349,7 +309,7 @@ static int pfile_load(struct pfile *f, const char *dir, const char *name,
 
 	if (!(f->host = kh_asprintf("%s/%s", dir, name)) || !(f->rel = strdup(rel)))
 		return KH_ERR_NOMEM;
-	rc = host_read(f->host, PAYLOAD_MAX, &f->data, &f->len);
+	rc = kh_read_host(f->host, PAYLOAD_MAX, &f->data, &f->len);
 	if (rc == KH_ERR_NOENT)
 		kh_seterr("payload %s: %s missing", dir, name);
 	else if (rc != KH_OK)

@@ -84,6 +84,11 @@ void kh_fmt_time(int64_t t, char out[32]);
 void kh_fmt_id(int64_t t, char out[20]);
 int64_t kh_now(void);
 
+/* Reads a host file (not under the Windows root) without following a
+ * symlink: regular, at most max bytes; *buf malloc'd and NUL-terminated.
+ * KH_ERR_NOENT / KH_ERR_UNSAFE / KH_ERR_TOOBIG / KH_ERR_IO, path named. */
+int kh_read_host(const char *path, size_t max, unsigned char **buf, size_t *len);
+
 char *kh_strdup(const char *s);          /* NULL on ENOMEM */
 char *kh_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -1,11 +1,14 @@
 /* util.c - error table, error detail, logging, names and times. */
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "khreset.h"
@@ -180,4 +183,51 @@ char *kh_asprintf(const char *fmt, ...)
 	r = vasprintf(&s, fmt, ap);
 	va_end(ap);
 	return r < 0 ? NULL : s;
+}
+
+int kh_read_host(const char *path, size_t max, unsigned char **buf, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	unsigned char *b = NULL;
+	struct stat st;
+	size_t got = 0;
+	int rc;
+
+	if (fd < 0) {
+		rc = errno == ENOENT ? KH_ERR_NOENT : errno == ELOOP ? KH_ERR_UNSAFE : KH_ERR_IO;
+		kh_seterr("%s: %s", path, rc == KH_ERR_UNSAFE ? "is a symbolic link, refused"
+							    : strerror(errno));
+		return rc;
+	}
+	rc = KH_ERR_UNSAFE;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		kh_seterr("%s: not a regular file, refused", path);
+		goto out;
+	}
+	rc = KH_ERR_TOOBIG;
+	if ((unsigned long long)st.st_size > max) {
+		kh_seterr("%s: %lld bytes, larger than %zu", path, (long long)st.st_size, max);
+		goto out;
+	}
+	rc = KH_ERR_NOMEM;
+	if (!(b = malloc((size_t)st.st_size + 1)))
+		goto out;
+	rc = KH_ERR_IO;
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, b + got, (size_t)st.st_size - got);
+		if (r <= 0) {
+			kh_seterr("%s: %s", path, r < 0 ? strerror(errno) : "shrank while read");
+			goto out;
+		}
+		got += (size_t)r;
+	}
+	b[got] = '\0';
+	*buf = b;
+	*len = got;
+	b = NULL;
+	rc = KH_OK;
+out:
+	free(b);
+	close(fd);
+	return rc;
 }

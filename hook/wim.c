@@ -255,41 +255,6 @@ static int tmpdir_get(kh_wim *w)
 	return KH_OK;
 }
 
-/* Reads the extracted copy without following links. */
-static int read_host(const char *file, size_t max, unsigned char **buf, size_t *len)
-{
-	int fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	unsigned char *b = NULL;
-	struct stat st;
-	size_t got = 0;
-	int rc = KH_ERR_IO;
-
-	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    (size_t)st.st_size > max) {
-		kh_seterr("%s: cannot read extracted copy", file);
-		goto out;
-	}
-	if (!(b = malloc((size_t)st.st_size + 1))) {
-		rc = KH_ERR_NOMEM;
-		goto out;
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, b + got, (size_t)st.st_size - got);
-		if (r <= 0)
-			goto out;
-		got += (size_t)r;
-	}
-	b[got] = '\0';
-	*buf = b;
-	*len = got;
-	b = NULL;
-	rc = KH_OK;
-out:
-	free(b);
-	if (fd >= 0)
-		close(fd);
-	return rc;
-}
 
 int wim_read(kh_wim *w, int image, const char *path, size_t max,
 	     unsigned char **buf, size_t *len)
@@ -329,7 +294,7 @@ int wim_read(kh_wim *w, int image, const char *path, size_t max,
 		rc = wim_err(wr, w->path, path);
 		goto out;
 	}
-	rc = read_host(host, max, buf, len);
+	rc = kh_read_host(host, max, buf, len);
 	unlink(host);
 out:
 	free(host);
