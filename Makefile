@@ -36,6 +36,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkhcore.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(KH_CFLAGS) -o $@ $< $(BUILD)/libkhcore.a $(KH_LIBS) -lcmocka
 
+# khreset with the fake live platform (tests/fake): the live plan on Linux.
+$(BUILD)/tests/khreset-fake: $(BUILD)/obj/main.o tests/fake/plat_fake.c hook/plat_offline.c $(BUILD)/libkhcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(KH_CFLAGS) -o $@ $(BUILD)/obj/main.o tests/fake/plat_fake.c $(BUILD)/libkhcore.a $(KH_LIBS)
+
 $(BUILD)/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(KH_CFLAGS) -o $@ $< $(KH_LIBS)
@@ -46,7 +51,7 @@ deps:
 check-unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
-check-integration: $(BUILD)/khreset $(TOOLS)
+check-integration: $(BUILD)/khreset $(TOOLS) $(BUILD)/tests/khreset-fake
 	@BUILD=$(BUILD) sh tests/integration/run.sh
 
 # Everything, then again under AddressSanitizer + UBSan.

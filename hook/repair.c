@@ -233,8 +233,10 @@ static int do_registry(struct run *x, struct kh_stepres *s)
 	}
 	if (rc == KH_OK)
 		rc = kh_test_fail("registry");
-	if (rc == KH_OK && c->n_reg && (rc = open_journal(x)) == KH_OK &&
-	    (rc = journal_reg(x->p, old, c->n_reg)) == KH_OK)
+	/* journalled only while the run can still roll back (offline) */
+	if (rc == KH_OK && c->n_reg && x->journal_open)
+		rc = journal_reg(x->p, old, c->n_reg);
+	if (rc == KH_OK && c->n_reg)
 		rc = plat_reg_set(x->p, c->reg, c->n_reg, NULL);
 	if (old)
 		plat_free_regvals(old, c->n_reg);
@@ -268,7 +270,12 @@ static int do_wait(struct run *x, struct kh_stepres *s, int wait_s)
 		if ((rc = plat_licence(x->p, &st, &why)) != KH_OK || st == KH_LIC_LICENSED ||
 		    now_ms() >= deadline)
 			break;
-		struct timespec ts = { x->c->activation_interval, 0 };
+		long left = deadline - now_ms(), step = x->c->activation_interval * 1000L;
+		struct timespec ts;
+
+		step = step < left ? step : left;
+		ts.tv_sec = step / 1000;
+		ts.tv_nsec = (step % 1000) * 1000000L;
 		nanosleep(&ts, NULL);
 	}
 	if (rc == KH_OK && st != KH_LIC_LICENSED) {
@@ -308,6 +315,10 @@ void repair_run(kh_plat *p, const struct kh_config *c, const struct kh_obs *o,
 {
 	struct run x = { .p = p, .c = c, .o = o, .r = r };
 	int wait_s = opt->wait_s >= 0 ? opt->wait_s : c->activation_timeout;
+	/* the last step a failure rolls back: verify live, registry offline */
+	unsigned undoable = plat_is_offline(p) ? KH_ST_BACKUP | KH_ST_STAGE | KH_ST_REGISTRY
+					       : KH_ST_BACKUP | KH_ST_STAGE | KH_ST_RESTART | KH_ST_VERIFY;
+	unsigned last = 0;
 	int rc = KH_OK;
 	static const struct {
 		unsigned bit;
@@ -319,6 +330,9 @@ void repair_run(kh_plat *p, const struct kh_config *c, const struct kh_obs *o,
 		{ KH_ST_WAIT, "wait" },
 	};
 
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		if (d->plan & undoable & order[i].bit)
+			last = order[i].bit;
 	for (size_t i = 0; rc == KH_OK && i < sizeof(order) / sizeof(order[0]); i++) {
 		unsigned bit = order[i].bit;
 		struct kh_stepres *s;
@@ -341,10 +355,9 @@ void repair_run(kh_plat *p, const struct kh_config *c, const struct kh_obs *o,
 		step_end(s, rc);
 		if (rc == KH_OK)
 			kh_test_stop(order[i].stop);
-		/* the archive is confirmed once verify (live) or registry (offline,
-		 * the last change) is done: from here on nothing rolls back */
-		if (rc == KH_OK && x.journal_open &&
-		    (bit == KH_ST_VERIFY || (bit == KH_ST_REGISTRY && plat_is_offline(p)))) {
+		/* past the last undoable step the change is confirmed: from here
+		 * on nothing rolls back, and the journal is closed */
+		if (rc == KH_OK && x.journal_open && bit == last) {
 			kh_test_stop("journal-end");
 			rc = journal_end(p);
 			x.journal_open = 0;
