@@ -54,12 +54,14 @@ check-unit: $(UNIT_BIN)
 check-integration: $(BUILD)/khreset $(TOOLS) $(BUILD)/tests/khreset-fake
 	@BUILD=$(BUILD) sh tests/integration/run.sh
 
-# Everything, then again under AddressSanitizer + UBSan.
+# Everything, then again under AddressSanitizer + UBSan; then the Windows
+# build (cross-built dependencies cached under build/win) and its Wine tests.
 check: deps
 	$(MAKE) all
 	$(MAKE) check-unit
 	$(MAKE) check-integration
 	$(MAKE) check-asan
+	$(MAKE) windows windows-test
 
 check-asan:
 	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
@@ -78,3 +80,4 @@ media: deps all
 
 clean:
 	rm -rf build
+include win/win.mk

@@ -276,10 +276,14 @@ static int same_file(const struct stat *a, const struct stat *b)
 {
 	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
 	       a->st_size == b->st_size &&
+#ifdef _WIN32
+	       a->st_mtime == b->st_mtime && a->st_ctime == b->st_ctime;
+#else
 	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
 	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
 	       a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
 	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+#endif
 }
 
 /* Parses manifest.ini with minIni, then proves it was the bytes in mf. */

@@ -955,7 +955,7 @@ struct lint {
 
 static int finding(struct lint *l, struct lint_image *li, const char *id, enum sev s,
 		const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
+	KH_PRINTF(6, 7);
 
 static int finding(struct lint *l, struct lint_image *li, const char *id, enum sev s,
 		const char *path, const char *fmt, ...)

@@ -65,20 +65,45 @@ static int load_offline_config(struct session *s, const char *root)
 	return rc;
 }
 
+/* Live default config: khreset.ini beside the executable, else defaults
+ * with bundle\ beside it. */
+static int load_live_config(struct session *s)
+{
+	char *dir = plat_self_dir(), *path = dir ? kh_asprintf("%s\\khreset.ini", dir) : NULL;
+	FILE *f;
+	int rc;
+
+	if (!path) {
+		free(dir);
+		kh_seterr("cannot find the executable's folder");
+		return KH_ERR_IO;
+	}
+	if ((f = fopen(path, "r")) != NULL) {
+		fclose(f);
+		rc = config_load(path, NULL, &s->c);
+	} else
+		rc = config_load(NULL, dir, &s->c);
+	free(path);
+	free(dir);
+	return rc;
+}
+
 static int session_open(struct session *s, const struct kh_globals *g)
 {
 	int rc;
 
 	memset(s, 0, sizeof(*s));
+#ifndef _WIN32
 	if (!g->root) {
 		fprintf(stderr, "khreset: live mode needs Windows; on Linux give --root DIR "
 				"(a mounted Windows volume)\n");
 		return KH_EXIT_USAGE;
 	}
+#endif
 	if ((rc = plat_open(&s->p, g->root)) != KH_OK)
-		return fail(rc, g->root);
+		return fail(rc, g->root ? g->root : "live system");
 	rc = g->config ? config_load(g->config, NULL, &s->c)
-		       : load_offline_config(s, g->root);
+	   : g->root ? load_offline_config(s, g->root) : load_live_config(s);
 	if (rc != KH_OK)
 		return fail(rc, "configuration");
 	kh_log_setlevel(g->verbosity == 0 ? KH_LOG_ERROR
@@ -141,7 +166,7 @@ static int session_lock(struct session *s, struct kh_result *r)
 	if (rc == KH_OK)
 		rc = plat_mkdirs(s->p, KH_STATE_DIR);
 	if (rc != KH_OK)
-		return fail(rc, "volume not writable");
+		return fail(rc, plat_is_offline(s->p) ? "volume not writable" : "not permitted");
 	if ((rc = plat_lock(s->p, KH_LOCKFILE)) != KH_OK)
 		return fail(rc, "lock");
 	s->locked = 1;
@@ -292,9 +317,13 @@ int cmd_run(int argc, char **argv, const struct kh_globals *g)
 		r.exit_code = ex = KH_EXIT_ATTENTION;
 		fprintf(stderr, "khreset: blocked: %s\n", d.why);
 	} else {
+		kh_log(KH_LOG_INFO, "run", "khreset %s: verdict %s (%s)", KH_VERSION,
+		       verdict_name(d.verdict), d.why);
 		repair_run(s.p, s.c, &o, &d, &opt, &r);
 		ex = r.exit_code;
 	}
+	kh_log(ex == KH_EXIT_FAILED ? KH_LOG_ERROR : KH_LOG_INFO, "run", "outcome %s, exit %d%s%s",
+	       r.outcome, ex, r.backup_id[0] ? ", backup " : "", r.backup_id);
 	kh_test_stop("report");
 	emit(&s, g, &o, &d, &r, 1);
 out:

@@ -25,7 +25,7 @@ static const char *const known[] = {
 	"clipsvc.service", "clipsvc.timeout",
 	"activation.service", "activation.command", "activation.timeout",
 	"activation.interval",
-	"task.name", "task.delay", "task.jitter", "task.max_attempts",
+	"task.name", "task.delay", "task.interval", "task.jitter", "task.max_attempts",
 	"log.level",
 	NULL
 };
@@ -305,10 +305,11 @@ static int set_key(struct ctx *x, const char *sec, const char *key, const char *
 		if (val[0] != '\\')
 			return bad(x, sec, key, "must start with '\\'", val);
 		return setstr(&c->task_name, val) == KH_OK;
-	} else if (IS("task", "delay")) {
-		if (val[0] != 'P')
+	} else if (IS("task", "delay") || IS("task", "interval")) {
+		if (val[0] != 'P' || strspn(val, "PTDHMS0123456789") != strlen(val))
 			return bad(x, sec, key, "expected an ISO 8601 duration such as PT2M", val);
-		return setstr(&c->task_delay, val) == KH_OK;
+		return setstr(key[0] == 'd' || key[0] == 'D' ? &c->task_delay
+							     : &c->task_interval, val) == KH_OK;
 	} else if (IS("task", "jitter")) {
 		if (!getlong(x, sec, key, val, 0, 86400, &l))
 			return 0;
@@ -357,6 +358,7 @@ static int defaults(struct kh_config *c)
 	c->activation_interval = 5;
 	c->task_name = kh_strdup("\\khreset\\Retry");
 	c->task_delay = kh_strdup("PT2M");
+	c->task_interval = kh_strdup("PT15M");
 	c->task_jitter = 300;
 	c->task_max_attempts = 12;
 	c->log_level = KH_LOG_INFO;
@@ -370,7 +372,7 @@ static int defaults(struct kh_config *c)
 	c->reg[0].data = kh_strdup("http://vdi.example.local");
 	if (!c->archive_dir || !c->install_dir || !c->bundle_dir ||
 	    !c->clipsvc_service || !c->activation_service || !c->task_name ||
-	    !c->task_delay || !c->reg[0].key || !c->reg[0].name || !c->reg[0].data)
+	    !c->task_delay || !c->task_interval || !c->reg[0].key || !c->reg[0].name || !c->reg[0].data)
 		return KH_ERR_NOMEM;
 	return KH_OK;
 }
@@ -479,5 +481,6 @@ void config_free(struct kh_config *c)
 	free_reg(c);
 	free(c->task_name);
 	free(c->task_delay);
+	free(c->task_interval);
 	free(c);
 }

@@ -24,6 +24,7 @@ struct kh_config {
 	size_t n_reg;
 	char *task_name;
 	char *task_delay;
+	char *task_interval;     /* repetition interval, ISO 8601 (PT15M) */
 	int task_jitter;
 	int task_max_attempts;
 	int log_level;            /* KH_LOG_* */

@@ -7,6 +7,14 @@
 
 #define KH_VERSION "0.1.0"
 
+/* printf-format checking; mingw checks against Microsoft's printf unless
+ * told the C library is GNU-compatible (it is, with __USE_MINGW_ANSI_STDIO). */
+#ifdef __MINGW32__
+#define KH_PRINTF(f, a) __attribute__((format(gnu_printf, f, a)))
+#else
+#define KH_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#endif
+
 /*
  * Stable error codes.  Core code returns these; only the CLI edge (main.c)
  * prints and exits.  kh_errstr() maps each to a short text, kh_exitcode()
@@ -54,7 +62,7 @@ enum {
  * Error detail: the last error's human message ("file X line 3: ...").
  * Set by the code that detects the error; printed by the CLI.
  */
-void kh_seterr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void kh_seterr(const char *fmt, ...) KH_PRINTF(1, 2);
 const char *kh_lasterr(void);
 void kh_clearerr(void);
 
@@ -65,7 +73,7 @@ enum { KH_LOG_ERROR, KH_LOG_WARN, KH_LOG_INFO, KH_LOG_DEBUG };
 void kh_log_setlevel(int stderr_level);
 void kh_log_sink(void (*fn)(const char *line, void *ud), void *ud, int file_level);
 void kh_log(int level, const char *step, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+	KH_PRINTF(3, 4);
 
 /* Test seams: if env KHRESET_TEST_STOP_AT equals name, SIGKILL ourselves;
  * kh_test_fail() returns KH_ERR_IO (with a message) if KHRESET_TEST_FAIL_AT
@@ -90,6 +98,6 @@ int64_t kh_now(void);
 int kh_read_host(const char *path, size_t max, unsigned char **buf, size_t *len);
 
 char *kh_strdup(const char *s);          /* NULL on ENOMEM */
-char *kh_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *kh_asprintf(const char *fmt, ...) KH_PRINTF(1, 2);
 
 #endif

@@ -392,6 +392,19 @@ void plat_close(kh_plat *p)
 }
 
 int plat_is_offline(const kh_plat *p) { return 1; }
+
+char *plat_self_dir(void)
+{
+	char buf[PATH_MAX], *slash;
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	if ((slash = strrchr(buf, '/')))
+		*slash = '\0';
+	return strdup(buf);
+}
 const char *plat_root(const kh_plat *p) { return p->root; }
 
 /* ---------- files ---------- */
@@ -1691,4 +1704,22 @@ void plat_unlock(kh_plat *p)
 	flock(p->lockfd, LOCK_UN);
 	close(p->lockfd);
 	p->lockfd = -1;
+}
+
+/* ---------- the retry task: live only ---------- */
+
+static int no_task(void)
+{
+	kh_seterr("the retry task exists only on a live Windows system");
+	return KH_ERR_UNSUPPORTED;
+}
+
+int plat_task_install(kh_plat *p, const struct kh_task *t) { return no_task(); }
+int plat_task_remove(kh_plat *p, const char *name) { return no_task(); }
+
+int plat_task_query(kh_plat *p, const char *name, int *exists, char **detail)
+{
+	*exists = 0;
+	*detail = NULL;
+	return no_task();
 }

@@ -31,6 +31,9 @@ struct kh_dirent {
 /* root == NULL: live mode (not available in the Linux build: KH_ERR_USAGE). */
 int plat_open(kh_plat **out, const char *root);
 void plat_close(kh_plat *p);
+/* Folder of the running executable (malloc'd; NULL on failure): live mode
+ * reads khreset.ini and bundle\ from there. */
+char *plat_self_dir(void);
 int plat_is_offline(const kh_plat *p);
 const char *plat_root(const kh_plat *p);   /* the mount point, or "C:\" */
 
@@ -117,6 +120,24 @@ int plat_licence(kh_plat *p, enum kh_licence *st, uint32_t *reason);
 
 /* Event log entry (live); offline: no-op returning KH_OK. */
 int plat_event(kh_plat *p, int id, const char *text);
+
+/* --- the retry scheduled task (live; offline: KH_ERR_UNSUPPORTED) --- */
+struct kh_task {
+	const char *name;       /* e.g. \khreset\Retry */
+	const char *delay;      /* boot trigger delay, ISO 8601 (PT2M) */
+	const char *interval;   /* repetition interval (PT15M) */
+	int max_attempts;       /* repetition lasts interval * max_attempts */
+	const char *command;    /* absolute path of khreset.exe */
+	const char *args;       /* "run --from-task" */
+};
+/* Registers (or replaces) the task: SYSTEM, boot trigger with delay and
+ * repetition, execution time limit, restart on failure, allowed on
+ * batteries, no end boundary. */
+int plat_task_install(kh_plat *p, const struct kh_task *t);
+/* KH_OK also when the task does not exist. */
+int plat_task_remove(kh_plat *p, const char *name);
+/* *exists 0/1; *detail (malloc'd, may be NULL): state, last/next run. */
+int plat_task_query(kh_plat *p, const char *name, int *exists, char **detail);
 
 /* Single-instance lock.  Offline: flock on lockfile (created, folder must
  * exist).  KH_ERR_BUSY when held elsewhere. */

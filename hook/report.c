@@ -163,8 +163,8 @@ void report_human(FILE *out, const struct kh_obs *o, const struct kh_decision *d
 	if (r->recovery.found)
 		fprintf(out, "recovered: %s\n", r->recovery.detail);
 	human_system(out, o);
-	fprintf(out, "archive:   %zu entr%s%s\n", o->n_archive, o->n_archive == 1 ? "y" : "ies",
-		o->archive_missing ? " (folder missing)" : "");
+	fprintf(out, "archive:   %zu entr%s%s%s\n", o->n_archive, o->n_archive == 1 ? "y" : "ies",
+		o->archive_missing ? " (folder missing)" : "", r->n_steps ? " as found" : "");
 	for (size_t i = 0; i < o->n_archive; i++)
 		fprintf(out, "  %-12s %-44s %s\n", class_name(o->archive[i].cls),
 			o->archive[i].name, o->archive[i].reason ? o->archive[i].reason : "");

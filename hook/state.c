@@ -432,7 +432,7 @@ int backup_move_dir(kh_plat *p, struct kh_backup *b, const char *part,
 
 /* ---- journal ---- */
 
-static int jwrite(kh_plat *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int jwrite(kh_plat *p, const char *fmt, ...) KH_PRINTF(2, 3);
 static int jwrite(kh_plat *p, const char *fmt, ...)
 {
 	va_list ap;

@@ -1,0 +1,109 @@
+/* compat_win32.h - POSIX odds and ends for the mingw-w64 build of the shared
+ * hook/ sources.  Force-included on the mingw command line
+ * (-include hook/compat_win32.h, see win/win.mk); never included by the
+ * Linux build.  Keep it free of <windows.h>: the shared sources must not see
+ * its macros.
+ */
+#ifndef KH_COMPAT_WIN32_H
+#define KH_COMPAT_WIN32_H
+#ifdef _WIN32
+
+/* gmtime_r / localtime_r: mingw-w64's <time.h> defines them as inline
+ * wrappers of gmtime_s / localtime_s when this is set. */
+#ifndef _POSIX_THREAD_SAFE_FUNCTIONS
+#define _POSIX_THREAD_SAFE_FUNCTIONS 200112L
+#endif
+
+/* C99 printf (%zu, %lld, %hhx) and vasprintf/asprintf from mingw-w64's own
+ * stdio rather than msvcrt's. */
+#ifndef __USE_MINGW_ANSI_STDIO
+#define __USE_MINGW_ANSI_STDIO 1
+#endif
+
+/* kill(getpid(), SIGKILL) in kh_test_stop(): Windows has neither.  The
+ * replacement (plat_win32.c) terminates the current process at once, exit
+ * code 137 (128 + 9, as a shell reports SIGKILL); other pids: -1/ENOSYS. */
+#ifndef SIGKILL
+#define SIGKILL 9
+#endif
+int kh_win_kill(int pid, int sig);
+#define kill(pid, sig) kh_win_kill((pid), (sig))
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* rename(): POSIX replaces an existing target, msvcrt's fails with EEXIST.
+ * kh_win_rename (plat_win32.c) = MoveFileExW(REPLACE_EXISTING |
+ * WRITE_THROUGH) on UTF-8 names, errno set from the Win32 error. */
+int kh_win_rename(const char *from, const char *to);
+#define rename(from, to) kh_win_rename((from), (to))
+
+/* fsync -> _commit (FlushFileBuffers on the CRT descriptor). */
+int __cdecl _commit(int fd);
+#define fsync(fd) _commit(fd)
+
+/* No POSIX permission bits on Windows: the folder's access list rules. */
+static inline int kh_win_fchmod(int fd, int mode) { (void)fd; (void)mode; return 0; }
+#define fchmod(fd, mode) kh_win_fchmod((fd), (int)(mode))
+
+/* mkostemp: mkstemp (binary via binmode.o; handles are not inherited by
+ * the no-shell children khreset starts). */
+static inline int kh_win_mkostemp(char *tmpl, int flags) { (void)flags; return mkstemp(tmpl); }
+#define mkostemp(t, f) kh_win_mkostemp((t), (f))
+
+/* strndup is not in msvcrt. */
+static inline char *kh_win_strndup(const char *s, size_t n)
+{
+	size_t l = strnlen(s, n);
+	char *d = malloc(l + 1);
+
+	if (d) {
+		memcpy(d, s, l);
+		d[l] = '\0';
+	}
+	return d;
+}
+#define strndup(s, n) kh_win_strndup((s), (n))
+
+/* open() flags with no meaning on Windows.  O_DIRECTORY: the CRT cannot
+ * open a folder, so open(dir, O_DIRECTORY) fails and callers that only
+ * want to fsync a folder skip it (NTFS journals the rename). */
+#ifndef O_NOCTTY
+#define O_NOCTTY 0
+#endif
+#ifndef O_NONBLOCK
+#define O_NONBLOCK 0
+#endif
+#ifndef O_DIRECTORY
+#define O_DIRECTORY 0
+#endif
+
+/* open_memstream: a FILE on an anonymous temporary file; the buffer and
+ * size are filled in by fclose() (the only way the shared code ends a
+ * memstream), so fclose is routed through kh_win_fclose, which is plain
+ * fclose for every other stream. */
+FILE *kh_win_open_memstream(char **buf, size_t *size);
+int kh_win_fclose(FILE *f);
+#define open_memstream(b, s) kh_win_open_memstream((b), (s))
+#define fclose(f) kh_win_fclose(f)
+
+/* strptime (numeric conversions %Y %m %d %H %M %S %j-free subset, %%, and
+ * literal text) and timegm (= _mkgmtime). */
+struct tm;
+char *kh_win_strptime(const char *s, const char *fmt, struct tm *tm);
+#define strptime(s, f, tm) kh_win_strptime((s), (f), (tm))
+#define timegm(tm) _mkgmtime(tm)
+
+/* No symbolic links through the CRT on Windows: open() never follows one
+ * because the CRT cannot create or resolve them; the live code that must
+ * not follow reparse points uses plat_win32.c's handle-based functions. */
+#ifndef O_NOFOLLOW
+#define O_NOFOLLOW 0
+#endif
+#ifndef O_CLOEXEC
+#define O_CLOEXEC 0
+#endif
+
+#endif /* _WIN32 */
+#endif

@@ -1,0 +1,249 @@
+/* plat_smoke.c - exercises hook/plat_win32.c (the live platform body)
+ * directly, without the core: files, reparse-point refusal, registry,
+ * Source OS keys, lock, licence, events, services.  Built with mingw-w64 and
+ * run under Wine by tests/win/smoke.sh (or on a real Windows VM, elevated).
+ *
+ * Argument: the name of a disabled service the script created (optional),
+ * and a root-relative folder that holds a link to test refusal (optional).
+ * Prints "ok N - ..." / "not ok N - ..." (TAP) and exits 1 on any failure.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "khreset.h"
+#include "platform.h"
+
+static int n, failed;
+
+#define CHECK(cond, ...) do { \
+	int ok_ = (cond); \
+	n++; \
+	if (ok_) { printf("ok %d - ", n); } \
+	else { failed++; printf("not ok %d - ", n); } \
+	printf(__VA_ARGS__); \
+	if (!ok_) printf(" [%s]", kh_lasterr()); \
+	printf("\n"); \
+	fflush(stdout); \
+} while (0)
+
+#define T "ProgramData\\khreset-smoke"
+
+int main(int argc, char **argv)
+{
+	const char *disabled_svc = argc > 1 ? argv[1] : NULL;
+	const char *linkdir = argc > 2 ? argv[2] : NULL;
+	kh_plat *p = NULL, *p2 = NULL;
+	struct kh_dirent *ents = NULL, st;
+	size_t ne = 0, len = 0;
+	unsigned char *buf = NULL;
+	char *s = NULL;
+	int r;
+
+	kh_log_setlevel(KH_LOG_DEBUG);
+	r = plat_open(&p, NULL);
+	CHECK(r == KH_OK && p, "plat_open live");
+	if (!p)
+		return 1;
+	CHECK(strlen(plat_root(p)) == 3 && plat_root(p)[1] == ':', "root is %s", plat_root(p));
+	CHECK(!plat_is_offline(p), "live mode");
+	CHECK(plat_open(&p2, "/mnt") == KH_ERR_USAGE, "--root refused in the Windows build");
+	CHECK(plat_writable(p) == KH_OK, "elevated (Wine runs as administrator)");
+	_putenv("KHRESET_TEST_NOT_ELEVATED=1");
+	r = plat_writable(p);
+	CHECK(r == KH_ERR_PERM && kh_exitcode(r) == 77, "not elevated (simulated): PERM, exit 77");
+	_putenv("KHRESET_TEST_NOT_ELEVATED=");
+
+	/* files */
+	plat_remove(p, T "\\a\\moved.xml");
+	plat_remove(p, T "\\b\\f.xml");
+	plat_remove(p, T "\\b\\g.xml");
+	plat_remove(p, T "\\a\\f.xml");
+	plat_remove(p, T "\\a\\j");
+	plat_remove(p, T "\\a");
+	plat_remove(p, T "\\b");
+	plat_remove(p, T);
+	CHECK(plat_mkdirs(p, T "\\a") == KH_OK, "mkdirs");
+	CHECK(plat_mkdirs(p, T "/b") == KH_OK, "mkdirs with '/'");
+	CHECK(plat_mkdirs(p, T "\\a") == KH_OK, "mkdirs again (exists)");
+	CHECK(plat_mkdirs(p, "ProgramData\\khreset\\smoke") == KH_OK,
+	      "mkdirs of an own folder (access list SYSTEM+Administrators)");
+	CHECK(plat_stat(p, T "\\a", &st) == KH_OK && st.type == KH_FT_DIR, "stat folder");
+	free(st.name);
+	CHECK(plat_write_atomic(p, T "\\a\\f.xml", "<a/>", 4) == KH_OK, "write_atomic new");
+	CHECK(plat_write_atomic(p, T "\\a\\f.xml", "<root>x</root>\r\n", 16) == KH_OK,
+	      "write_atomic replace");
+	CHECK(plat_write_replace(p, T "\\a\\r.json", "{}", 2) == KH_OK &&
+	      plat_write_replace(p, T "\\a\\r.json", "{\"a\":1}", 7) == KH_OK &&
+	      plat_read(p, T "\\a\\r.json", 100, &buf, &len) == KH_OK && len == 7,
+	      "write_replace twice");
+	free(buf);
+	buf = NULL;
+	plat_remove(p, T "\\a\\r.json");
+	r = plat_read(p, T "\\a\\F.XML", 1024, &buf, &len);
+	CHECK(r == KH_OK && len == 16 && !memcmp(buf, "<root>x</root>\r\n", 16),
+	      "read back (case-insensitive name, CRLF kept)");
+	free(buf);
+	buf = NULL;
+	CHECK(plat_read(p, T "\\a\\f.xml", 8, &buf, &len) == KH_ERR_TOOBIG, "read over max: TOOBIG");
+	CHECK(plat_read(p, T "\\a\\none.xml", 8, &buf, &len) == KH_ERR_NOENT, "read missing: NOENT");
+	CHECK(plat_read(p, T "\\a", 8, &buf, &len) == KH_ERR_UNSAFE, "read a folder: UNSAFE");
+	CHECK(plat_stat(p, T "\\a\\f.xml", &st) == KH_OK && st.type == KH_FT_FILE &&
+	      st.size == 16 && st.mtime > 1600000000 && !strcmp(st.name, "f.xml"),
+	      "stat file: size %llu mtime %lld", (unsigned long long)st.size,
+	      (long long)st.mtime);
+	free(st.name);
+	CHECK(plat_append_sync(p, T "\\b\\journal", "one\n", 4) == KH_OK &&
+	      plat_append_sync(p, T "\\b\\journal", "two\n", 4) == KH_OK &&
+	      plat_read(p, T "\\b\\journal", 100, &buf, &len) == KH_OK && len == 8 &&
+	      !memcmp(buf, "one\ntwo\n", 8), "append_sync twice");
+	free(buf);
+	buf = NULL;
+	plat_remove(p, T "\\b\\journal");
+	CHECK(plat_write_atomic(p, T "\\b\\g.xml", "g", 1) == KH_OK, "write second file");
+	CHECK(plat_rename(p, T "\\a\\f.xml", T "\\b\\f.xml") == KH_OK, "rename into other folder");
+	CHECK(plat_rename(p, T "\\b\\f.xml", T "\\b\\g.xml") == KH_ERR_EXISTS,
+	      "rename onto existing: EXISTS");
+	CHECK(plat_rename(p, T "\\b\\f.xml", T "\\nofolder\\f.xml") == KH_ERR_NOENT,
+	      "rename into missing folder: NOENT");
+	r = plat_list(p, T "\\b", &ents, &ne);
+	CHECK(r == KH_OK && ne == 2 && !strcmp(ents[0].name, "f.xml") &&
+	      !strcmp(ents[1].name, "g.xml") && ents[0].type == KH_FT_FILE && ents[0].size == 16,
+	      "list sorted (%zu entries)", ne);
+	plat_free_list(ents, ne);
+	CHECK(plat_list(p, T "\\missing", &ents, &ne) == KH_ERR_NOENT, "list missing: NOENT");
+	CHECK(plat_remove(p, T "\\b") != KH_OK, "remove non-empty folder fails");
+	CHECK(plat_remove(p, T "\\b\\f.xml") == KH_OK && plat_remove(p, T "\\b\\g.xml") == KH_OK,
+	      "remove files");
+	CHECK(plat_remove(p, T "\\b") == KH_OK, "remove empty folder");
+	CHECK(plat_stat(p, T "\\b", &st) == KH_ERR_NOENT, "gone");
+
+	/* path checks */
+	CHECK(plat_stat(p, T "\\..\\Windows", &st) == KH_ERR_UNSAFE, "'..' refused");
+	CHECK(plat_write_atomic(p, T "\\a\\f.xml:ads", "x", 1) == KH_ERR_UNSAFE,
+	      "alternate data stream refused");
+	CHECK(plat_stat(p, T "\\\\a", &st) == KH_ERR_UNSAFE, "empty component refused");
+
+	/* links: a Unix symlink inside drive_c (Wine) or a junction (Windows) */
+	if (linkdir) {
+		char *path = kh_asprintf("%s\\target.xml", linkdir);
+
+		r = plat_read(p, path, 1024, &buf, &len);
+		CHECK(r == KH_ERR_UNSAFE, "read through a linked folder refused (%s)", kh_errstr(r));
+		free(buf);
+		buf = NULL;
+		r = plat_list(p, linkdir, &ents, &ne);
+		CHECK(r == KH_ERR_UNSAFE, "list of a linked folder refused (%s)", kh_errstr(r));
+		if (r == KH_OK)
+			plat_free_list(ents, ne);
+		r = plat_remove(p, path);
+		CHECK(r == KH_ERR_UNSAFE, "delete through a linked folder refused (%s)", kh_errstr(r));
+		free(path);
+		r = plat_remove(p, linkdir);
+		CHECK(r == KH_ERR_UNSAFE, "delete of the link itself refused (%s)", kh_errstr(r));
+		r = plat_stat(p, linkdir, &st);
+		CHECK(r == KH_ERR_UNSAFE || (r == KH_OK && st.type == KH_FT_LINK),
+		      "stat of the link: %s type %d", kh_errstr(r), r == KH_OK ? (int)st.type : -1);
+		if (r == KH_OK)
+			free(st.name);
+		r = plat_list(p, "ProgramData", &ents, &ne);
+		for (size_t i = 0; r == KH_OK && i < ne; i++)
+			if (!strcmp(ents[i].name, linkdir + strlen("ProgramData\\")))
+				printf("# listing shows the link as type %d (%s)\n", (int)ents[i].type,
+				       ents[i].type == KH_FT_LINK ? "link" : "NOT a link: Wine hides unix symlinks");
+		if (r == KH_OK)
+			plat_free_list(ents, ne);
+	}
+
+	/* registry */
+	{
+		struct kh_regval v[3] = {
+			{ "HKLM\\SOFTWARE\\khreset-smoke\\Active", "IntranetActivationServer",
+			  KH_REG_SZ, "http://vdi.example.local" },
+			{ "HKLM\\SOFTWARE\\khreset-smoke\\Active", "ActiveMode", KH_REG_DWORD, "0x2" },
+			{ "HKLM\\SOFTWARE\\khreset-smoke", "Alt", KH_REG_EXPAND_SZ,
+			  "%ProgramFiles%\\CMITActivation\\CmitClient.exe" },
+		};
+		struct kh_regval bad = { "HKLM\\SOFTWARE\\khreset-smoke", "Bad", KH_REG_DWORD, "12x" };
+		struct kh_regval *old = NULL;
+
+		CHECK(plat_reg_get(p, "HKLM\\SOFTWARE\\khreset-smoke", "Alt", &s) == KH_ERR_NOENT,
+		      "reg_get missing: NOENT");
+		CHECK(plat_reg_set(p, v, 3, &old) == KH_OK && old && !old[0].data && !old[2].data,
+		      "reg_set three values, old state captured");
+		CHECK(plat_reg_get(p, v[0].key, v[0].name, &s) == KH_OK &&
+		      !strcmp(s, "http://vdi.example.local"), "REG_SZ read back");
+		free(s);
+		CHECK(plat_reg_get(p, v[1].key, v[1].name, &s) == KH_OK && !strcmp(s, "2"),
+		      "REG_DWORD read back as decimal");
+		free(s);
+		CHECK(plat_reg_get(p, "hklm\\software\\KHRESET-SMOKE", "alt", &s) == KH_OK &&
+		      !strcmp(s, v[2].data), "REG_EXPAND_SZ read back unexpanded, names case-insensitive");
+		free(s);
+		CHECK(plat_reg_set(p, &bad, 1, NULL) == KH_ERR_CONFIG, "bad DWORD refused");
+		CHECK(plat_reg_get(p, "HKCU\\Software", "x", &s) == KH_ERR_CONFIG, "HKCU refused");
+		r = plat_reg_undo(p, old, 3);
+		CHECK(r == KH_OK, "reg_undo (%s)", kh_errstr(r));
+		r = plat_reg_get(p, v[0].key, v[0].name, &s);
+		CHECK(r == KH_ERR_NOENT, "value gone after undo (%s)", kh_errstr(r));
+		plat_free_regvals(old, 3);
+	}
+
+	/* Source OS keys (the script adds one with build 17134) */
+	{
+		struct kh_source_os *so = NULL;
+		size_t nso = 0, i;
+		int found = 0;
+
+		r = plat_source_os(p, &so, &nso);
+		for (i = 0; i < nso; i++) {
+			printf("# source os: %s build %ld product %s time %lld\n", so[i].key,
+			       so[i].build, so[i].product ? so[i].product : "-", (long long)so[i].time);
+			if (so[i].build == 17134 && so[i].time > 1500000000)
+				found = 1;
+		}
+		CHECK(r == KH_OK && found, "Source OS key found with build and time");
+		plat_free_source_os(so, nso);
+	}
+
+	/* lock */
+	CHECK(plat_lock(p, NULL) == KH_OK, "lock");
+	CHECK(plat_open(&p2, NULL) == KH_OK && plat_lock(p2, NULL) == KH_ERR_BUSY,
+	      "second lock: BUSY");
+	plat_close(p2);
+	p2 = NULL;
+	plat_unlock(p);
+	CHECK(plat_open(&p2, NULL) == KH_OK && plat_lock(p2, NULL) == KH_OK, "lock after unlock");
+	plat_close(p2);
+
+	/* licence: Wine's slc.dll is a stub: unknown, never a crash */
+	{
+		enum kh_licence lic = KH_LIC_LICENSED;
+		uint32_t reason = 1;
+
+		r = plat_licence(p, &lic, &reason);
+		printf("# licence %d reason 0x%08lx\n", (int)lic, (unsigned long)reason);
+		CHECK(r == KH_OK, "licence query returns (state %d)", (int)lic);
+	}
+
+	/* events */
+	CHECK(plat_event(p, 100, "khreset smoke test: healthy") == KH_OK, "event 100");
+	CHECK(plat_event(p, 200, "khreset smoke test: failed") == KH_OK, "event 200");
+
+	/* services */
+	r = plat_service_start(p, "khreset-no-such-service", 5);
+	CHECK(r == KH_ERR_SERVICE && strstr(kh_lasterr(), "does not exist"),
+	      "missing service named: %s", kh_lasterr());
+	if (disabled_svc) {
+		r = plat_service_start(p, disabled_svc, 5);
+		CHECK(r == KH_ERR_SERVICE && strstr(kh_lasterr(), "disabled"),
+		      "disabled service refused, not re-enabled: %s", kh_lasterr());
+		CHECK(plat_service_stop(p, disabled_svc, 5) == KH_OK, "stop of a stopped service: ok");
+	}
+
+	plat_remove(p, T "\\a");
+	plat_remove(p, T);
+	plat_close(p);
+	printf("1..%d\n", n);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,239 @@
+/* compat_win32.c - bodies of the POSIX stand-ins declared in
+ * hook/compat_win32.h and win/include/sys/mman.h (Windows build only). */
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <io.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sys/mman.h>
+
+#undef rename
+#undef fclose
+#undef open_memstream
+#undef strptime
+
+/* kill(getpid(), SIGKILL): the KHRESET_TEST_STOP_AT seam. */
+int kh_win_kill(int pid, int sig)
+{
+	if (pid == (int)GetCurrentProcessId() && sig == 9) {
+		TerminateProcess(GetCurrentProcess(), 137);
+		ExitProcess(137);
+	}
+	errno = ENOSYS;
+	return -1;
+}
+
+static wchar_t *utf8_to_w(const char *s)
+{
+	int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, NULL, 0);
+	wchar_t *w;
+
+	if (n <= 0)
+		return NULL;
+	w = malloc((size_t)n * sizeof(*w));
+	if (w && MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, w, n) != n) {
+		free(w);
+		w = NULL;
+	}
+	return w;
+}
+
+static int errno_of(DWORD e)
+{
+	switch (e) {
+	case ERROR_FILE_NOT_FOUND:
+	case ERROR_PATH_NOT_FOUND: return ENOENT;
+	case ERROR_ACCESS_DENIED:
+	case ERROR_SHARING_VIOLATION: return EACCES;
+	case ERROR_ALREADY_EXISTS:
+	case ERROR_FILE_EXISTS: return EEXIST;
+	case ERROR_NOT_SAME_DEVICE: return EXDEV;
+	case ERROR_INVALID_NAME: return EINVAL;
+	case ERROR_NOT_ENOUGH_MEMORY: return ENOMEM;
+	default: return EIO;
+	}
+}
+
+/* rename() with POSIX semantics: replaces the target, write-through. */
+int kh_win_rename(const char *from, const char *to)
+{
+	wchar_t *wf = utf8_to_w(from), *wt = utf8_to_w(to);
+	BOOL ok = wf && wt &&
+		MoveFileExW(wf, wt, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH);
+	DWORD e = ok ? 0 : (wf && wt ? GetLastError() : ERROR_INVALID_NAME);
+
+	free(wf);
+	free(wt);
+	if (ok)
+		return 0;
+	errno = errno_of(e);
+	return -1;
+}
+
+/*
+ * memfd_create(): an anonymous temporary file.  Created exclusively
+ * (CREATE_NEW, share mode 0: nobody else can open it, even in a folder
+ * others can write), deleted when the last handle closes, kept in memory
+ * by the cache manager where possible (FILE_ATTRIBUTE_TEMPORARY).  Folder:
+ * GetTempPath2W where it exists (SYSTEM: %SystemRoot%\SystemTemp, admins
+ * only), else GetTempPathW.
+ */
+int kh_win_memfd(const char *name, unsigned int flags)
+{
+	typedef DWORD (WINAPI *temp2_fn)(DWORD, LPWSTR);
+	static LONG counter;
+	wchar_t dir[MAX_PATH + 1], path[MAX_PATH + 64];
+	temp2_fn temp2 = (temp2_fn)(void (*)(void))GetProcAddress(
+		GetModuleHandleW(L"kernel32.dll"), "GetTempPath2W");
+	DWORD n = temp2 ? temp2(MAX_PATH + 1, dir) : GetTempPathW(MAX_PATH + 1, dir);
+	HANDLE h;
+	int fd;
+
+	(void)name;
+	(void)flags;
+	if (n == 0 || n > MAX_PATH) {
+		errno = ENOENT;
+		return -1;
+	}
+	for (int tries = 0; tries < 16; tries++) {
+		swprintf(path, MAX_PATH + 64, L"%lskhreset-mem-%lu-%lu-%ld.tmp", dir,
+			 (unsigned long)GetCurrentProcessId(), (unsigned long)GetTickCount(),
+			 (long)InterlockedIncrement(&counter));
+		h = CreateFileW(path, GENERIC_READ | GENERIC_WRITE, 0, NULL, CREATE_NEW,
+				FILE_ATTRIBUTE_TEMPORARY | FILE_ATTRIBUTE_HIDDEN |
+				FILE_FLAG_DELETE_ON_CLOSE, NULL);
+		if (h != INVALID_HANDLE_VALUE)
+			break;
+		if (GetLastError() != ERROR_FILE_EXISTS) {
+			errno = errno_of(GetLastError());
+			return -1;
+		}
+	}
+	if (h == INVALID_HANDLE_VALUE) {
+		errno = EEXIST;
+		return -1;
+	}
+	fd = _open_osfhandle((intptr_t)h, _O_RDWR | _O_BINARY);
+	if (fd < 0)
+		CloseHandle(h);
+	return fd;
+}
+
+/* open_memstream over a memfd; fclose() materialises the buffer. */
+static struct memstream {
+	FILE *f;
+	char **buf;
+	size_t *size;
+} streams[16];
+
+FILE *kh_win_open_memstream(char **buf, size_t *size)
+{
+	int fd, slot = -1;
+	FILE *f;
+
+	for (int i = 0; i < 16; i++)
+		if (!streams[i].f) {
+			slot = i;
+			break;
+		}
+	if (slot < 0) {
+		errno = EMFILE;
+		return NULL;
+	}
+	fd = kh_win_memfd("memstream", 0);
+	if (fd < 0)
+		return NULL;
+	f = _fdopen(fd, "w+b");
+	if (!f) {
+		_close(fd);
+		return NULL;
+	}
+	*buf = NULL;
+	*size = 0;
+	streams[slot].f = f;
+	streams[slot].buf = buf;
+	streams[slot].size = size;
+	return f;
+}
+
+int kh_win_fclose(FILE *f)
+{
+	for (int i = 0; i < 16; i++) {
+		struct memstream *m = &streams[i];
+		long len;
+		char *b;
+		int bad;
+
+		if (!f || m->f != f)
+			continue;
+		m->f = NULL;
+		bad = fflush(f) != 0 || fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0;
+		if (bad) {
+			fclose(f);
+			return EOF;
+		}
+		b = malloc((size_t)len + 1);
+		if (!b || fseek(f, 0, SEEK_SET) != 0 ||
+		    fread(b, 1, (size_t)len, f) != (size_t)len) {
+			free(b);
+			fclose(f);
+			errno = ENOMEM;
+			return EOF;
+		}
+		b[len] = '\0';
+		*m->buf = b;
+		*m->size = (size_t)len;
+		return fclose(f);
+	}
+	return fclose(f);
+}
+
+/* strptime subset: %Y %m %d %H %M %S (digits), %T, %%, whitespace, literals. */
+static const char *num(const char *s, int digits, int lo, int hi, int *out)
+{
+	int v = 0, n = 0;
+
+	while (n < digits && *s >= '0' && *s <= '9') {
+		v = v * 10 + (*s++ - '0');
+		n++;
+	}
+	if (n == 0 || v < lo || v > hi)
+		return NULL;
+	*out = v;
+	return s;
+}
+
+char *kh_win_strptime(const char *s, const char *fmt, struct tm *tm)
+{
+	int v;
+
+	for (; s && *fmt; fmt++) {
+		if (*fmt == ' ') {
+			while (*s == ' ' || *s == '\t')
+				s++;
+			continue;
+		}
+		if (*fmt != '%') {
+			if (*s++ != *fmt)
+				return NULL;
+			continue;
+		}
+		switch (*++fmt) {
+		case 'Y': s = num(s, 4, 0, 9999, &v); if (s) tm->tm_year = v - 1900; break;
+		case 'm': s = num(s, 2, 1, 12, &v); if (s) tm->tm_mon = v - 1; break;
+		case 'd': s = num(s, 2, 1, 31, &v); if (s) tm->tm_mday = v; break;
+		case 'H': s = num(s, 2, 0, 23, &v); if (s) tm->tm_hour = v; break;
+		case 'M': s = num(s, 2, 0, 59, &v); if (s) tm->tm_min = v; break;
+		case 'S': s = num(s, 2, 0, 60, &v); if (s) tm->tm_sec = v; break;
+		case 'T': s = kh_win_strptime(s, "%H:%M:%S", tm); break;
+		case '%': if (*s++ != '%') return NULL; break;
+		default: return NULL;   /* unsupported conversion */
+		}
+	}
+	return (char *)s;
+}

@@ -1,0 +1,273 @@
+#!/bin/sh
+# win/deps.sh - cross-build the static x86_64-w64-mingw32 libraries khreset.exe
+# links (libxml2, OpenSSL libcrypto, jansson, minIni) from Debian's SOURCE
+# packages.
+#
+# Sources come through a PRIVATE apt configuration under $W/apt (its own
+# sources.list, lists and cache); the machine's apt configuration is never
+# touched.  apt-get checks every downloaded file against the signed Sources
+# index; dpkg-source -x applies Debian's patches (security fixes included).
+#
+# Output:  $W/deps/include, $W/deps/lib   (W defaults to build/win)
+# Logs:    $W/logs/<lib>.log, timings appended to $W/logs/times.txt
+# Cache:   $W/deps/.stamp-<lib> holds "<version> <options hash>"; a library
+#          whose stamp matches is skipped, so a second run takes seconds and
+#          needs no network.  Delete a stamp (or $W/deps) to rebuild.
+#
+# Environment: W (output root), JOBS (default 2), KH_DEBIAN_MIRROR (override
+# the mirror URI; default: the one this machine's apt uses for the suite),
+# LIBXML2_VER / OPENSSL_VER / JANSSON_VER / MININI_VER (override the pins),
+# KEEP_WORK=1 (keep the unpacked build trees in $W/work for debugging).
+set -eu
+
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+W=${W:-$TOP/build/win}
+case $W in /*) ;; *) W=$TOP/$W ;; esac
+HOST=x86_64-w64-mingw32
+JOBS=${JOBS:-2}
+SUITE=bookworm
+
+# Pinned versions: what Debian bookworm's main archive serves.
+LIBXML2_VER=${LIBXML2_VER:-2.9.14+dfsg-1.3~deb12u6}
+OPENSSL_VER=${OPENSSL_VER:-3.0.20-1~deb12u2}
+JANSSON_VER=${JANSSON_VER:-2.14-2}
+MININI_VER=${MININI_VER:-1.4+ds-1}      # source package "libminini"
+
+DEPS=$W/deps
+LOGS=$W/logs
+SRC=$W/src          # downloaded .dsc/.orig/.debian files (the source cache)
+WORK=$W/work        # unpacked trees, rebuilt from SRC when needed
+APTD=$W/apt
+
+COMMON_CFLAGS="-O2 -ffunction-sections -fdata-sections"
+
+# Build options per library; their hash goes into the stamp so that a
+# changed option rebuilds that library.
+LIBXML2_OPTS="--without-python --without-http --without-ftp --without-lzma
+ --without-zlib --without-iconv --without-icu --without-threads
+ --without-thread-alloc --without-catalog --without-docbook --without-legacy
+ --without-modules --without-debug --without-run-debug --without-mem-debug
+ --without-html --without-c14n --without-schemas --without-schematron
+ --without-xinclude --without-xptr --without-valid --without-history
+ --without-readline --without-coverage"
+OPENSSL_OPTS="no-shared no-tests no-ui-console no-dso no-engine no-legacy
+ no-module no-autoload-config no-asm no-filenames no-ssl no-tls no-dtls
+ no-sock no-dgram no-srtp no-psk no-nextprotoneg no-srp no-ocsp no-ts no-cms
+ no-cmp no-ct no-comp no-rfc3779 no-async no-multiblock no-aria no-bf
+ no-camellia no-cast no-des no-idea no-md4 no-mdc2 no-rc2 no-rc4 no-rc5
+ no-seed no-sm2 no-sm3 no-sm4 no-whirlpool no-rmd160 no-blake2 no-siphash
+ no-cmac no-siv no-ocb no-poly1305 no-chacha no-scrypt no-dsa no-dh no-gost
+ no-ec2m no-capieng no-padlockeng"
+JANSSON_OPTS="-DJANSSON_BUILD_SHARED_LIBS=OFF -DJANSSON_EXAMPLES=OFF
+ -DJANSSON_WITHOUT_TESTS=ON -DJANSSON_BUILD_DOCS=OFF -DJANSSON_INSTALL=ON
+ -DUSE_URANDOM=OFF -DUSE_WINDOWS_CRYPTOAPI=ON -DCMAKE_BUILD_TYPE=Release"
+MININI_OPTS="minGlue-win32 $(sha256sum "$TOP/win/minGlue-win32.h" | cut -c1-16) -DNDEBUG -DINI_ANSIONLY"
+
+say() { printf 'win-deps: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+hash_of() { printf '%s' "$*" | sha256sum | cut -c1-16; }
+now() { date +%s; }
+
+mkdir -p "$DEPS/include" "$DEPS/lib" "$LOGS" "$SRC" "$WORK" \
+	"$APTD/lists/partial" "$APTD/cache/archives/partial"
+
+# One deps build at a time (make windows and make check may race).
+exec 9>"$W/.deps.lock"
+flock 9
+
+stamp_want() {   # lib version opts -> the stamp line
+	echo "$2 $(hash_of "$3 $COMMON_CFLAGS")"
+}
+is_current() {   # lib version opts
+	[ -f "$DEPS/.stamp-$1" ] &&
+		[ "$(cat "$DEPS/.stamp-$1")" = "$(stamp_want "$@")" ]
+}
+
+need_libxml2=1; need_openssl=1; need_jansson=1; need_minini=1
+is_current libxml2 "$LIBXML2_VER" "$LIBXML2_OPTS" && need_libxml2=0
+is_current openssl "$OPENSSL_VER" "$OPENSSL_OPTS" && need_openssl=0
+is_current jansson "$JANSSON_VER" "$JANSSON_OPTS" && need_jansson=0
+is_current minini "$MININI_VER" "$MININI_OPTS" && need_minini=0
+if [ $((need_libxml2 + need_openssl + need_jansson + need_minini)) = 0 ]; then
+	say "all libraries cached in $DEPS (stamps match)"
+	exit 0
+fi
+
+# --- tools ------------------------------------------------------------------
+TOOLPKGS="gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 mingw-w64-x86-64-dev
+dpkg-dev make perl cmake xz-utils"
+missing=""
+for p in $TOOLPKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+		missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	[ "$(id -u)" = 0 ] || die "missing Debian packages:$missing (run as root or: sudo apt-get install$missing)"
+	say "installing$missing"
+	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
+		install -y -qq --no-install-recommends $missing >/dev/null
+fi
+# The win32-thread-model compiler: no libwinpthread-1.dll dependency.
+if command -v $HOST-gcc-win32 >/dev/null 2>&1; then CC=$HOST-gcc-win32; else CC=$HOST-gcc; fi
+command -v "$CC" >/dev/null || die "$CC not found"
+
+# --- sources through the private apt configuration -----------------------------
+mirror() {
+	[ -n "${KH_DEBIAN_MIRROR:-}" ] && { echo "$KH_DEBIAN_MIRROR"; return; }
+	# deb822 .sources: the URI of a stanza whose Suites include $SUITE.
+	uri=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk -v s="$SUITE" '
+		function flush() { if (!done && ok && u != "" && en != "no") { print u; done = 1; exit } ok = 0; u = ""; en = "" }
+		/^[ \t]*$/ { flush(); next }
+		/^[ \t]*#/ { next }
+		tolower($1) == "uris:" { u = $2 }
+		tolower($1) == "enabled:" { en = tolower($2) }
+		tolower($1) == "suites:" { for (i = 2; i <= NF; i++) if ($i == s) ok = 1 }
+		END { flush() }')
+	if [ -z "$uri" ]; then
+		# one-line format: deb [opts] URI SUITE COMPONENTS
+		uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+			sed -e 's/#.*//' -e 's/\[[^]]*\]//' | awk -v s="$SUITE" \
+			'($1 == "deb" || $1 == "deb-src") && $3 == s { print $2; exit }')
+	fi
+	uri=$(printf '%s\n' "$uri" | head -n 1)
+	echo "${uri:-http://deb.debian.org/debian}"
+}
+
+APTOPTS="-o Dir::Etc::SourceList=$APTD/sources.list -o Dir::Etc::SourceParts=/dev/null
+ -o Dir::State::Lists=$APTD/lists -o Dir::Cache=$APTD/cache
+ -o Dir::State::status=/dev/null -o APT::Sandbox::User=root -q"
+
+fetch() {   # srcpkg version -> sets DSC
+	dsc="$SRC/${1}_$(echo "$2" | sed 's/^[0-9]*://').dsc"
+	if [ ! -f "$dsc" ]; then
+		if [ ! -f "$APTD/.updated" ]; then
+			MIRROR=$(mirror)
+			KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+			say "private apt: deb-src $MIRROR $SUITE main"
+			echo "deb-src [signed-by=$KEYRING] $MIRROR $SUITE main" >"$APTD/sources.list"
+			apt-get $APTOPTS update >"$LOGS/apt-update.log" 2>&1 ||
+				die "apt-get update failed, see $LOGS/apt-update.log"
+			touch "$APTD/.updated"
+		fi
+		say "fetching $1=$2"
+		if ! (cd "$SRC" && apt-get $APTOPTS source --download-only "$1=$2") \
+			>"$LOGS/fetch-$1.log" 2>&1; then
+			served=$(apt-cache $APTOPTS showsrc "$1" 2>/dev/null |
+				awk '/^Version:/ { printf " %s", $2 }')
+			die "cannot fetch $1=$2 (archive serves:${served:- nothing}); set the pin in win/deps.sh or ${1}_VER=..., see $LOGS/fetch-$1.log"
+		fi
+	fi
+	[ -f "$dsc" ] || die "no $dsc after download"
+	DSC=$dsc
+}
+
+unpack() {  # srcpkg version -> sets TREE to a fresh unpacked tree
+	fetch "$1" "$2"
+	TREE="$WORK/$1"
+	rm -rf "$TREE"
+	dpkg-source -x "$DSC" "$TREE" >"$LOGS/unpack-$1.log" 2>&1 ||
+		die "dpkg-source -x $DSC failed, see $LOGS/unpack-$1.log"
+}
+
+timed() {   # lib version opts function
+	lib=$1; ver=$2; opts=$3; fn=$4
+	t0=$(now)
+	say "building $lib $ver (log: $LOGS/$lib.log)"
+	# A subshell outside any condition, so that set -e works inside it.
+	set +e
+	( set -e; $fn "$ver" ) >"$LOGS/$lib.log" 2>&1
+	rc=$?
+	set -e
+	if [ $rc != 0 ]; then
+		tail -n 25 "$LOGS/$lib.log" >&2
+		die "$lib build failed, see $LOGS/$lib.log"
+	fi
+	stamp_want "$lib" "$ver" "$opts" >"$DEPS/.stamp-$lib"
+	# the unpacked tree is not needed any more (sources stay in $SRC)
+	[ "${KEEP_WORK:-0}" = 1 ] || rm -rf "$WORK/$lib" "$WORK/lib$lib" "$WORK"/*.orig.tar.*
+	t=$(( $(now) - t0 ))
+	echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $lib $ver ${t}s" >>"$LOGS/times.txt"
+	say "$lib done in ${t}s"
+}
+
+# --- the libraries -------------------------------------------------------------
+build_libxml2() {
+	set -x
+	unpack libxml2 "$1"; cd "$TREE"
+	# Debian's patches touch Makefile.am (docs, a test); the shipped
+	# configure/Makefile.in build the library unchanged, so keep automake
+	# from regenerating them (no autotools needed).
+	touch aclocal.m4; sleep 1; touch configure config.h.in; sleep 1
+	find . -name Makefile.in -exec touch {} +
+	./configure --host=$HOST --build="$(dpkg-architecture -qDEB_BUILD_GNU_TYPE)" \
+		--prefix="$DEPS" --enable-static --disable-shared \
+		--disable-maintainer-mode $LIBXML2_OPTS \
+		CC="$CC" CFLAGS="$COMMON_CFLAGS" CPPFLAGS="-DLIBXML_STATIC"
+	make -j"$JOBS" libxml2.la
+	make install-libLTLIBRARIES install-pkgconfigDATA
+	make -C include install
+}
+
+build_openssl() {
+	set -x
+	unpack openssl "$1"; cd "$TREE"
+	# Configure prepends the cross prefix to CC: gcc-win32 -> $HOST-gcc-win32.
+	./Configure mingw64 --cross-compile-prefix=$HOST- \
+		CC="${CC#$HOST-}" --prefix="$DEPS" --libdir=lib \
+		$OPENSSL_OPTS $COMMON_CFLAGS
+	make -j"$JOBS" build_generated
+	make -j"$JOBS" libcrypto.a
+	rm -rf "$DEPS/include/openssl"
+	cp -R include/openssl "$DEPS/include/openssl"
+	cp libcrypto.a "$DEPS/lib/libcrypto.a"
+	${HOST}-ranlib "$DEPS/lib/libcrypto.a"
+	mkdir -p "$DEPS/lib/pkgconfig"
+	cat >"$DEPS/lib/pkgconfig/libcrypto.pc" <<EOF
+prefix=$DEPS
+libdir=\${prefix}/lib
+includedir=\${prefix}/include
+Name: OpenSSL-libcrypto
+Description: OpenSSL cryptography library (static, mingw64, trimmed)
+Version: ${1%%-*}
+Libs: -L\${libdir} -lcrypto
+Libs.private: -lws2_32 -lgdi32 -lcrypt32 -lbcrypt -luser32 -ladvapi32
+Cflags: -I\${includedir}
+EOF
+}
+
+build_jansson() {
+	set -x
+	unpack jansson "$1"
+	mkdir -p "$TREE/_build"
+	cd "$TREE/_build"
+	cmake .. -DCMAKE_TOOLCHAIN_FILE="$TOP/win/toolchain-mingw64.cmake" \
+		-DKH_MINGW_CC="$CC" -DCMAKE_C_FLAGS="$COMMON_CFLAGS" \
+		-DCMAKE_INSTALL_PREFIX="$DEPS" -DCMAKE_INSTALL_LIBDIR=lib \
+		$JANSSON_OPTS
+	make -j"$JOBS"
+	make install
+}
+
+build_minini() {
+	set -x
+	unpack libminini "$1"; cd "$TREE"
+	# Compiled with win/minGlue-win32.h: the stdio glue plus UTF-8 names
+	# (_wfopen) and the "/proc/self/fd/N" names of kh_memfile().  The
+	# installed minGlue.h is Debian's stdio glue: consumers need only its
+	# INI_REAL, and must not see <windows.h>.
+	cp "$TOP/win/minGlue-win32.h" minGlue.h
+	$CC $COMMON_CFLAGS -DNDEBUG -DINI_ANSIONLY -Wall -c -o minIni.o minIni.c
+	rm -f "$DEPS/lib/libminIni.a"
+	${HOST}-ar rcs "$DEPS/lib/libminIni.a" minIni.o
+	cp minIni.h "$DEPS/include/"
+	cp minGlue-stdio.h "$DEPS/include/minGlue.h"
+}
+
+# Order: the quick ones first so a failure in a long build shows early.
+[ $need_minini = 1 ] && timed minini "$MININI_VER" "$MININI_OPTS" build_minini
+[ $need_jansson = 1 ] && timed jansson "$JANSSON_VER" "$JANSSON_OPTS" build_jansson
+[ $need_libxml2 = 1 ] && timed libxml2 "$LIBXML2_VER" "$LIBXML2_OPTS" build_libxml2
+[ $need_openssl = 1 ] && timed openssl "$OPENSSL_VER" "$OPENSSL_OPTS" build_openssl
+
+say "done: $DEPS/include, $DEPS/lib"
+ls -l "$DEPS/lib"/*.a >&2
