@@ -294,34 +294,39 @@ int cmd_run(int argc, char **argv, const struct kh_globals *g)
 	struct kh_obs o;
 	struct kh_decision d;
 	struct kh_result r = { 0 };
+	long attempt = 0;
 	int ex;
 
 	memset(&o, 0, sizeof(o));
 	memset(&s, 0, sizeof(s));
 	if ((ex = parse_run(argc, argv, &opt)) != 0)
 		return ex;
-	if (opt.from_task && g->root) {
+	if ((ex = session_open(&s, g)) != 0)
+		goto out;
+	if (opt.from_task && plat_is_offline(s.p)) {
 		fprintf(stderr, "khreset: --from-task is for the live retry task only\n");
-		return KH_EXIT_USAGE;
+		ex = KH_EXIT_USAGE;
+		goto out;
 	}
-	if ((ex = session_open(&s, g)) != 0 || (ex = session_lock(&s, &r)) != 0 ||
-	    (ex = observe_decide(&s, opt.force, &o, &d)) != 0)
+	attempt = retry_begin(s.p, s.c, opt.from_task);
+	if ((ex = session_lock(&s, &r)) != 0 || (ex = observe_decide(&s, opt.force, &o, &d)) != 0)
 		goto out;
 	if ((ex = bundle_needed(&o, &d)) != 0)
 		goto out;
 	if (d.verdict == KH_V_HEALTHY) {
 		r.outcome = "healthy";
-		r.exit_code = ex = KH_EXIT_OK;
+		r.exit_code = KH_EXIT_OK;
 	} else if (d.verdict == KH_V_BLOCKED) {
 		r.outcome = "blocked";
-		r.exit_code = ex = KH_EXIT_ATTENTION;
+		r.exit_code = KH_EXIT_ATTENTION;
 		fprintf(stderr, "khreset: blocked: %s\n", d.why);
 	} else {
 		kh_log(KH_LOG_INFO, "run", "khreset %s: verdict %s (%s)", KH_VERSION,
 		       verdict_name(d.verdict), d.why);
 		repair_run(s.p, s.c, &o, &d, &opt, &r);
-		ex = r.exit_code;
 	}
+	retry_finish(s.p, s.c, &d, opt.from_task, attempt, &r);
+	ex = r.exit_code;
 	kh_log(ex == KH_EXIT_FAILED ? KH_LOG_ERROR : KH_LOG_INFO, "run", "outcome %s, exit %d%s%s",
 	       r.outcome, ex, r.backup_id[0] ? ", backup " : "", r.backup_id);
 	kh_test_stop("report");

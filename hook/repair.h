@@ -25,4 +25,13 @@ void repair_run(kh_plat *p, const struct kh_config *c, const struct kh_obs *o,
 int restore_backup(kh_plat *p, const struct kh_config *c, const char *id,
 		   struct kh_result *r);
 
+/* Live retry bookkeeping (retry.c).  retry_begin: for a task run, waits
+ * the random jitter and returns this attempt's number (0 otherwise).
+ * retry_finish: the retry task follows the outcome (after the last attempt
+ * a pending outcome becomes failed), then the Status values and the event.
+ * Both do nothing offline. */
+long retry_begin(kh_plat *p, const struct kh_config *c, int from_task);
+void retry_finish(kh_plat *p, const struct kh_config *c, const struct kh_decision *d,
+		  int from_task, long attempts, struct kh_result *r);
+
 #endif

@@ -23,8 +23,11 @@ rm -f "$T/trace"
 kh --json run --wait 5
 check "run: exit 0, outcome repaired" sh -c "[ $RC = 0 ] && [ \"\$(printf '%s' \"\$1\" | jq -r .result.outcome)\" = repaired ]" _ "$OUT"
 check "run: mode live (fake platform)" jq_is .mode live
-check "run: every live step ran and succeeded" jq_is '[.result.steps[] | "\(.step):\(.ok)"] | join(",")' \
+check "run: every live step ran and succeeded" jq_is '[.result.steps[] | select(.step != "task") | "\(.step):\(.ok)"] | join(",")' \
 	"backup:true,stage:true,restart-clipsvc:true,verify:true,registry:true,trigger:true,wait:true"
+status() { hivexget "$V/Windows/System32/config/SOFTWARE" '\khreset\Status' "$1" 2>/dev/null; }
+check "run: Status values for fleet tools" same "$(status Outcome) $(status ExitCode) $(status Version)" "repaired 0 0.1.0"
+check "run: Status BackupId is the backup made" same "$(status BackupId)" "$(printf '%s' "$OUT" | jq -r .result.backup_id)"
 check "run: archive regenerated with the official root keyholder" cmp -s "$d/reference/$ROOT_KH" "$A/$ROOT_KH"
 check "run: activation wrote its keyholder" test -f "$A/451b310a-7d1e-4c52-9a0b-3f6c1e2d8a47.xml"
 check "run: licence now licensed" same "$("$SVC" licence "$V")" licensed
@@ -37,11 +40,13 @@ check "after repair: activation file is post-upgrade evidence" out_has "post-upg
 
 # --- healthy: left alone ---
 rm -f "$T/trace"
-before=$(voldigest "$V")
+keyholders() { (cd "$V/ProgramData/Microsoft/Windows/ClipSVC" && find . -type f -exec sha256sum {} + | sort); }
+before=$(keyholders)
 kh run
 check "healthy: run exit 0" rc_is 0
 check "healthy: no service touched" sh -c "! grep -q service_ '$T/trace'"
-check "healthy: nothing changed" same "$(voldigest "$V")" "$before"
+check "healthy: archive and install unchanged" same "$(keyholders)" "$before"
+check "healthy: Status says healthy" same "$(status Outcome)" healthy
 
 # --- ClipSVC fails to start: rolled back, byte for byte ---
 fresh clipfail
@@ -57,10 +62,27 @@ check "ClipSVC start fails: registry untouched" sh -c "! hivexget '$V/Windows/Sy
 fresh never
 FAKE_ACTIVATION_NEVER=1 kh --json run --wait 1
 check "activation never: exit 2, pending" sh -c "[ $RC = 2 ] && [ \"\$(printf '%s' \"\$1\" | jq -r .result.outcome)\" = pending ]" _ "$OUT"
-check "activation never: the wait step says why" jq_is '.result.steps[-1].detail | test("not licensed after 1 s")' true
+check "activation never: the wait step says why" jq_is '.result.steps[] | select(.step == "wait") | .detail | test("not licensed after 1 s")' true
 check "activation never: archive repaired all the same" cmp -s "$d/reference/$ROOT_KH" "$A/$ROOT_KH"
 kh run --wait 2
 check "activation later: next run activates (verdict activate, exit 0)" rc_is 0
 check "activation later: licensed" same "$("$SVC" licence "$V")" licensed
+
+# --- the retry task: attempts counted, given up after task.max_attempts ---
+fresh retry
+printf '[task]\njitter = 0\nmax_attempts = 2\n' >> "$V/Windows/Setup/Scripts/khreset/khreset.ini"
+export FAKE_ACTIVATION_NEVER=1
+kh run --wait 0
+check "retry: pending run (exit 2), attempts start at 0" sh -c "[ $RC = 2 ] && [ \"\$(hivexget '$V/Windows/System32/config/SOFTWARE' '\\khreset\\Status' Attempts)\" = 0 ]"
+kh run --from-task --wait 0
+check "retry: task attempt 1 of 2 stays pending (exit 2)" sh -c "[ $RC = 2 ] && [ \"\$(hivexget '$V/Windows/System32/config/SOFTWARE' '\\khreset\\Status' Attempts)\" = 1 ]"
+kh --json run --from-task --wait 0
+check "retry: last attempt gives up (exit 1, outcome failed)" sh -c "[ $RC = 1 ] && [ \"\$(printf '%s' \"\$1\" | jq -r .result.outcome)\" = failed ]" _ "$OUT"
+check "retry: says why" jq_is '.result.steps[] | select(.step == "task") | .detail | test("attempt 2 of 2")' true
+check "retry: Status says failed, attempts reset" same "$(status Outcome) $(status Attempts)" "failed 0"
+unset FAKE_ACTIVATION_NEVER
+kh run --from-task --wait 2
+check "retry: once the server answers, the next attempt repairs (exit 0)" rc_is 0
+check "retry: --from-task is refused offline" sh -c "'$TOP/$BUILD/khreset' --root '$V' run --from-task >/dev/null 2>&1; [ \$? = 64 ]"
 
 finish

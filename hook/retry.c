@@ -1,0 +1,145 @@
+/* retry.c - what a live run leaves for the fleet and for the next attempt
+ * (SPEC section 3 step 10, section 4): the random start delay of a task
+ * run, the attempt count, the retry task itself, the Status values under
+ * HKLM\SOFTWARE\khreset and the Application event. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "khreset.h"
+#include "repair.h"
+
+#define STATUS_KEY "HKLM\\SOFTWARE\\khreset\\Status"
+
+static void sleep_s(unsigned s)
+{
+	struct timespec ts = { (time_t)s, 0 };
+
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+long retry_begin(kh_plat *p, const struct kh_config *c, int from_task)
+{
+	unsigned r = 0;
+	char *s = NULL;
+	long attempts = 0;
+
+	if (!from_task)
+		return 0;
+	if (c->task_jitter > 0 && RAND_bytes((unsigned char *)&r, sizeof(r)) == 1) {
+		r %= (unsigned)c->task_jitter + 1;
+		kh_log(KH_LOG_INFO, "task", "waiting %u s before this attempt (jitter %d s)",
+		       r, c->task_jitter);
+		sleep_s(r);
+	}
+	if (plat_reg_get(p, STATUS_KEY, "Attempts", &s) == KH_OK)
+		attempts = strtol(s, NULL, 10);
+	free(s);
+	return attempts + 1;
+}
+
+static int task_of(const struct kh_config *c, struct kh_task *t, char **cmd)
+{
+	char *dir = plat_self_dir();
+
+	*cmd = dir ? kh_asprintf("%s\\khreset.exe", dir) : NULL;
+	free(dir);
+	*t = (struct kh_task){ c->task_name, c->task_delay, c->task_interval,
+			       c->task_max_attempts, *cmd, "run --from-task" };
+	return *cmd ? KH_OK : KH_ERR_NOMEM;
+}
+
+/* The retry task follows the outcome: removed once healthy or repaired,
+ * installed while pending, removed with a failure after the last attempt. */
+static void follow_task(kh_plat *p, const struct kh_config *c, int from_task,
+			long attempts, struct kh_result *r)
+{
+	struct kh_stepres *s = &r->steps[r->n_steps < 15 ? r->n_steps++ : 15];
+	struct kh_task t;
+	char *cmd = NULL;
+	int rc = task_of(c, &t, &cmd);
+
+	memset(s, 0, sizeof(*s));
+	s->step = "task";
+	if (rc == KH_OK && !strcmp(r->outcome, "pending") && from_task &&
+	    attempts >= c->task_max_attempts) {
+		r->outcome = "failed";
+		r->exit_code = KH_EXIT_FAILED;
+		rc = plat_task_remove(p, c->task_name);
+		snprintf(s->detail, sizeof(s->detail),
+			 "attempt %ld of %d still not activated: giving up, task removed",
+			 attempts, c->task_max_attempts);
+	} else if (rc == KH_OK && !strcmp(r->outcome, "pending") && from_task) {
+		snprintf(s->detail, sizeof(s->detail), "attempt %ld of %d; the task tries again",
+			 attempts, c->task_max_attempts);
+	} else if (rc == KH_OK && !strcmp(r->outcome, "pending")) {
+		rc = plat_task_install(p, &t);
+		snprintf(s->detail, sizeof(s->detail), "retry task %s registered", t.name);
+	} else if (rc == KH_OK && (!strcmp(r->outcome, "repaired") ||
+				   !strcmp(r->outcome, "healthy"))) {
+		rc = plat_task_remove(p, c->task_name);
+		snprintf(s->detail, sizeof(s->detail), "retry task %s removed (if present)", t.name);
+	} else if (rc == KH_OK) {
+		snprintf(s->detail, sizeof(s->detail), "retry task left as it is");
+	}
+	s->ok = rc == KH_OK;
+	if (rc != KH_OK) {
+		snprintf(s->detail, sizeof(s->detail), "%s", kh_lasterr());
+		kh_log(KH_LOG_ERROR, "task", "%s", s->detail);
+	}
+	free(cmd);
+}
+
+static void write_status(kh_plat *p, const struct kh_result *r, long attempts)
+{
+	char code[16], att[16], when[32];
+	struct kh_regval v[6] = {
+		{ STATUS_KEY, "Outcome", KH_REG_SZ, (char *)r->outcome },
+		{ STATUS_KEY, "ExitCode", KH_REG_DWORD, code },
+		{ STATUS_KEY, "LastRun", KH_REG_SZ, when },
+		{ STATUS_KEY, "Attempts", KH_REG_DWORD, att },
+		{ STATUS_KEY, "BackupId", KH_REG_SZ, (char *)r->backup_id },
+		{ STATUS_KEY, "Version", KH_REG_SZ, KH_VERSION },
+	};
+
+	snprintf(code, sizeof(code), "%d", r->exit_code);
+	snprintf(att, sizeof(att), "%ld", attempts);
+	kh_fmt_time(kh_now(), when);
+	if (plat_reg_set(p, v, 6, NULL) != KH_OK)
+		kh_log(KH_LOG_WARN, "report", "status values not written: %s", kh_lasterr());
+}
+
+static int event_id(const char *outcome)
+{
+	static const struct { const char *o; int id; } ids[] = {
+		{ "healthy", 100 }, { "repaired", 101 }, { "pending", 102 },
+		{ "failed", 200 }, { "blocked", 201 },
+	};
+
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+		if (!strcmp(ids[i].o, outcome))
+			return ids[i].id;
+	return 200;
+}
+
+void retry_finish(kh_plat *p, const struct kh_config *c, const struct kh_decision *d,
+		  int from_task, long attempts, struct kh_result *r)
+{
+	char *text;
+
+	if (plat_is_offline(p))
+		return;
+	follow_task(p, c, from_task, attempts, r);
+	/* the count lives while the retry task does */
+	write_status(p, r, !strcmp(r->outcome, "pending") ? attempts : 0);
+	text = kh_asprintf("khreset %s: %s (verdict %s: %s)%s%s", KH_VERSION, r->outcome,
+			   verdict_name(d->verdict), d->why,
+			   r->backup_id[0] ? "; backup " : "", r->backup_id);
+	if (!text || plat_event(p, event_id(r->outcome), text) != KH_OK)
+		kh_log(KH_LOG_WARN, "report", "event not written: %s", kh_lasterr());
+	free(text);
+}
