@@ -45,14 +45,6 @@ static int cmd_version(int argc, char **argv, const struct kh_globals *g)
 	return KH_EXIT_OK;
 }
 
-#ifndef _WIN32
-int cmd_task(int argc, char **argv, const struct kh_globals *g)
-{
-	fprintf(stderr, "khreset: task: the retry task exists only in live mode (Windows)\n");
-	return KH_EXIT_USAGE;
-}
-#endif
-
 static const struct {
 	const char *name;
 	kh_verb_fn fn;

@@ -7,7 +7,7 @@
 #   make windows-objs   only compile what compiles today (progress check)
 #   make windows-size   size by library from the link map (after windows)
 #   make windows-smoke  plat_win32.c smoke test under Wine (tests/win/smoke.sh)
-#   make windows-test   check-imports self-test + the smoke test
+#   make windows-test   check-imports self-test, the smoke test, the task test
 #
 # The executable: hook/*.c without the Linux bodies (plat_offline.c; and
 # WIN_EXCLUDE below) plus hook/plat_win32.c, linked statically against
@@ -31,11 +31,6 @@ WIN_EXCLUDE ?= plat_offline.c wim.c cmd_media.c
 WIN_SRC      = $(filter-out $(addprefix $(WIN_HOOK)/,$(WIN_EXCLUDE) plat_win32.c), \
                  $(wildcard $(WIN_HOOK)/*.c)) \
                $(WIN_HOOK)/plat_win32.c win/stubs.c win/wmain.c win/compat_win32.c
-# cmd_task: the Linux main.c has its own; the Windows one is not written yet.
-WIN_TASK_STUB = $(if $(shell grep -l '^int cmd_task' \
-                  $(filter-out $(WIN_HOOK)/main.c,$(wildcard $(WIN_HOOK)/*.c)) \
-                  2>/dev/null),,win/task_stub.c)
-WIN_SRC     += $(WIN_TASK_STUB)
 WIN_OBJ      = $(patsubst %.c,$(WIN_OBJDIR)/%.o,$(notdir $(WIN_SRC)))
 
 WIN_CFLAGS  ?= -O2
@@ -120,7 +115,9 @@ windows-clean:
 windows-smoke: $(WIN_LIBA)
 	W=$(WIN_BUILD) sh tests/win/smoke.sh
 
-# All Windows-side tests: the import checker's own test, then the smoke test.
+# All Windows-side tests: the import checker's own test, the smoke test,
+# then the retry task's registration under Wine (tests/win/task.sh).
 windows-test: $(WIN_LIBA)
 	W=$(WIN_BUILD) sh tests/win/check-imports-test.sh
 	W=$(WIN_BUILD) sh tests/win/smoke.sh
+	W=$(WIN_BUILD) sh tests/win/task.sh

@@ -4,16 +4,26 @@
  * wait, rollback) runs on Linux.  Every service call is traced:
  *   > service_stop(ClipSVC)
  *   < 0
- * to the file named by KHRESET_FAKE_TRACE.  Never linked into khreset. */
+ * to the file named by KHRESET_FAKE_TRACE.  The retry task is played too:
+ *   > task_install(\khreset\Retry)     > task_remove(\khreset\Retry)
+ * with its state in ProgramData\fake\task on the volume (the task's name,
+ * then its definition, one "key=value" a line), so task_query answers
+ * consistently across runs.  Never linked into khreset. */
 #define plat_is_offline    offline_is_offline
 #define plat_service_stop  offline_service_stop
 #define plat_service_start offline_service_start
 #define plat_licence       offline_licence
+#define plat_task_install  offline_task_install
+#define plat_task_remove   offline_task_remove
+#define plat_task_query    offline_task_query
 #include "../../hook/plat_offline.c"
 #undef plat_is_offline
 #undef plat_service_stop
 #undef plat_service_start
 #undef plat_licence
+#undef plat_task_install
+#undef plat_task_remove
+#undef plat_task_query
 
 #include <spawn.h>
 #include <stdarg.h>
@@ -82,4 +92,79 @@ int plat_licence(kh_plat *p, enum kh_licence *st, uint32_t *reason)
 	free(buf);
 	trace("> licence() = %s\n", *st == KH_LIC_LICENSED ? "licensed" : "notification");
 	return KH_OK;
+}
+
+/* ---- the retry task ---- */
+#define FAKE_DIR  "ProgramData\\fake"
+#define FAKE_TASK FAKE_DIR "\\task"
+
+/* 1 when the state file holds a task named name (first line). */
+static int task_present(kh_plat *p, const char *name, char **text)
+{
+	unsigned char *buf = NULL;
+	size_t len, n = strlen(name);
+	int yes;
+
+	*text = NULL;
+	if (plat_read(p, FAKE_TASK, 1 << 16, &buf, &len) != KH_OK)
+		return 0;
+	yes = len > n && !strncmp((char *)buf, name, n) && buf[n] == '\n';
+	if (yes)
+		*text = (char *)buf;
+	else
+		free(buf);
+	return yes;
+}
+
+int plat_task_install(kh_plat *p, const struct kh_task *t)
+{
+	char *s;
+	int rc;
+
+	trace("> task_install(%s)\n", t->name);
+	s = kh_asprintf("%s\ndelay=%s\ninterval=%s\nmax_attempts=%d\ncommand=%s\nargs=%s\n",
+			t->name, t->delay, t->interval, t->max_attempts,
+			t->command ? t->command : "", t->args ? t->args : "");
+	if (!s)
+		rc = KH_ERR_NOMEM;
+	else if ((rc = kh_test_fail("task_install")) == KH_OK &&
+		 (rc = plat_mkdirs(p, FAKE_DIR)) == KH_OK)
+		rc = plat_write_atomic(p, FAKE_TASK, s, strlen(s));
+	free(s);
+	trace("< %d\n", rc);
+	return rc;
+}
+
+int plat_task_remove(kh_plat *p, const char *name)
+{
+	char *text;
+	int rc = KH_OK;
+
+	trace("> task_remove(%s)\n", name);
+	if (task_present(p, name, &text)) {
+		free(text);
+		rc = plat_remove(p, FAKE_TASK);
+	}
+	trace("< %d\n", rc);
+	return rc;
+}
+
+int plat_task_query(kh_plat *p, const char *name, int *exists, char **detail)
+{
+	char *text;
+
+	*exists = task_present(p, name, &text);
+	*detail = NULL;
+	if (*exists) {
+		char *def = strchr(text, '\n') + 1;
+
+		/* one line: "delay=PT2M, interval=PT15M, ..." */
+		for (char *c = def; *c; c++)
+			if (*c == '\n' && c[1])
+				*c = ',';
+		def[strcspn(def, "\n")] = '\0';
+		*detail = kh_asprintf("fake task: %s", def);
+		free(text);
+	}
+	return KH_OK;      /* not traced: the trace lists changes */
 }

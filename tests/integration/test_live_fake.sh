@@ -32,7 +32,7 @@ check "run: archive regenerated with the official root keyholder" cmp -s "$d/ref
 check "run: activation wrote its keyholder" test -f "$A/451b310a-7d1e-4c52-9a0b-3f6c1e2d8a47.xml"
 check "run: licence now licensed" same "$("$SVC" licence "$V")" licensed
 check "run: service calls in order" same "$(grep '^>' "$T/trace" | grep -v licence | tr '\n' ' ')" \
-	"> service_stop(ClipSVC) > service_start(ClipSVC) > service_stop(CmitClientSVC) > service_start(CmitClientSVC) "
+	"> service_stop(ClipSVC) > service_start(ClipSVC) > service_stop(CmitClientSVC) > service_start(CmitClientSVC) > task_remove(\\khreset\\Retry) "
 check "run: originals kept in the backup" sh -c "cd '$V'/ProgramData/khreset/backup/*/archive && sha256sum -c --quiet '$d/originals.sha256'"
 kh check
 check "after repair: check says healthy (exit 0)" rc_is 0
@@ -72,7 +72,9 @@ check "activation later: licensed" same "$("$SVC" licence "$V")" licensed
 fresh retry
 printf '[task]\njitter = 0\nmax_attempts = 2\n' >> "$V/Windows/Setup/Scripts/khreset/khreset.ini"
 export FAKE_ACTIVATION_NEVER=1
+rm -f "$T/trace"
 kh run --wait 0
+check "retry: pending run registers the retry task" grep -q 'task_install(.khreset.Retry)' "$T/trace"
 check "retry: pending run (exit 2), attempts start at 0" sh -c "[ $RC = 2 ] && [ \"\$(hivexget '$V/Windows/System32/config/SOFTWARE' '\\khreset\\Status' Attempts)\" = 0 ]"
 kh run --from-task --wait 0
 check "retry: task attempt 1 of 2 stays pending (exit 2)" sh -c "[ $RC = 2 ] && [ \"\$(hivexget '$V/Windows/System32/config/SOFTWARE' '\\khreset\\Status' Attempts)\" = 1 ]"
@@ -80,6 +82,7 @@ kh --json run --from-task --wait 0
 check "retry: last attempt gives up (exit 1, outcome failed)" sh -c "[ $RC = 1 ] && [ \"\$(printf '%s' \"\$1\" | jq -r .result.outcome)\" = failed ]" _ "$OUT"
 check "retry: says why" jq_is '.result.steps[] | select(.step == "task") | .detail | test("attempt 2 of 2")' true
 check "retry: Status says failed, attempts reset" same "$(status Outcome) $(status Attempts)" "failed 0"
+check "retry: the task is removed after the last attempt" sh -c "tail -n 2 '$T/trace' | grep -q 'task_remove(.khreset.Retry)'"
 unset FAKE_ACTIVATION_NEVER
 kh run --from-task --wait 2
 check "retry: once the server answers, the next attempt repairs (exit 0)" rc_is 0
