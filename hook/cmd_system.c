@@ -325,6 +325,9 @@ int cmd_run(int argc, char **argv, const struct kh_globals *g)
 		       verdict_name(d.verdict), d.why);
 		repair_run(s.p, s.c, &o, &d, &opt, &r);
 	}
+	/* the status document reports the licence as it is now */
+	if (!plat_is_offline(s.p))
+		plat_licence(s.p, &o.lic, &o.lic_reason);
 	retry_finish(s.p, s.c, &d, opt.from_task, attempt, &r);
 	ex = r.exit_code;
 	kh_log(ex == KH_EXIT_FAILED ? KH_LOG_ERROR : KH_LOG_INFO, "run", "outcome %s, exit %d%s%s",

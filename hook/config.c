@@ -396,6 +396,10 @@ static int resolve_host(char **p, const char *base)
 
 	if (!*p || (*p)[0] == '/' || !base)
 		return KH_OK;
+#ifdef _WIN32
+	if ((*p)[0] == '\\' || ((*p)[0] && (*p)[1] == ':'))
+		return KH_OK;          /* X:\..., \\server\..., \... */
+#endif
 	s = kh_asprintf("%s/%s", base, *p);
 	if (!s)
 		return KH_ERR_NOMEM;
@@ -410,6 +414,12 @@ static int resolve_host(char **p, const char *base)
 static char *dirname_of(const char *path)
 {
 	const char *slash = strrchr(path, '/');
+#ifdef _WIN32
+	const char *bs = strrchr(path, '\\');
+
+	if (bs && (!slash || bs > slash))
+		slash = bs;
+#endif
 
 	if (!slash)
 		return kh_strdup(".");

@@ -134,8 +134,10 @@ void retry_finish(kh_plat *p, const struct kh_config *c, const struct kh_decisio
 	if (plat_is_offline(p))
 		return;
 	follow_task(p, c, from_task, attempts, r);
-	/* the count lives while the retry task does */
-	write_status(p, r, !strcmp(r->outcome, "pending") ? attempts : 0);
+	/* the count stays while the task retries and after it gave up; a
+	 * healthy or repaired system starts again from 0 */
+	write_status(p, r, !strcmp(r->outcome, "pending") || !strcmp(r->outcome, "failed")
+			   ? attempts : 0);
 	text = kh_asprintf("khreset %s: %s (verdict %s: %s)%s%s", KH_VERSION, r->outcome,
 			   verdict_name(d->verdict), d->why,
 			   r->backup_id[0] ? "; backup " : "", r->backup_id);

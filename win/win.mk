@@ -43,8 +43,8 @@ WIN_KHFLAGS  = -std=gnu11 $(WIN_WARN) -D_GNU_SOURCE -DLIBXML_STATIC \
                -I$(WIN_DEPS)/include \
                -I$(WIN_DEPS)/include/libxml2 \
                -ffunction-sections -fdata-sections
-# binmode.o: every CRT stream opens binary (no CRLF translation, which would
-# change keyholder digests).  Libraries in dependency order; winpthread
+# Every CRT stream is binary (win/wmain.c sets _fmode; Debian's binmode.o is
+# empty).  Libraries in dependency order; winpthread
 # (static, via -static) only for clock_gettime/nanosleep.
 WIN_LDFLAGS  = -static -s -Wl,--gc-sections -Wl,--no-insert-timestamp \
                -Wl,--dynamicbase -Wl,--nxcompat -Wl,--high-entropy-va \
@@ -93,7 +93,7 @@ $(WIN_OBJDIR)/khreset_msg.o: win/khreset.mc win/khreset.rc win/khreset.manifest
 
 $(WIN_BUILD)/khreset.exe: $(WIN_OBJ) $(WIN_OBJDIR)/khreset_msg.o $(WIN_LIBA)
 	$(WIN_CC) -municode -o $@ $(WIN_OBJ) $(WIN_OBJDIR)/khreset_msg.o \
-	  /usr/$(WIN_HOST)/lib/binmode.o $(WIN_LDFLAGS) $(WIN_LIBS)
+	  $(WIN_LDFLAGS) $(WIN_LIBS)
 	@ls -l $@
 
 # Compiles each Windows source on its own and says which fail (keeps going).
@@ -121,3 +121,4 @@ windows-test: $(WIN_LIBA)
 	W=$(WIN_BUILD) sh tests/win/check-imports-test.sh
 	W=$(WIN_BUILD) sh tests/win/smoke.sh
 	W=$(WIN_BUILD) sh tests/win/task.sh
+	$(MAKE) --no-print-directory windows && W=$(WIN_BUILD) sh tests/win/e2e.sh

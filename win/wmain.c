@@ -5,6 +5,8 @@
  */
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
+#include <fcntl.h>
+#include <io.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -12,7 +14,16 @@ int kh_main(int argc, char **argv);
 
 int wmain(int argc, wchar_t **wargv)
 {
-	char **argv = calloc((size_t)argc + 1, sizeof(*argv));
+	char **argv;
+
+	/* Every CRT stream binary: text mode would turn CRLF keyholders into LF
+	 * (changing their digests) and stop reading signatures at byte 0x1A.
+	 * Debian's binmode.o is empty, so this is set here. */
+	_fmode = _O_BINARY;
+	_setmode(_fileno(stdin), _O_BINARY);
+	_setmode(_fileno(stdout), _O_BINARY);
+	_setmode(_fileno(stderr), _O_BINARY);
+	argv = calloc((size_t)argc + 1, sizeof(*argv));
 
 	if (!argv) {
 		fputs("khreset: out of memory\n", stderr);

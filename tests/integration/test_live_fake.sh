@@ -81,7 +81,7 @@ check "retry: task attempt 1 of 2 stays pending (exit 2)" sh -c "[ $RC = 2 ] && 
 kh --json run --from-task --wait 0
 check "retry: last attempt gives up (exit 1, outcome failed)" sh -c "[ $RC = 1 ] && [ \"\$(printf '%s' \"\$1\" | jq -r .result.outcome)\" = failed ]" _ "$OUT"
 check "retry: says why" jq_is '.result.steps[] | select(.step == "task") | .detail | test("attempt 2 of 2")' true
-check "retry: Status says failed, attempts reset" same "$(status Outcome) $(status Attempts)" "failed 0"
+check "retry: Status says failed after 2 attempts" same "$(status Outcome) $(status Attempts)" "failed 2"
 check "retry: the task is removed after the last attempt" sh -c "tail -n 2 '$T/trace' | grep -q 'task_remove(.khreset.Retry)'"
 unset FAKE_ACTIVATION_NEVER
 kh run --from-task --wait 2

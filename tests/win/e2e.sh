@@ -23,6 +23,9 @@
 # Usage: make windows && W=build/win sh tests/win/e2e.sh
 # Prints `ok - ...` / `not ok - ...` / `skip - ...`, then `N passed, M failed`;
 # exit 0 only if nothing failed.  KEEP=1 keeps the prefix even on success.
+# khreset runs with the working folder C:\Windows\System32 (as a scheduled
+# task does).  Debugging knobs: KHEXE=PATH tests another khreset.exe;
+# E2E_CWD=payload runs it from its own folder instead.
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$TOP"
@@ -386,7 +389,7 @@ check "activation never: Status Outcome=pending ExitCode=2" same "$(sget Outcome
 check "activation never: event 102 (warning) in the +eventlog trace" event_in "$T/bg.trace" warn pending
 task_status
 if [ "$TASK" = unavailable ]; then
-	skip "activation never: retry task registered - khreset.exe task status: not implemented in this build yet (hook/cmd_task.c not landed)"
+	skip "activation never: retry task registered - khreset.exe task status: not implemented in this build (no Windows cmd_task)"
 else
 	check "activation never: retry task registered (khreset task status: $(printf '%s' "$OUT" | head -n 1))" same "$TASK" present
 	check "activation never: Wine's task store holds \\khreset\\Retry" test -f "$TASKFILE"
@@ -406,8 +409,8 @@ check "from-task attempt 2 = task.max_attempts: exit 1" rc_is 1
 check "from-task attempt 2: outcome failed, the task step says it gave up after attempt 2 of 2" \
 	same "$(sj '"\(.result.outcome):" + (.result.steps[] | select(.step == "task") | .detail | test("attempt 2 of 2") | tostring)')" \
 	"failed:true"
-check "from-task attempt 2: Status Outcome=failed ExitCode=1, Attempts reset (the count lives while the task does)" \
-	same "$(sget Outcome),$(sget ExitCode),$(sget Attempts)" "failed,1,0"
+check "from-task attempt 2: Status Outcome=failed ExitCode=1, Attempts=2 (the count stays after giving up)" \
+	same "$(sget Outcome),$(sget ExitCode),$(sget Attempts)" "failed,1,2"
 task_status
 if [ "$TASK" = unavailable ]; then
 	skip "from-task last attempt: task removed - khreset.exe task status not implemented in this build yet"
