@@ -39,6 +39,10 @@ int kh_win_kill(int pid, int sig);
 int kh_win_rename(const char *from, const char *to);
 #define rename(from, to) kh_win_rename((from), (to))
 
+/* UTF-8 to UTF-16 (win/compat_win32.c; malloc'd, NULL for NULL, invalid
+ * UTF-8 or no memory): kh_win_rename's names and plat_win32.c's to_w. */
+wchar_t *kh_win_utf8_to_w(const char *s);
+
 /* fsync -> _commit (FlushFileBuffers on the CRT descriptor). */
 int __cdecl _commit(int fd);
 #define fsync(fd) _commit(fd)

@@ -62,22 +62,11 @@ __attribute__((constructor)) static void kh_win_early(void)
 }
 
 /* ---- text ---------------------------------------------------------------- */
+/* UTF-8 to UTF-16 (malloc'd; NULL for NULL, invalid UTF-8 or no memory):
+ * the one in win/compat_win32.c. */
 static wchar_t *to_w(const char *s)
 {
-	int n;
-	wchar_t *w;
-
-	if (!s)
-		return NULL;
-	n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, NULL, 0);
-	if (n <= 0)
-		return NULL;
-	w = malloc((size_t)n * sizeof(*w));
-	if (w && MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, w, n) != n) {
-		free(w);
-		w = NULL;
-	}
-	return w;
+	return kh_win_utf8_to_w(s);
 }
 
 /* wlen < 0: NUL-terminated. */
@@ -363,6 +352,20 @@ static int open_checked(const wchar_t *full, const char *rel, DWORD access, DWOR
 	return KH_OK;
 }
 
+/* full_path + open_checked (OPEN_EXISTING) of the root-relative path rel. */
+static int open_rel(const kh_plat *p, const char *rel, DWORD access, DWORD share, int want,
+		    HANDLE *out, BY_HANDLE_FILE_INFORMATION *info)
+{
+	wchar_t *full;
+	int r = full_path(p, rel, &full);
+
+	if (r)
+		return r;
+	r = open_checked(full, rel, access, share, OPEN_EXISTING, want, out, info);
+	free(full);
+	return r;
+}
+
 static enum kh_ftype ftype_of(DWORD attr)
 {
 	if (attr & FILE_ATTRIBUTE_REPARSE_POINT)
@@ -472,7 +475,6 @@ static int add_ent(struct kh_dirent **ents, size_t *n, size_t *cap, const wchar_
 
 int plat_list(kh_plat *p, const char *dir, struct kh_dirent **ents, size_t *n)
 {
-	wchar_t *full = NULL;
 	HANDLE h;
 	size_t cap = 0;
 	int r;
@@ -484,13 +486,8 @@ int plat_list(kh_plat *p, const char *dir, struct kh_dirent **ents, size_t *n)
 
 	*ents = NULL;
 	*n = 0;
-	r = full_path(p, dir, &full);
-	if (r)
-		return r;
-	r = open_checked(full, dir, FILE_LIST_DIRECTORY | FILE_READ_ATTRIBUTES | SYNCHRONIZE,
-			 FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, OPEN_EXISTING,
-			 WANT_DIR, &h, NULL);
-	free(full);
+	r = open_rel(p, dir, FILE_LIST_DIRECTORY | FILE_READ_ATTRIBUTES | SYNCHRONIZE,
+		     FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, WANT_DIR, &h, NULL);
 	if (r)
 		return r;
 	buf = malloc(sizeof(*buf));
@@ -591,7 +588,6 @@ int plat_stat(kh_plat *p, const char *path, struct kh_dirent *st)
 int plat_read(kh_plat *p, const char *path, size_t max, unsigned char **buf, size_t *len)
 {
 	BY_HANDLE_FILE_INFORMATION fi;
-	wchar_t *full;
 	HANDLE h;
 	uint64_t size;
 	size_t got = 0;
@@ -600,14 +596,9 @@ int plat_read(kh_plat *p, const char *path, size_t max, unsigned char **buf, siz
 
 	*buf = NULL;
 	*len = 0;
-	r = full_path(p, path, &full);
-	if (r)
-		return r;
 	/* observation must not fail because ClipSVC has the file open */
-	r = open_checked(full, path, GENERIC_READ,
-			 FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, OPEN_EXISTING,
-			 WANT_FILE, &h, &fi);
-	free(full);
+	r = open_rel(p, path, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+		     WANT_FILE, &h, &fi);
 	if (r)
 		return r;
 	size = ((uint64_t)fi.nFileSizeHigh << 32) | fi.nFileSizeLow;
@@ -681,6 +672,22 @@ static int check_parent(const wchar_t *full, const char *rel)
 	return r;
 }
 
+/* full_path of rel whose parent folder passes check_parent (*out NULL on
+ * failure): where a file is written. */
+static int full_path_in_folder(const kh_plat *p, const char *rel, wchar_t **out)
+{
+	int r = full_path(p, rel, out);
+
+	if (r)
+		return r;
+	r = check_parent(*out, rel);
+	if (r) {
+		free(*out);
+		*out = NULL;
+	}
+	return r;
+}
+
 /* Temp file beside path, then MoveFileExW over it; sync: FlushFileBuffers
  * and MOVEFILE_WRITE_THROUGH. */
 static int write_replace(kh_plat *p, const char *path, const void *buf, size_t len, int sync)
@@ -690,12 +697,9 @@ static int write_replace(kh_plat *p, const char *path, const void *buf, size_t l
 	HANDLE h;
 	int r;
 
-	r = full_path(p, path, &full);
+	r = full_path_in_folder(p, path, &full);
 	if (r)
 		return r;
-	r = check_parent(full, path);
-	if (r)
-		goto out;
 	/* an existing target must be a regular file (we replace the entry,
 	 * never write through a link) */
 	h = CreateFileW(full, FILE_READ_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE |
@@ -766,13 +770,11 @@ int plat_append_sync(kh_plat *p, const char *path, const void *buf, size_t len)
 	HANDLE h;
 	int r;
 
-	r = full_path(p, path, &full);
+	r = full_path_in_folder(p, path, &full);
 	if (r)
 		return r;
-	r = check_parent(full, path);
-	if (r == KH_OK)
-		r = open_checked(full, path, FILE_APPEND_DATA | FILE_READ_ATTRIBUTES | SYNCHRONIZE,
-				 FILE_SHARE_READ, OPEN_ALWAYS, WANT_FILE, &h, NULL);
+	r = open_checked(full, path, FILE_APPEND_DATA | FILE_READ_ATTRIBUTES | SYNCHRONIZE,
+			 FILE_SHARE_READ, OPEN_ALWAYS, WANT_FILE, &h, NULL);
 	free(full);
 	if (r)
 		return r;
@@ -1027,16 +1029,11 @@ int plat_remove(kh_plat *p, const char *path)
 {
 	BY_HANDLE_FILE_INFORMATION fi;
 	FILE_DISPOSITION_INFO di;
-	wchar_t *full;
 	HANDLE h;
 	int r;
 
-	r = full_path(p, path, &full);
-	if (r)
-		return r;
-	r = open_checked(full, path, DELETE | FILE_READ_ATTRIBUTES | SYNCHRONIZE,
-			 FILE_SHARE_READ | FILE_SHARE_DELETE, OPEN_EXISTING, WANT_ANY, &h, &fi);
-	free(full);
+	r = open_rel(p, path, DELETE | FILE_READ_ATTRIBUTES | SYNCHRONIZE,
+		     FILE_SHARE_READ | FILE_SHARE_DELETE, WANT_ANY, &h, &fi);
 	if (r)
 		return r;
 	if (fi.dwFileAttributes & (FILE_ATTRIBUTE_REPARSE_POINT | FILE_ATTRIBUTE_DEVICE)) {

@@ -28,11 +28,16 @@ int kh_win_kill(int pid, int sig)
 	return -1;
 }
 
-static wchar_t *utf8_to_w(const char *s)
+/* UTF-8 to UTF-16, malloc'd; NULL for NULL, invalid UTF-8 or no memory
+ * (also hook/plat_win32.c's to_w). */
+wchar_t *kh_win_utf8_to_w(const char *s)
 {
-	int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, NULL, 0);
+	int n;
 	wchar_t *w;
 
+	if (!s)
+		return NULL;
+	n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, NULL, 0);
 	if (n <= 0)
 		return NULL;
 	w = malloc((size_t)n * sizeof(*w));
@@ -62,7 +67,7 @@ static int errno_of(DWORD e)
 /* rename() with POSIX semantics: replaces the target, write-through. */
 int kh_win_rename(const char *from, const char *to)
 {
-	wchar_t *wf = utf8_to_w(from), *wt = utf8_to_w(to);
+	wchar_t *wf = kh_win_utf8_to_w(from), *wt = kh_win_utf8_to_w(to);
 	BOOL ok = wf && wt &&
 		MoveFileExW(wf, wt, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH);
 	DWORD e = ok ? 0 : (wf && wt ? GetLastError() : ERROR_INVALID_NAME);

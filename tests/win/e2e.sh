@@ -29,13 +29,12 @@
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$TOP"
+. "$TOP/tests/win/wine-lib.sh"
 W=${W:-build/win}
 case $W in /*) ;; *) W=$TOP/$W ;; esac
 CC=x86_64-w64-mingw32-gcc-win32
 command -v $CC >/dev/null || CC=x86_64-w64-mingw32-gcc
-WINE=$(command -v wine64 || command -v wine || { [ -x /usr/lib/wine/wine64 ] && echo /usr/lib/wine/wine64; } || true)
-[ -n "$WINE" ] || { echo "e2e: wine64 not installed (apt-get install wine64)"; exit 77; }
-WINESERVER=$(command -v wineserver || echo /usr/lib/wine/wineserver)
+wine_find e2e
 KHEXE=${KHEXE:-$W/khreset.exe}   # override: a khreset.exe built elsewhere
 [ -f "$KHEXE" ] || { echo "e2e: $KHEXE missing: run make windows first"; exit 1; }
 command -v jq >/dev/null || { echo "e2e: jq is needed"; exit 1; }
@@ -74,36 +73,23 @@ BUILD=build sh tests/mkvolume.sh "$FX" >"$T/mkvolume.log" 2>&1 ||
 FXA=$FX/vol/ProgramData/Microsoft/Windows/ClipSVC/Archive/KeyHolder
 
 # --- Wine prefix --------------------------------------------------------------------
-export WINEDEBUG=-all
-export WINEARCH=win64
+export WINEDEBUG=-all           # also when the caller set it
 # slc=n: the test slc.dll copied into system32 replaces Wine's builtin stub
-export WINEDLLOVERRIDES="mscoree,mshtml,winemenubuilder.exe=;slc=n"
+wine_env slc=n
 unset KHRESET_TEST_NOT_ELEVATED KHRESET_TEST_STOP_AT KHRESET_TEST_FAIL 2>/dev/null || true
-TEMPLATE=$W/wine-template
-if [ ! -f "$TEMPLATE/system.reg" ]; then
-	echo "e2e: making the Wine prefix template (once)"
-	rm -rf "$TEMPLATE"
-	WINEPREFIX=$TEMPLATE "$WINE" wineboot -i >/dev/null 2>&1
-	WINEPREFIX=$TEMPLATE "$WINESERVER" -w
-fi
-export WINEPREFIX=$W/wine-e2e
-"$WINESERVER" -k 2>/dev/null || true
-rm -rf "$WINEPREFIX"
-cp -a "$TEMPLATE" "$WINEPREFIX"
+wine_prefix e2e "$W/wine-template" "$W/wine-e2e"
 C=$WINEPREFIX/drive_c
 # the test slc.dll, before any wine process could map the builtin one
 rm -f "$C/windows/system32/slc.dll"
 cp "$TW/slc.dll" "$C/windows/system32/slc.dll"
-"$WINESERVER" -p
 cleanup() {
-	"$WINESERVER" -k 2>/dev/null || true
+	wine_stop
 	rm -rf "$T"
 }
-trap cleanup EXIT
 trap 'exit 130' INT TERM
+wine_start cleanup
 
 w() { "$WINE" "$@" >/dev/null 2>&1; }
-w reg add 'HKCU\Software\Wine\WineDbg' /v ShowCrashDialog /t REG_DWORD /d 0 /f
 
 # reg_get KEY NAME: the value's data (DWORD as decimal), empty when missing
 reg_get() {
@@ -434,7 +420,7 @@ check "not elevated: nothing changed" same "$(digest),$(nbackups)" "$before,$nb"
 w sc stop CmitClientSVC
 w sc stop ClipSVC
 echo "# $(($(date +%s) - START)) s; $SKIP skipped"
-"$WINESERVER" -k 2>/dev/null || true
+wine_stop
 echo "$PASS passed, $FAIL failed"
 if [ "$FAIL" = 0 ] && [ "${KEEP:-0}" != 1 ]; then
 	rm -rf "$WINEPREFIX"         # ~700 MB; kept when something failed

@@ -7,16 +7,15 @@
 # Prefix: a template made once (build/win/wine-template, wineboot), copied
 # fresh per run to build/win/wine-smoke; a persistent wineserver (-p) is
 # started before any other wine command and killed at the end; crash dialog
-# off.  Needs: wine64 (Debian wine64 8.0), mingw-w64, win/deps.sh done.
+# off (tests/win/wine-lib.sh).  Needs: wine64 (Debian wine64 8.0), mingw-w64, win/deps.sh done.
 set -eu
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$TOP"
+. "$TOP/tests/win/wine-lib.sh"
 W=${W:-build/win}
 CC=x86_64-w64-mingw32-gcc-win32
 command -v $CC >/dev/null || CC=x86_64-w64-mingw32-gcc
-WINE=$(command -v wine64 || command -v wine || { [ -x /usr/lib/wine/wine64 ] && echo /usr/lib/wine/wine64; } || true)
-[ -n "$WINE" ] || { echo "smoke: wine64 not installed (apt-get install wine64)"; exit 77; }
-WINESERVER=$(command -v wineserver || echo /usr/lib/wine/wineserver)
+wine_find smoke
 
 # --- build the test program ------------------------------------------------------
 mkdir -p "$W/tests"
@@ -30,23 +29,9 @@ $CC $FLAGS -o "$W/tests/plat_smoke.exe" tests/win/plat_smoke.c hook/plat_win32.c
 sh win/check-imports.sh "$W/tests/plat_smoke.exe" >/dev/null
 
 # --- Wine prefix --------------------------------------------------------------------
-export WINEDEBUG=${WINEDEBUG:--all}
-export WINEDLLOVERRIDES="mscoree,mshtml,winemenubuilder.exe="
-export WINEARCH=win64
-TEMPLATE=$TOP/$W/wine-template
-if [ ! -f "$TEMPLATE/system.reg" ]; then
-	echo "smoke: making the Wine prefix template (once)"
-	rm -rf "$TEMPLATE"
-	WINEPREFIX=$TEMPLATE "$WINE" wineboot -i >/dev/null 2>&1
-	WINEPREFIX=$TEMPLATE "$WINESERVER" -w
-fi
-export WINEPREFIX=$TOP/$W/wine-smoke
-"$WINESERVER" -k 2>/dev/null || true
-rm -rf "$WINEPREFIX"
-cp -a "$TEMPLATE" "$WINEPREFIX"
-"$WINESERVER" -p
-trap '"$WINESERVER" -k 2>/dev/null || true' EXIT
-"$WINE" reg add 'HKCU\Software\Wine\WineDbg' /v ShowCrashDialog /t REG_DWORD /d 0 /f >/dev/null 2>&1
+wine_env
+wine_prefix smoke "$TOP/$W/wine-template" "$TOP/$W/wine-smoke"
+wine_start
 
 # fixtures: an upgrade marker, a disabled service, a linked folder
 "$WINE" reg add 'HKLM\SYSTEM\Setup\Source OS (Updated on 5/12/2020 10:01:58)' \
@@ -85,7 +70,7 @@ if [ -f "$W/khreset.exe" ]; then
 	[ $r = 64 ] && echo "ok - khreset.exe lint: exit 64 (Linux only)" ||
 		{ echo "not ok - khreset.exe lint exit $r"; rc=1; }
 fi
-"$WINESERVER" -k 2>/dev/null || true
+wine_stop
 if [ $rc = 0 ]; then
 	echo "smoke: PASS"
 	rm -rf "$WINEPREFIX"        # ~700 MB; kept when something failed

@@ -20,36 +20,21 @@
 # Prefix as tests/win/smoke.sh: the template build/win/wine-template (made
 # once with wineboot), copied fresh to build/win/wine-task; a persistent
 # wineserver (-p) started before any other wine command and killed at the
-# end; crash dialog off.  Needs wine64 (Debian 8.0) and build/win/khreset.exe
+# end; crash dialog off (tests/win/wine-lib.sh).  Needs wine64 (Debian 8.0) and build/win/khreset.exe
 # (make windows).
 set -eu
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$TOP"
+. "$TOP/tests/win/wine-lib.sh"
 W=${W:-build/win}
 EXE=$W/khreset.exe
-WINE=$(command -v wine64 || command -v wine || { [ -x /usr/lib/wine/wine64 ] && echo /usr/lib/wine/wine64; } || true)
-[ -n "$WINE" ] || { echo "task: wine64 not installed (apt-get install wine64)"; exit 77; }
-WINESERVER=$(command -v wineserver || echo /usr/lib/wine/wineserver)
+wine_find task
 [ -s "$EXE" ] || { echo "task: $EXE missing (make windows)"; exit 1; }
 
 # --- Wine prefix ----------------------------------------------------------------
-export WINEDEBUG=${WINEDEBUG:--all}
-export WINEDLLOVERRIDES="mscoree,mshtml,winemenubuilder.exe="
-export WINEARCH=win64
-TEMPLATE=$TOP/$W/wine-template
-if [ ! -f "$TEMPLATE/system.reg" ]; then
-	echo "task: making the Wine prefix template (once)"
-	rm -rf "$TEMPLATE"
-	WINEPREFIX=$TEMPLATE "$WINE" wineboot -i >/dev/null 2>&1
-	WINEPREFIX=$TEMPLATE "$WINESERVER" -w
-fi
-export WINEPREFIX=$TOP/$W/wine-task
-"$WINESERVER" -k 2>/dev/null || true
-rm -rf "$WINEPREFIX"
-cp -a "$TEMPLATE" "$WINEPREFIX"
-"$WINESERVER" -p
-trap '"$WINESERVER" -k 2>/dev/null || true' EXIT
-"$WINE" reg add 'HKCU\Software\Wine\WineDbg' /v ShowCrashDialog /t REG_DWORD /d 0 /f >/dev/null 2>&1
+wine_env
+wine_prefix task "$TOP/$W/wine-template" "$TOP/$W/wine-task"
+wine_start
 C=$WINEPREFIX/drive_c
 TASKS=$C/windows/system32/tasks      # where Wine's schedsvc keeps task files
 
@@ -177,7 +162,7 @@ out=$(tr -d '\r' <"$W/tests/task.out")
 expect 77 "install from C:\\Windows\\Temp refused" 'temporary folder'
 rm -f "$C/windows/temp/khreset.exe"
 
-"$WINESERVER" -k 2>/dev/null || true
+wine_stop
 echo "$pass passed, $failed failed"
 if [ $failed = 0 ]; then
 	rm -rf "$WINEPREFIX"        # ~700 MB; kept when something failed

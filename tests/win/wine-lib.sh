@@ -1,0 +1,51 @@
+# tests/win/wine-lib.sh - the private Wine prefix shared by the Wine tests
+# (tests/win/smoke.sh, task.sh, e2e.sh); sourced, POSIX sh, defines
+# functions only.
+#
+# A template prefix is made once (wineboot) and copied fresh per run; a
+# persistent wineserver (-p) is started before any other wine command in
+# the copy and killed at the end; crash dialog off; WINEDEBUG=-all unless
+# the caller set it.  Use:
+#   wine_find TAG                    WINE, WINESERVER (exit 77 without wine64)
+#   wine_env [OVERRIDE]              WINEDEBUG, WINEDLLOVERRIDES (+ ;OVERRIDE), WINEARCH
+#   wine_prefix TAG TEMPLATE PREFIX  the template once, then WINEPREFIX=PREFIX, a fresh copy
+#   wine_start [EXIT_TRAP]           wineserver -p, trap EXIT_TRAP (default wine_stop)
+#                                    on EXIT, crash dialog off
+#   wine_stop                        wineserver -k
+# TAG starts the lines printed ("TAG: ...").
+
+wine_find() {
+	WINE=$(command -v wine64 || command -v wine || { [ -x /usr/lib/wine/wine64 ] && echo /usr/lib/wine/wine64; } || true)
+	[ -n "$WINE" ] || { echo "$1: wine64 not installed (apt-get install wine64)"; exit 77; }
+	WINESERVER=$(command -v wineserver || echo /usr/lib/wine/wineserver)
+}
+
+wine_env() {
+	export WINEDEBUG=${WINEDEBUG:--all}
+	export WINEDLLOVERRIDES="mscoree,mshtml,winemenubuilder.exe=${1:+;$1}"
+	export WINEARCH=win64
+}
+
+wine_prefix() {
+	TEMPLATE=$2
+	if [ ! -f "$TEMPLATE/system.reg" ]; then
+		echo "$1: making the Wine prefix template (once)"
+		rm -rf "$TEMPLATE"
+		WINEPREFIX=$TEMPLATE "$WINE" wineboot -i >/dev/null 2>&1
+		WINEPREFIX=$TEMPLATE "$WINESERVER" -w
+	fi
+	export WINEPREFIX=$3
+	wine_stop
+	rm -rf "$WINEPREFIX"
+	cp -a "$TEMPLATE" "$WINEPREFIX"
+}
+
+wine_start() {
+	"$WINESERVER" -p
+	trap "${1:-wine_stop}" EXIT
+	"$WINE" reg add 'HKCU\Software\Wine\WineDbg' /v ShowCrashDialog /t REG_DWORD /d 0 /f >/dev/null 2>&1
+}
+
+wine_stop() {
+	"$WINESERVER" -k 2>/dev/null || true
+}
