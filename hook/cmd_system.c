@@ -436,8 +436,12 @@ int cmd_restore(int argc, char **argv, const struct kh_globals *g)
 	id = latest ? latest_complete(&s) : kh_strdup(id);
 	if (!id) {
 		if (r.recovery.found) {
-			printf("khreset: nothing to restore; the interrupted run was rolled back "
-			       "and the archive is as it was\n");
+			const char *msg = "nothing to restore; the interrupted run was rolled "
+					  "back and the archive is as it was";
+			if (g->json)
+				print_json(json_pack("{s:n, s:s}", "restored", "detail", msg));
+			else
+				printf("khreset: %s\n", msg);
 			ex = KH_EXIT_OK;
 		} else {
 			fprintf(stderr, "khreset: no complete backup to restore\n");

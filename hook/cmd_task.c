@@ -75,7 +75,7 @@ static int in_temp(const char *dir)
 	char low[1024];
 	size_t i;
 
-	for (i = 0; dir[i] && i < sizeof(low) - 2; i++)
+	for (i = 0; i < sizeof(low) - 2 && dir[i]; i++)
 		low[i] = (dir[i] >= 'A' && dir[i] <= 'Z') ? (char)(dir[i] + 32) :
 			 dir[i] == '/' ? '\\' : dir[i];
 	low[i++] = '\\';
