@@ -14,6 +14,7 @@
 
 #include "khreset.h"
 #include "bundle.h"
+#include "testutil.h"
 
 #define A  "f912421d-3371-f33c-3cf8-22df25e5851f.xml"
 #define B  "0a1b2c3d-0000-1111-2222-333344445555.xml"
@@ -33,41 +34,14 @@ static char sha_a[KH_SHA256_HEX], sha_b[KH_SHA256_HEX];
 
 /* ---- fixtures --------------------------------------------------------- */
 
-static void fmt(char *out, size_t n, const char *f, ...)
-	__attribute__((format(printf, 3, 4)));
-static void fmt(char *out, size_t n, const char *f, ...)
-{
-	va_list ap;
-	int r;
 
-	va_start(ap, f);
-	r = vsnprintf(out, n, f, ap);
-	va_end(ap);
-	assert_true(r >= 0 && (size_t)r < n);
-}
-
-static int run(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *f, ...)
-{
-	char cmd[2048], full[2200];
-	va_list ap;
-	int r;
-
-	va_start(ap, f);
-	r = vsnprintf(cmd, sizeof(cmd), f, ap);
-	va_end(ap);
-	assert_true(r > 0 && (size_t)r < sizeof(cmd));
-	fmt(full, sizeof(full), "cd '%s' && (%s) >/dev/null 2>&1", root, cmd);
-	r = system(full);
-	return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
-}
 
 static void put(const char *in, const char *name, const void *data, size_t len)
 {
 	char p[256];
 	FILE *fp;
 
-	fmt(p, sizeof(p), "%s/%s", in, name);
+	tu_fmt(p, sizeof(p), "%s/%s", in, name);
 	assert_non_null(fp = fopen(p, "wb"));
 	assert_int_equal(fwrite(data, 1, len, fp), len);
 	assert_int_equal(fclose(fp), 0);
@@ -85,7 +59,7 @@ static char *slurp(const char *in, const char *name)
 	FILE *fp;
 	long n;
 
-	fmt(p, sizeof(p), "%s/%s", in, name);
+	tu_fmt(p, sizeof(p), "%s/%s", in, name);
 	assert_non_null(fp = fopen(p, "rb"));
 	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
 	assert_true((n = ftell(fp)) >= 0);
@@ -102,7 +76,7 @@ static int exists(const char *in, const char *name)
 	char p[256];
 	struct stat st;
 
-	fmt(p, sizeof(p), "%s/%s", in, name);
+	tu_fmt(p, sizeof(p), "%s/%s", in, name);
 	return lstat(p, &st) == 0;
 }
 
@@ -112,7 +86,7 @@ static void sha256sum(const char *in, const char *name, char hex[KH_SHA256_HEX])
 	char cmd[512];
 	FILE *fp;
 
-	fmt(cmd, sizeof(cmd), "sha256sum '%s/%s'", in, name);
+	tu_fmt(cmd, sizeof(cmd), "sha256sum '%s/%s'", in, name);
 	assert_non_null(fp = popen(cmd, "r"));
 	assert_int_equal(fscanf(fp, "%64s", hex), 1);
 	assert_int_equal(pclose(fp), 0);
@@ -148,14 +122,14 @@ static void good_bundle(void)
 /* openssl(1) signs dir/manifest.ini with root/key into dir/manifest.sig */
 static void openssl_sign(const char *key)
 {
-	assert_int_equal(run("openssl pkeyutl -sign -rawin -inkey %s -in "
+	assert_int_equal(tu_run(root, "openssl pkeyutl -sign -rawin -inkey %s -in "
 			     "'%s/manifest.ini' -out '%s/manifest.sig'",
 			     key, dir, dir), 0);
 }
 
 static int openssl_verify(const char *pub)
 {
-	return run("openssl pkeyutl -verify -pubin -inkey %s -rawin -in "
+	return tu_run(root, "openssl pkeyutl -verify -pubin -inkey %s -rawin -in "
 		   "'%s/manifest.ini' -sigfile '%s/manifest.sig'", pub, dir, dir);
 }
 
@@ -165,7 +139,7 @@ static char *key(const char *name)
 	static int i;
 
 	i = (i + 1) % 4;
-	fmt(p[i], sizeof(p[i]), "%s/%s", root, name);
+	tu_fmt(p[i], sizeof(p[i]), "%s/%s", root, name);
 	return p[i];
 }
 
@@ -207,7 +181,7 @@ static char *stderr_of(void (*f)(void))
 	char p[160];
 	int saved, fd;
 
-	fmt(p, sizeof(p), "%s/stderr.txt", root);
+	tu_fmt(p, sizeof(p), "%s/stderr.txt", root);
 	fflush(stderr);
 	assert_true((saved = dup(2)) >= 0);
 	assert_true((fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0);
@@ -225,7 +199,7 @@ static int group_setup(void **state)
 	snprintf(root, sizeof(root), "/tmp/khreset-bundle-XXXXXX");
 	if (!mkdtemp(root))
 		return -1;
-	return run("openssl genpkey -algorithm ed25519 -out k.pem && "
+	return tu_run(root, "openssl genpkey -algorithm ed25519 -out k.pem && "
 		   "openssl pkey -in k.pem -pubout -out k.pub && "
 		   "openssl genpkey -algorithm ed25519 -out other.pem && "
 		   "openssl pkey -in other.pem -pubout -out other.pub") ? -1 : 0;
@@ -233,14 +207,14 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-	return run("rm -rf '%s'", root) ? -1 : 0;
+	return tu_run(root, "rm -rf '%s'", root) ? -1 : 0;
 }
 
 static int setup(void **state)
 {
-	fmt(dir, sizeof(dir), "%s/bundle", root);
-	fmt(ref, sizeof(ref), "%s/reference", root);
-	return run("rm -rf bundle reference && mkdir bundle reference");
+	tu_fmt(dir, sizeof(dir), "%s/bundle", root);
+	tu_fmt(ref, sizeof(ref), "%s/reference", root);
+	return tu_run(root, "rm -rf bundle reference && mkdir bundle reference");
 }
 
 /* ---- load ------------------------------------------------------------- */
@@ -342,7 +316,7 @@ static void test_signature_symlink(void **state)
 {
 	good_bundle();
 	openssl_sign(key("k.pem"));
-	assert_int_equal(run("mv bundle/manifest.sig real.sig && "
+	assert_int_equal(tu_run(root, "mv bundle/manifest.sig real.sig && "
 			     "ln -s ../real.sig bundle/manifest.sig"), 0);
 	load_fails(key("k.pub"), KH_ERR_SIGNATURE, "symbolic link");
 }
@@ -361,7 +335,7 @@ static void test_digest_mismatch(void **state)
 	good_bundle();
 	puts_(dir, B, XML("0a1b2c3d-0000-1111-2222-333344445556"));
 	sha256sum(dir, B, sha_a);     /* the actual digest now */
-	fmt(want, sizeof(want), "file %s: SHA-256 is %s, manifest says %s",
+	tu_fmt(want, sizeof(want), "file %s: SHA-256 is %s, manifest says %s",
 	    B, sha_a, sha_b);
 	load_fails(NULL, KH_ERR_BUNDLE, want);
 }
@@ -369,18 +343,18 @@ static void test_digest_mismatch(void **state)
 static void test_file_symlink(void **state)
 {
 	good_bundle();
-	assert_int_equal(run("mv bundle/%s %s && ln -s ../%s bundle/%s",
+	assert_int_equal(tu_run(root, "mv bundle/%s %s && ln -s ../%s bundle/%s",
 			     A, A, A, A), 0);
 	load_fails(NULL, KH_ERR_BUNDLE, "symbolic link");
 	/* twin: the same content as a regular file */
-	assert_int_equal(run("rm bundle/%s && mv %s bundle/%s", A, A, A), 0);
+	assert_int_equal(tu_run(root, "rm bundle/%s && mv %s bundle/%s", A, A, A), 0);
 	load_ok(NULL);
 }
 
 static void test_manifest_symlink(void **state)
 {
 	good_bundle();
-	assert_int_equal(run("mv bundle/manifest.ini m.ini && "
+	assert_int_equal(tu_run(root, "mv bundle/manifest.ini m.ini && "
 			     "ln -s ../m.ini bundle/manifest.ini"), 0);
 	load_fails(NULL, KH_ERR_BUNDLE, "symbolic link");
 }
@@ -388,9 +362,9 @@ static void test_manifest_symlink(void **state)
 static void test_not_regular(void **state)
 {
 	good_bundle();
-	assert_int_equal(run("rm bundle/%s && mkfifo bundle/%s", A, A), 0);
+	assert_int_equal(tu_run(root, "rm bundle/%s && mkfifo bundle/%s", A, A), 0);
 	load_fails(NULL, KH_ERR_BUNDLE, "not a regular file");
-	assert_int_equal(run("rm bundle/%s && mkdir bundle/%s", A, A), 0);
+	assert_int_equal(tu_run(root, "rm bundle/%s && mkdir bundle/%s", A, A), 0);
 	load_fails(NULL, KH_ERR_BUNDLE, "not a regular file");
 }
 
@@ -483,16 +457,16 @@ static void test_install_keys(void **state)
 static void test_listed_file_missing(void **state)
 {
 	good_bundle();
-	assert_int_equal(run("rm bundle/%s", B), 0);
+	assert_int_equal(tu_run(root, "rm bundle/%s", B), 0);
 	load_fails(NULL, KH_ERR_BUNDLE, B);
 }
 
 static void test_missing_manifest(void **state)
 {
 	good_bundle();
-	assert_int_equal(run("rm bundle/manifest.ini"), 0);
+	assert_int_equal(tu_run(root, "rm bundle/manifest.ini"), 0);
 	load_fails(NULL, KH_ERR_NOENT, "manifest.ini not found");
-	assert_int_equal(run("rm -rf bundle"), 0);
+	assert_int_equal(tu_run(root, "rm -rf bundle"), 0);
 	load_fails(NULL, KH_ERR_NOENT, "no such folder");
 }
 
@@ -702,7 +676,7 @@ static void test_create_reference(void **state)
 	sha256sum(ref, "F912421D-3371-F33C-3CF8-22DF25E5851F.xml", want);
 	assert_int_equal(bundle_create(dir, NULL, 0, NULL, ref, MAXSZ), KH_OK);
 	text = slurp(dir, "manifest.ini");
-	fmt(line, sizeof(line), "[archive]\n%s = %s\n", A, want);
+	tu_fmt(line, sizeof(line), "[archive]\n%s = %s\n", A, want);
 	assert_non_null(strstr(text, line));
 	assert_null(strstr(text, other));
 	assert_int_equal(strstr(text, B) - text, strstr(text, B) - text);
@@ -733,10 +707,10 @@ static void test_create_refuses(void **state)
 	assert_non_null(strstr(kh_lasterr(), B));
 	assert_false(exists(dir, "manifest.ini"));
 	/* a symlinked keyholder */
-	assert_int_equal(run("rm bundle/%s && ln -s %s bundle/%s", B, A, B), 0);
+	assert_int_equal(tu_run(root, "rm bundle/%s && ln -s %s bundle/%s", B, A, B), 0);
 	assert_int_equal(bundle_create(dir, NULL, 0, NULL, NULL, MAXSZ), KH_ERR_BUNDLE);
 	assert_non_null(strstr(kh_lasterr(), "symbolic link"));
-	assert_int_equal(run("rm bundle/%s", B), 0);
+	assert_int_equal(tu_run(root, "rm bundle/%s", B), 0);
 	/* too big */
 	assert_int_equal(bundle_create(dir, NULL, 0, NULL, NULL, 10), KH_ERR_BUNDLE);
 	/* a name minIni would not read back */
@@ -758,7 +732,7 @@ static void test_create_refuses(void **state)
 	/* a reference folder that does not exist */
 	assert_int_equal(bundle_create(dir, NULL, 0, NULL, key("nowhere"), MAXSZ), KH_ERR_NOENT);
 	/* no temp files left behind */
-	assert_int_equal(run("test -z \"$(ls -A bundle | grep -v -e '^%s$' -e '^manifest.ini$')\"", A), 0);
+	assert_int_equal(tu_run(root, "test -z \"$(ls -A bundle | grep -v -e '^%s$' -e '^manifest.ini$')\"", A), 0);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, NULL)

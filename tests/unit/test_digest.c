@@ -14,6 +14,7 @@
 
 #include "khreset.h"
 #include "digest.h"
+#include "testutil.h"
 
 static char tmp[64];
 
@@ -49,22 +50,6 @@ static size_t get(const char *name, void *buf, size_t cap)
 	return n;
 }
 
-/* Runs a shell command in tmp; returns its exit status. */
-static int run(const char *fmt, ...)
-{
-	char cmd[1024], full[1200];
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	assert_true(r > 0 && (size_t)r < sizeof(cmd));
-	r = snprintf(full, sizeof(full), "cd '%s' && (%s) >/dev/null 2>&1", tmp, cmd);
-	assert_true(r > 0 && (size_t)r < sizeof(full));
-	r = system(full);
-	return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
-}
 
 /* sha256sum's verdict on tmp/name. */
 static void sha256sum(const char *name, char hex[KH_SHA256_HEX])
@@ -85,7 +70,7 @@ static int setup(void **state)
 	snprintf(tmp, sizeof(tmp), "/tmp/khreset-digest-XXXXXX");
 	if (!mkdtemp(tmp))
 		return -1;
-	if (run("openssl genpkey -algorithm ed25519 -out k.pem && "
+	if (tu_run(tmp, "openssl genpkey -algorithm ed25519 -out k.pem && "
 		"openssl pkey -in k.pem -pubout -out k.pub && "
 		"openssl genpkey -algorithm ed25519 -out other.pem && "
 		"openssl pkey -in other.pem -pubout -out other.pub && "
@@ -98,7 +83,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	return run("rm -rf '%s'", tmp) == 0 ? 0 : -1;
+	return tu_run(tmp, "rm -rf '%s'", tmp) == 0 ? 0 : -1;
 }
 
 static void test_sha256_vectors(void **state)
@@ -187,10 +172,10 @@ static void test_sign_verified_by_openssl(void **state)
 	assert_int_equal(kh_ed25519_sign(k, msg, strlen(msg), sig), KH_OK);
 	put("m", msg, strlen(msg));
 	put("m.sig", sig, sizeof(sig));
-	assert_int_equal(run("openssl pkeyutl -verify -pubin -inkey k.pub "
+	assert_int_equal(tu_run(tmp, "openssl pkeyutl -verify -pubin -inkey k.pub "
 			     "-rawin -in m -sigfile m.sig"), 0);
 	put("m", "[bundle]\nformat = 2\n", strlen(msg));
-	assert_int_not_equal(run("openssl pkeyutl -verify -pubin -inkey k.pub "
+	assert_int_not_equal(tu_run(tmp, "openssl pkeyutl -verify -pubin -inkey k.pub "
 				 "-rawin -in m -sigfile m.sig"), 0);
 }
 
@@ -205,7 +190,7 @@ static void test_verify_openssl_signature(void **state)
 	path(pub, sizeof(pub), "k.pub");
 	path(other, sizeof(other), "other.pub");
 	put("m", msg, strlen(msg));
-	assert_int_equal(run("openssl pkeyutl -sign -rawin -inkey k.pem "
+	assert_int_equal(tu_run(tmp, "openssl pkeyutl -sign -rawin -inkey k.pem "
 			     "-in m -out m.sig"), 0);
 	assert_int_equal(n = get("m.sig", sig, sizeof(sig)), 64);
 	assert_int_equal(kh_ed25519_verify(pub, msg, strlen(msg), sig, n), KH_OK);

@@ -23,6 +23,7 @@
 
 #include "khreset.h"
 #include "platform.h"
+#include "testutil.h"
 
 int64_t plat_parse_source_os_date(const char *name);
 
@@ -34,23 +35,13 @@ struct fx {
 
 /* ---------- helpers ---------- */
 
-static void xpath(char *out, size_t sz, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(out, sz, fmt, ap);
-	va_end(ap);
-	assert_true(n > 0 && (size_t)n < sz);
-}
 
 static void put(const struct fx *f, const char *rel, const char *text)
 {
 	char path[512];
 	FILE *fp;
 
-	xpath(path, sizeof(path), "%s/%s", f->tmp, rel);
+	tu_fmt(path, sizeof(path), "%s/%s", f->tmp, rel);
 	assert_non_null(fp = fopen(path, "wb"));
 	assert_int_equal(fputs(text, fp) >= 0, 1);
 	assert_int_equal(fclose(fp), 0);
@@ -60,7 +51,7 @@ static void mkd(const struct fx *f, const char *rel)
 {
 	char path[512];
 
-	xpath(path, sizeof(path), "%s/%s", f->tmp, rel);
+	tu_fmt(path, sizeof(path), "%s/%s", f->tmp, rel);
 	assert_int_equal(mkdir(path, 0755), 0);
 }
 
@@ -68,7 +59,7 @@ static void lnk(const struct fx *f, const char *target, const char *rel)
 {
 	char path[512];
 
-	xpath(path, sizeof(path), "%s/%s", f->tmp, rel);
+	tu_fmt(path, sizeof(path), "%s/%s", f->tmp, rel);
 	assert_int_equal(symlink(target, path), 0);
 }
 
@@ -80,7 +71,7 @@ static const char *get(const struct fx *f, const char *rel)
 	size_t n;
 	FILE *fp;
 
-	xpath(path, sizeof(path), "%s/%s", f->tmp, rel);
+	tu_fmt(path, sizeof(path), "%s/%s", f->tmp, rel);
 	buf[0] = '\0';
 	if (!(fp = fopen(path, "rb")))
 		return buf;
@@ -95,7 +86,7 @@ static int exists(const struct fx *f, const char *rel)
 	char path[512];
 	struct stat st;
 
-	xpath(path, sizeof(path), "%s/%s", f->tmp, rel);
+	tu_fmt(path, sizeof(path), "%s/%s", f->tmp, rel);
 	return lstat(path, &st) == 0;
 }
 
@@ -104,7 +95,7 @@ static int is_link(const struct fx *f, const char *rel)
 	char path[512];
 	struct stat st;
 
-	xpath(path, sizeof(path), "%s/%s", f->tmp, rel);
+	tu_fmt(path, sizeof(path), "%s/%s", f->tmp, rel);
 	return lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
 }
 
@@ -139,7 +130,7 @@ static int setup(void **state)
 	assert_non_null(f);
 	snprintf(f->tmp, sizeof(f->tmp), "/tmp/khplat.XXXXXX");
 	assert_non_null(mkdtemp(f->tmp));
-	xpath(f->root, sizeof(f->root), "%s/root", f->tmp);
+	tu_fmt(f->root, sizeof(f->root), "%s/root", f->tmp);
 	mkd(f, "root");
 	mkd(f, "outside");
 	put(f, "outside/secret", "secret");
@@ -182,16 +173,16 @@ static void test_open_root_kinds(void **state)
 
 	/* the root itself may be reached through a symlink */
 	lnk(f, "root", "rootlink");
-	xpath(path, sizeof(path), "%s/rootlink", f->tmp);
+	tu_fmt(path, sizeof(path), "%s/rootlink", f->tmp);
 	assert_int_equal(plat_open(&q, path), KH_OK);
 	assert_int_equal(plat_is_offline(q), 1);
 	assert_string_equal(plat_root(q), path);
 	plat_close(q);
 	/* negative: missing, or a file */
-	xpath(path, sizeof(path), "%s/nothere", f->tmp);
+	tu_fmt(path, sizeof(path), "%s/nothere", f->tmp);
 	assert_int_equal(plat_open(&q, path), KH_ERR_NOENT);
 	assert_err_names(path);
-	xpath(path, sizeof(path), "%s/outside/secret", f->tmp);
+	tu_fmt(path, sizeof(path), "%s/outside/secret", f->tmp);
 	assert_int_equal(plat_open(&q, path), KH_ERR_USAGE);
 }
 
@@ -421,7 +412,7 @@ static void test_read_toobig_and_nonregular(void **state)
 	/* a folder and a FIFO are not read (and the FIFO does not block) */
 	mkd(f, "root/dir");
 	assert_int_equal(plat_read(f->p, "dir", 100, &buf, &len), KH_ERR_UNSAFE);
-	xpath(path, sizeof(path), "%s/root/fifo", f->tmp);
+	tu_fmt(path, sizeof(path), "%s/root/fifo", f->tmp);
 	assert_int_equal(mkfifo(path, 0600), 0);
 	assert_int_equal(plat_read(f->p, "fifo", 100, &buf, &len), KH_ERR_UNSAFE);
 	assert_null(buf);
@@ -642,12 +633,12 @@ static void make_hive(const struct fx *f, const char *hive, const char *reg)
 		mkd(f, "root/Windows/System32");
 		mkd(f, "root/Windows/System32/config");
 	}
-	xpath(regfile, sizeof(regfile), "%s.reg", hive);
+	tu_fmt(regfile, sizeof(regfile), "%s.reg", hive);
 	put(f, regfile, reg);
-	xpath(cmd, sizeof(cmd), "%s/mkhive %s/root/Windows/System32/config/%s",
+	tu_fmt(cmd, sizeof(cmd), "%s/mkhive %s/root/Windows/System32/config/%s",
 	      tools, f->tmp, hive);
 	run(cmd);
-	xpath(cmd, sizeof(cmd), "hivexregedit --merge --prefix "
+	tu_fmt(cmd, sizeof(cmd), "hivexregedit --merge --prefix "
 	      "'HKEY_LOCAL_MACHINE\\%s' %s/root/Windows/System32/config/%s "
 	      "%s/%s", hive, f->tmp, hive, f->tmp, regfile);
 	run(cmd);
@@ -670,7 +661,7 @@ static const char *hget(const struct fx *f, const char *hive, const char *key,
 	FILE *fp;
 	int st;
 
-	xpath(cmd, sizeof(cmd), "hivexget %s/root/Windows/System32/config/%s "
+	tu_fmt(cmd, sizeof(cmd), "hivexget %s/root/Windows/System32/config/%s "
 	      "'%s' '%s' 2>/dev/null", f->tmp, hive, key, name);
 	assert_non_null(fp = popen(cmd, "r"));
 	n = fread(out, 1, sizeof(out) - 1, fp);
@@ -835,8 +826,8 @@ static void copy_file(const struct fx *f, const char *from, const char *to,
 	size_t n;
 	FILE *in, *out;
 
-	xpath(a, sizeof(a), "%s/%s", f->tmp, from);
-	xpath(b, sizeof(b), "%s/%s", f->tmp, to);
+	tu_fmt(a, sizeof(a), "%s/%s", f->tmp, from);
+	tu_fmt(b, sizeof(b), "%s/%s", f->tmp, to);
 	assert_non_null(in = fopen(a, "rb"));
 	assert_non_null(out = fopen(b, "wb"));
 	n = fread(buf, 1, sizeof(buf), in);
@@ -902,7 +893,7 @@ static void zero_key_time(const struct fx *f, const char *hive, const char *name
 	int done = 0;
 	FILE *fp;
 
-	xpath(path, sizeof(path), "%s/root/Windows/System32/config/%s", f->tmp,
+	tu_fmt(path, sizeof(path), "%s/root/Windows/System32/config/%s", f->tmp,
 	      hive);
 	assert_non_null(fp = fopen(path, "r+b"));
 	n = fread(buf, 1, sizeof(buf), fp);
