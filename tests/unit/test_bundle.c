@@ -98,12 +98,10 @@ static void manifest(const char *f, ...)
 {
 	char text[4096];
 	va_list ap;
-	int r;
 
 	va_start(ap, f);
-	r = vsnprintf(text, sizeof(text), f, ap);
+	tu_vfmt(text, sizeof(text), f, ap);
 	va_end(ap);
-	assert_true(r > 0 && (size_t)r < sizeof(text));
 	puts_(dir, "manifest.ini", text);
 }
 

@@ -11,16 +11,22 @@
 
 #include "khreset.h"
 
+static void tu_vfmt(char *out, size_t n, const char *f, va_list ap) __attribute__((unused));
+static void tu_vfmt(char *out, size_t n, const char *f, va_list ap)
+{
+	int r = vsnprintf(out, n, f, ap);
+
+	assert_true(r >= 0 && (size_t)r < n);
+}
+
 static void tu_fmt(char *out, size_t n, const char *f, ...) KH_PRINTF(3, 4) __attribute__((unused));
 static void tu_fmt(char *out, size_t n, const char *f, ...)
 {
 	va_list ap;
-	int r;
 
 	va_start(ap, f);
-	r = vsnprintf(out, n, f, ap);
+	tu_vfmt(out, n, f, ap);
 	va_end(ap);
-	assert_true(r >= 0 && (size_t)r < n);
 }
 
 /* Runs `cd dir && (command) >/dev/null 2>&1`; returns its exit status. */
@@ -32,9 +38,8 @@ static int tu_run(const char *dir, const char *f, ...)
 	int r;
 
 	va_start(ap, f);
-	r = vsnprintf(cmd, sizeof(cmd), f, ap);
+	tu_vfmt(cmd, sizeof(cmd), f, ap);
 	va_end(ap);
-	assert_true(r > 0 && (size_t)r < sizeof(cmd));
 	tu_fmt(full, sizeof(full), "cd '%s' && (%s) >/dev/null 2>&1", dir, cmd);
 	r = system(full);
 	return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
