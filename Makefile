@@ -10,18 +10,26 @@ KH_CFLAGS = -std=gnu11 $(WARN) -D_GNU_SOURCE -Ihook \
 # minIni's Debian .pc file has a broken libdir; link it directly.
 KH_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lminIni -lwim $(SAN)
 
-# Core sources: everything in hook/ except the CLI and platform bodies.
-PLAT      = hook/plat_offline.c
-CORE_SRC  = $(filter-out hook/main.c hook/plat_%.c,$(wildcard hook/*.c)) $(PLAT)
-CORE_OBJ  = $(CORE_SRC:hook/%.c=$(BUILD)/obj/%.o)
-UNIT_SRC  = $(wildcard tests/unit/test_*.c)
-UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-TOOLS     = $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
+# The build picks folders, not files: the portable core is hook/*.c, each
+# platform body or dependency has its own folder.  Linux: core + offline/
+# (mounted volume, hivex) + media/ (wimlib).  Windows (win/win.mk): core +
+# win32/.  Objects mirror the source tree under $(BUILD)/obj.
+HDRS        = $(wildcard hook/*.h hook/*/*.h)
+CORE_SRC    = $(filter-out hook/main.c,$(wildcard hook/*.c))
+OFFLINE_SRC = $(wildcard hook/offline/*.c)
+MEDIA_SRC   = $(wildcard hook/media/*.c)
+obj         = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+CORE_OBJ    = $(call obj,$(CORE_SRC) $(MEDIA_SRC))
+OFFLINE_OBJ = $(call obj,$(OFFLINE_SRC))
+MAIN_OBJ    = $(call obj,hook/main.c)
+UNIT_SRC    = $(wildcard tests/unit/test_*.c)
+UNIT_BIN    = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TOOLS       = $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
 
 .PHONY: all deps check check-unit check-integration check-asan demo bench media clean
 all: $(BUILD)/khreset $(TOOLS)
 
-$(BUILD)/obj/%.o: hook/%.c $(wildcard hook/*.h)
+$(BUILD)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(KH_CFLAGS) -c -o $@ $<
 
@@ -29,17 +37,17 @@ $(BUILD)/libkhcore.a: $(CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/khreset: $(BUILD)/obj/main.o $(BUILD)/libkhcore.a
+$(BUILD)/khreset: $(MAIN_OBJ) $(OFFLINE_OBJ) $(BUILD)/libkhcore.a
 	$(CC) $(CFLAGS) -o $@ $^ $(KH_LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkhcore.a
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(HDRS) $(OFFLINE_OBJ) $(BUILD)/libkhcore.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(KH_CFLAGS) -o $@ $< $(BUILD)/libkhcore.a $(KH_LIBS) -lcmocka
+	$(CC) $(CFLAGS) $(KH_CFLAGS) -o $@ $< $(OFFLINE_OBJ) $(BUILD)/libkhcore.a $(KH_LIBS) -lcmocka
 
 # khreset with the fake live platform (tests/fake): the live plan on Linux.
-$(BUILD)/tests/khreset-fake: $(BUILD)/obj/main.o tests/fake/plat_fake.c hook/plat_offline.c $(BUILD)/libkhcore.a
+$(BUILD)/tests/khreset-fake: $(MAIN_OBJ) tests/fake/plat_fake.c $(OFFLINE_SRC) $(HDRS) $(BUILD)/libkhcore.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(KH_CFLAGS) -o $@ $(BUILD)/obj/main.o tests/fake/plat_fake.c $(BUILD)/libkhcore.a $(KH_LIBS)
+	$(CC) $(CFLAGS) $(KH_CFLAGS) -o $@ $(MAIN_OBJ) tests/fake/plat_fake.c $(BUILD)/libkhcore.a $(KH_LIBS)
 
 $(BUILD)/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)

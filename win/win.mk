@@ -6,11 +6,10 @@
 #   make windows-deps   only the static libraries (win/deps.sh)
 #   make windows-objs   only compile what compiles today (progress check)
 #   make windows-size   size by library from the link map (after windows)
-#   make windows-smoke  plat_win32.c smoke test under Wine (tests/win/smoke.sh)
+#   make windows-smoke  hook/win32 smoke test under Wine (tests/win/smoke.sh)
 #   make windows-test   check-imports self-test, the smoke test, the task test
 #
-# The executable: hook/*.c without the Linux bodies (plat_offline.c; and
-# WIN_EXCLUDE below) plus hook/plat_win32.c, linked statically against
+# The executable: the core hook/*.c plus the live body hook/win32/*.c, linked statically against
 # build/win/deps, win32 thread model (no libwinpthread DLL), section garbage
 # collection, stripped, and imports checked: system DLLs only.
 
@@ -23,15 +22,13 @@ WIN_HOOK    ?= hook
 WIN_DEPS    := $(WIN_BUILD)/deps
 WIN_OBJDIR  := $(WIN_BUILD)/obj
 
-# Sources that need Linux-only libraries (hivex, wimlib) or POSIX APIs with
-# no mingw counterpart: not part of the Windows executable.  The verbs they
-# implement (offline --root, bake, lint) are Linux-only by SPEC; win/stubs.c
-# answers bake/lint with exit 64 ("Linux build only").
-WIN_EXCLUDE ?= plat_offline.c wim.c cmd_media.c
-WIN_SRC      = $(filter-out $(addprefix $(WIN_HOOK)/,$(WIN_EXCLUDE) plat_win32.c), \
-                 $(wildcard $(WIN_HOOK)/*.c)) \
-               $(WIN_HOOK)/plat_win32.c win/stubs.c win/wmain.c win/compat_win32.c
-WIN_OBJ      = $(patsubst %.c,$(WIN_OBJDIR)/%.o,$(notdir $(WIN_SRC)))
+# The executable is the portable core (hook/*.c) plus the live body
+# (hook/win32/*.c); the folders hook/offline/ and hook/media/ are the Linux
+# build's (hook/win32/nomedia.c answers bake/lint with exit 64).  Objects
+# mirror the source tree under $(WIN_OBJDIR).
+WIN_SRC      = $(wildcard $(WIN_HOOK)/*.c) $(wildcard $(WIN_HOOK)/win32/*.c)
+WIN_HDRS     = $(wildcard $(WIN_HOOK)/*.h $(WIN_HOOK)/*/*.h)
+WIN_OBJ      = $(patsubst %.c,$(WIN_OBJDIR)/%.o,$(WIN_SRC))
 
 WIN_CFLAGS  ?= -O2
 WIN_WARN     = -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter
@@ -39,7 +36,7 @@ WIN_WARN     = -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter
 # seam.  LIBXML_STATIC: no dllimport of libxml2 symbols.
 WIN_KHFLAGS  = -std=gnu11 $(WIN_WARN) -D_GNU_SOURCE -DLIBXML_STATIC \
                -D_WIN32_WINNT=0x0A00 -DWINVER=0x0A00 -DINI_ANSIONLY \
-               -include $(WIN_HOOK)/compat_win32.h -I$(WIN_HOOK) -Iwin/include \
+               -include $(WIN_HOOK)/win32/compat.h -I$(WIN_HOOK) -Iwin/include \
                -I$(WIN_DEPS)/include \
                -I$(WIN_DEPS)/include/libxml2 \
                -ffunction-sections -fdata-sections
@@ -71,16 +68,12 @@ $(WIN_LIBA) &: win/deps.sh win/minGlue-win32.h win/toolchain-mingw64.cmake
 	W=$(WIN_BUILD) sh win/deps.sh
 	touch $(WIN_LIBA)
 
-# The shared main() becomes kh_main(); win/wmain.c is the entry point.
-$(WIN_OBJDIR)/main.o: $(WIN_HOOK)/main.c $(wildcard $(WIN_HOOK)/*.h) | $(WIN_LIBA)
+# The shared main() becomes kh_main(); hook/win32/wmain.c is the entry point.
+$(WIN_OBJDIR)/$(WIN_HOOK)/main.o: $(WIN_HOOK)/main.c $(WIN_HDRS) | $(WIN_LIBA)
 	@mkdir -p $(dir $@)
 	$(WIN_CC) $(WIN_CFLAGS) $(WIN_KHFLAGS) -Dmain=kh_main -c -o $@ $<
 
-$(WIN_OBJDIR)/%.o: $(WIN_HOOK)/%.c $(wildcard $(WIN_HOOK)/*.h) | $(WIN_LIBA)
-	@mkdir -p $(dir $@)
-	$(WIN_CC) $(WIN_CFLAGS) $(WIN_KHFLAGS) -c -o $@ $<
-
-$(WIN_OBJDIR)/%.o: win/%.c $(wildcard $(WIN_HOOK)/*.h) | $(WIN_LIBA)
+$(WIN_OBJDIR)/%.o: %.c $(WIN_HDRS) | $(WIN_LIBA)
 	@mkdir -p $(dir $@)
 	$(WIN_CC) $(WIN_CFLAGS) $(WIN_KHFLAGS) -c -o $@ $<
 
@@ -99,7 +92,7 @@ $(WIN_BUILD)/khreset.exe: $(WIN_OBJ) $(WIN_OBJDIR)/khreset_msg.o $(WIN_LIBA)
 # Compiles each Windows source on its own and says which fail (keeps going).
 windows-objs: | $(WIN_LIBA)
 	@mkdir -p $(WIN_OBJDIR); ok=0; bad=0; \
-	for s in $(WIN_SRC); do o=$(WIN_OBJDIR)/$$(basename $$s .c).o; \
+	for s in $(WIN_SRC); do o=$(WIN_OBJDIR)/$${s%.c}.o; mkdir -p $$(dirname $$o); \
 	  x=; [ $$s = $(WIN_HOOK)/main.c ] && x=-Dmain=kh_main; \
 	  if $(WIN_CC) $(WIN_CFLAGS) $(WIN_KHFLAGS) $$x -c -o $$o $$s 2>$$o.err; then \
 	    ok=$$((ok+1)); else bad=$$((bad+1)); echo "FAIL $$s (see $$o.err)"; fi; done; \

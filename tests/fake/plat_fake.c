@@ -16,7 +16,7 @@
 #define plat_task_install  offline_task_install
 #define plat_task_remove   offline_task_remove
 #define plat_task_query    offline_task_query
-#include "../../hook/plat_offline.c"
+#include "../../hook/offline/plat_offline.c"
 #undef plat_is_offline
 #undef plat_service_stop
 #undef plat_service_start

@@ -22,9 +22,9 @@ mkdir -p "$W/tests"
 # -Wno-format: mingw checks format(printf) as MS printf (false %zu warnings
 # in the shared headers, see win/README-win.md).
 FLAGS="-std=gnu11 -O1 -g -Wall -Wextra -Wno-unused-parameter -Wno-format -D_GNU_SOURCE
- -D_WIN32_WINNT=0x0A00 -include hook/compat_win32.h -Ihook -Iwin/include"
-$CC $FLAGS -o "$W/tests/plat_smoke.exe" tests/win/plat_smoke.c hook/plat_win32.c \
-	hook/util.c win/compat_win32.c /usr/x86_64-w64-mingw32/lib/binmode.o \
+ -D_WIN32_WINNT=0x0A00 -include hook/win32/compat.h -Ihook -Iwin/include"
+$CC $FLAGS -o "$W/tests/plat_smoke.exe" tests/win/plat_smoke.c hook/win32/plat_win32.c \
+	hook/util.c hook/win32/compat.c /usr/x86_64-w64-mingw32/lib/binmode.o \
 	-static -ladvapi32
 sh win/check-imports.sh "$W/tests/plat_smoke.exe" >/dev/null
 

@@ -1,6 +1,6 @@
 /* win/include/sys/mman.h - Windows stand-in for the one <sys/mman.h> use in
  * the shared sources: memfd_create() for kh_memfile() (state.c).  The fd is
- * an anonymous temporary file (win/compat_win32.c); its "/proc/self/fd/N"
+ * an anonymous temporary file (hook/win32/compat.c); its "/proc/self/fd/N"
  * name is understood by the Windows minIni glue (win/minGlue-win32.h). */
 #ifndef KH_WIN_SYS_MMAN_H
 #define KH_WIN_SYS_MMAN_H

@@ -1,6 +1,6 @@
-/* compat_win32.h - POSIX odds and ends for the mingw-w64 build of the shared
+/* compat.h - POSIX odds and ends for the mingw-w64 build of the shared
  * hook/ sources.  Force-included on the mingw command line
- * (-include hook/compat_win32.h, see win/win.mk); never included by the
+ * (-include hook/win32/compat.h, see win/win.mk); never included by the
  * Linux build.  Keep it free of <windows.h>: the shared sources must not see
  * its macros.
  */
@@ -39,7 +39,7 @@ int kh_win_kill(int pid, int sig);
 int kh_win_rename(const char *from, const char *to);
 #define rename(from, to) kh_win_rename((from), (to))
 
-/* UTF-8 to UTF-16 (win/compat_win32.c; malloc'd, NULL for NULL, invalid
+/* UTF-8 to UTF-16 (hook/win32/compat.c; malloc'd, NULL for NULL, invalid
  * UTF-8 or no memory): kh_win_rename's names and plat_win32.c's to_w. */
 wchar_t *kh_win_utf8_to_w(const char *s);
 

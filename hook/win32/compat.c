@@ -1,5 +1,5 @@
-/* compat_win32.c - bodies of the POSIX stand-ins declared in
- * hook/compat_win32.h and win/include/sys/mman.h (Windows build only). */
+/* compat.c - bodies of the POSIX stand-ins declared in
+ * hook/win32/compat.h and win/include/sys/mman.h (Windows build only). */
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
 #include <errno.h>

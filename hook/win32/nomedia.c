@@ -1,8 +1,8 @@
-/* stubs.c - the verbs the Windows executable does not carry.
+/* nomedia.c - the verbs the Windows executable does not carry.
  *
  * bake and lint edit/inspect install.wim through wimlib, which is a Linux
  * build dependency only (SPEC: media work happens on the build host); the
- * Windows build leaves out hook/wim.c and hook/cmd_media.c and links these
+ * Windows build leaves out hook/media/ and links these
  * instead.  Exit 64 with a clear message, like the Linux build's live verbs
  * without --root.
  */

@@ -63,7 +63,7 @@ __attribute__((constructor)) static void kh_win_early(void)
 
 /* ---- text ---------------------------------------------------------------- */
 /* UTF-8 to UTF-16 (malloc'd; NULL for NULL, invalid UTF-8 or no memory):
- * the one in win/compat_win32.c. */
+ * the one in hook/win32/compat.c. */
 static wchar_t *to_w(const char *s)
 {
 	return kh_win_utf8_to_w(s);
