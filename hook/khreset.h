@@ -97,6 +97,13 @@ int64_t kh_now(void);
  * KH_ERR_NOENT / KH_ERR_UNSAFE / KH_ERR_TOOBIG / KH_ERR_IO, path named. */
 int kh_read_host(const char *path, size_t max, unsigned char **buf, size_t *len);
 
+/* Temp files: a file's new content is written to ".NAME.khtmp.PID" beside
+ * NAME, flushed, then renamed over NAME; crash recovery removes a dead run's
+ * temp by the same rule.  One place for the rule: every writer and recovery
+ * use it.  KH_ERR_UNSAFE (name too long) when it does not fit in size. */
+#define KH_TEMP_SUFFIX ".khtmp."
+int kh_temp_name(char *out, size_t size, const char *name, long pid);
+
 char *kh_strdup(const char *s);          /* NULL on ENOMEM */
 char *kh_asprintf(const char *fmt, ...) KH_PRINTF(1, 2);
 

@@ -536,12 +536,12 @@ static int undo_move(kh_plat *p, const char *id, const char *from, const char *t
 static int undo_stage(kh_plat *p, const char *path, const char *sha, long pid,
 		      struct kh_recovery *r)
 {
-	char now[KH_SHA256_HEX], *tmp;
+	char now[KH_SHA256_HEX], leaf[256], *tmp = NULL;
 	const char *base = strrchr(path, '\\');
 	int rc;
 
-	tmp = kh_asprintf("%.*s.%s.khtmp.%ld", base ? (int)(base - path + 1) : 0,
-			  path, base ? base + 1 : path, pid);
+	if (kh_temp_name(leaf, sizeof(leaf), base ? base + 1 : path, pid) == KH_OK)
+		tmp = kh_asprintf("%.*s%s", base ? (int)(base - path + 1) : 0, path, leaf);
 	if (tmp && plat_remove(p, tmp) == KH_OK)
 		kh_log(KH_LOG_INFO, "recover", "removed unfinished temp file %s", tmp);
 	free(tmp);

@@ -231,3 +231,14 @@ out:
 	close(fd);
 	return rc;
 }
+
+int kh_temp_name(char *out, size_t size, const char *name, long pid)
+{
+	int n = snprintf(out, size, ".%s" KH_TEMP_SUFFIX "%ld", name, pid);
+
+	if (n < 0 || (size_t)n >= size) {
+		kh_seterr("%s: name too long for a temp file", name);
+		return KH_ERR_UNSAFE;
+	}
+	return KH_OK;
+}

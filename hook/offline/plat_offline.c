@@ -714,15 +714,14 @@ static int write_replace(kh_plat *p, const char *path, const void *buf, size_t l
 	char disk[NAME_MAX + 1], tmp[NAME_MAX + 1];
 	const char *name;
 	struct kpath kp;
-	int dfd, exists, r, n;
+	int dfd, exists, r;
 
 	if ((r = resolve_parent(p, path, &kp, &dfd, &name)) != KH_OK)
 		return r;
 	if ((r = target_name(dfd, name, path, disk, &exists)) != KH_OK)
 		return r;
-	n = snprintf(tmp, sizeof(tmp), ".%s.khtmp.%ld", disk, (long)getpid());
-	if (n < 0 || (size_t)n >= sizeof(tmp))
-		return bad_path(path, "name too long for a temp file");
+	if ((r = kh_temp_name(tmp, sizeof(tmp), disk, (long)getpid())) != KH_OK)
+		return r;
 	if ((r = write_temp(dfd, tmp, buf, len, path, durable)) != KH_OK)
 		goto fail;
 	if (renameat(dfd, tmp, dfd, disk) < 0) {
@@ -1063,11 +1062,10 @@ fail:
 static int hive_commit(struct hive *hv)
 {
 	char tmp[NAME_MAX + 1], proc[32];
-	int fd, r, n;
+	int fd, r;
 
-	n = snprintf(tmp, sizeof(tmp), ".%s.khtmp", hv->disk);
-	if (n < 0 || (size_t)n >= sizeof(tmp))
-		return bad_path(hv->shown, "name too long for a temp file");
+	if ((r = kh_temp_name(tmp, sizeof(tmp), hv->disk, (long)getpid())) != KH_OK)
+		return r;
 	if ((r = create_temp(hv->dfd, tmp, hv->shown, &fd)) != KH_OK)
 		return r;
 	fd_path(proc, fd);
