@@ -31,7 +31,7 @@ static void set_reason(struct kh_entry *e, enum kh_class cls, char *reason)
 }
 
 void classify(struct kh_entry *e, const struct kh_bundle *b,
-	      const struct kh_source_os *up, int64_t max_size,
+	      const struct kh_upgrade *up, int64_t max_size,
 	      const char *xml_reason)
 {
 	const struct kh_bundle_file *bf;
@@ -153,19 +153,14 @@ static int observe_system(kh_plat *p, struct kh_obs *o)
 	rc = plat_reg_get(p, "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion",
 			  "CurrentBuild", &s);
 	if (rc == KH_OK)
-		o->build = strtol(s, NULL, 10);
+		o->build = upgrade_build(s);
 	else if (rc != KH_ERR_NOENT)
 		return rc;
 	free(s);
 	if ((rc = plat_source_os(p, &o->hist, &o->n_hist)) != KH_OK)
 		return rc;
-	for (size_t i = 0; i < o->n_hist; i++) {
-		const struct kh_source_os *h = &o->hist[i];
-		if (h->build <= 0 || o->build <= 0 || h->build >= o->build)
-			continue;
-		if (!o->upgraded_from || h->time > o->upgraded_from->time)
-			o->upgraded_from = h;
-	}
+	if (upgrade_find(o->hist, o->n_hist, o->build, &o->upgrade))
+		o->upgraded_from = &o->upgrade;
 	rc = plat_stat(p, "Windows.old", &st);
 	if (rc == KH_OK) {
 		o->windows_old = st.type == KH_FT_DIR;

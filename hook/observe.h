@@ -7,6 +7,7 @@
 #include "config.h"
 #include "digest.h"
 #include "platform.h"
+#include "upgrade.h"
 
 enum kh_class {
 	KH_CL_CURRENT, KH_CL_OUTDATED, KH_CL_CARRIED, KH_CL_POST,
@@ -26,9 +27,10 @@ struct kh_entry {
 struct kh_obs {
 	int offline;
 	long build;                      /* running CurrentBuild, 0 unknown */
-	struct kh_source_os *hist;       /* upgrade history */
+	struct kh_source_os *hist;       /* upgrade history, raw */
 	size_t n_hist;
-	const struct kh_source_os *upgraded_from;  /* into hist, or NULL */
+	struct kh_upgrade upgrade;       /* its meaning (into hist) ... */
+	const struct kh_upgrade *upgraded_from;  /* ... &upgrade, or NULL: none */
 	int windows_old;
 	enum kh_licence lic;
 	uint32_t lic_reason;
@@ -54,7 +56,7 @@ void obs_free(struct kh_obs *obs);
 /* Classifies one archive entry (pure; entry fields filled, xml_reason set
  * when the content failed the XML check, NULL otherwise). */
 void classify(struct kh_entry *e, const struct kh_bundle *b,
-	      const struct kh_source_os *upgraded_from, int64_t max_size,
+	      const struct kh_upgrade *upgraded_from, int64_t max_size,
 	      const char *xml_reason);
 const char *class_name(enum kh_class c);
 

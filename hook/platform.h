@@ -4,10 +4,13 @@
  * Paths given to these functions are relative to the Windows root (C:\ live,
  * the mount point offline), with '\' or '/' separators, e.g.
  * "ProgramData\Microsoft\Windows\ClipSVC\Archive\KeyHolder".  The offline
- * body (plat_offline.c) resolves them one component at a time, matching names
+ * body (hook/offline/) resolves them one component at a time, matching names
  * case-insensitively, and refuses any symlink or non-directory on the way:
- * nothing outside the root is ever read, written or deleted.  A live body
- * (plat_win32.c, later) maps them to the system drive.
+ * nothing outside the root is ever read, written or deleted.  The live body
+ * (hook/win32/) maps them to the system drive.
+ *
+ * The bodies return what the system holds; what it means (which upgrade,
+ * which class) is decided by the core, once for both builds.
  *
  * Every function returns an enum kh_err code and sets kh_seterr() detail.
  */
@@ -98,13 +101,16 @@ int plat_reg_set(kh_plat *p, const struct kh_regval *vals, size_t n,
 int plat_reg_undo(kh_plat *p, const struct kh_regval *old, size_t n);
 void plat_free_regvals(struct kh_regval *v, size_t n);
 
-/* SYSTEM\Setup\Source OS (Updated on ...) entries. */
+/* The SYSTEM\Setup\Source OS (Updated on ...) keys, raw: upgrade.c says
+ * what they mean.  Values are text as plat_reg_get returns them. */
 struct kh_source_os {
-	char *key;          /* the subkey name */
-	long build;         /* CurrentBuild, 0 if missing/unparsable */
-	char *product;      /* ProductName, may be NULL */
-	int64_t time;       /* key last-write time; else date in the name; else 0 */
+	char *key;          /* the subkey name, as stored */
+	int64_t written;    /* the key's last-write time, Unix seconds; 0 if unknown */
+	char *build;        /* CurrentBuild value as text, NULL if missing */
+	char *product;      /* ProductName, NULL if missing */
 };
+/* Every subkey of SYSTEM\Setup whose name starts "Source OS" (any case);
+ * none when SYSTEM\Setup is missing. */
 int plat_source_os(kh_plat *p, struct kh_source_os **list, size_t *n);
 void plat_free_source_os(struct kh_source_os *list, size_t n);
 

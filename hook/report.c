@@ -19,14 +19,18 @@ static json_t *jtime(int64_t t)
 	return json_string(s);
 }
 
+/* time and time_source are null when neither the key's last-write time
+ * nor its name tells when the upgrade happened. */
 static json_t *jsystem(const struct kh_obs *o)
 {
 	json_t *up = json_null();
-	const struct kh_source_os *u = o->upgraded_from;
+	const struct kh_upgrade *u = o->upgraded_from;
 
 	if (u)
-		up = json_pack("{s:I, s:s?, s:o}", "build", (json_int_t)u->build,
-			       "product", u->product, "time", jtime(u->time));
+		up = json_pack("{s:I, s:s?, s:o, s:s?}", "build", (json_int_t)u->build,
+			       "product", u->product,
+			       "time", u->time ? jtime(u->time) : json_null(),
+			       "time_source", upgrade_time_from_name(u->time_from));
 	return json_pack("{s:I, s:o, s:b}", "build", (json_int_t)o->build,
 			 "upgraded_from", up, "windows_old", o->windows_old);
 }
@@ -133,14 +137,19 @@ int report_save(kh_plat *p, const char *json, int durable)
 
 static void human_system(FILE *out, const struct kh_obs *o)
 {
+	const struct kh_upgrade *u = o->upgraded_from;
 	char when[32];
 
 	fprintf(out, "system:    build %ld, ", o->build);
-	if (o->upgraded_from) {
-		kh_fmt_time(o->upgraded_from->time, when);
-		fprintf(out, "upgraded from build %ld (%s) at %s",
-			o->upgraded_from->build,
-			o->upgraded_from->product ? o->upgraded_from->product : "?", when);
+	if (u) {
+		kh_fmt_time(u->time, when);
+		fprintf(out, "upgraded from build %ld (%s) ", u->build,
+			u->product ? u->product : "?");
+		if (u->time_from == KH_TIME_NONE)
+			fprintf(out, "at an unknown time");
+		else
+			fprintf(out, "at %s (%s)", when, u->time_from == KH_TIME_NAME ?
+				"date in the key name" : "key last-write time");
 	} else
 		fprintf(out, "no in-place upgrade recorded");
 	fprintf(out, "%s\n", o->windows_old ? "; Windows.old present" : "");

@@ -45,9 +45,6 @@
 #define NCACHE    32
 #define CONFIG_DIR "Windows/System32/config"
 
-/* Exported for the unit tests. */
-int64_t plat_parse_source_os_date(const char *name);
-
 struct dcache {
 	char *key;      /* "a/b/c" as requested */
 	int fd;         /* O_PATH folder fd */
@@ -1520,32 +1517,6 @@ void plat_free_regvals(struct kh_regval *v, size_t n)
 
 /* ---------- Source OS entries ---------- */
 
-/* "Source OS (Updated on 3/14/2020 10:20:30)" -> Unix time (UTC); 0 if the
- * name carries no valid date. */
-int64_t plat_parse_source_os_date(const char *name)
-{
-	const char *s = strcasestr(name, "Updated on ");
-	int mo, d, y, h, mi, se, used = 0;
-	struct tm tm;
-
-	if (!s)
-		return 0;
-	if (sscanf(s + 11, "%d/%d/%d %d:%d:%d%n", &mo, &d, &y, &h, &mi, &se,
-		   &used) != 6 || used == 0)
-		return 0;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || y < 1970 || y > 9999 ||
-	    h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 60)
-		return 0;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = se;
-	return (int64_t)timegm(&tm);
-}
-
 /* Windows FILETIME (100 ns since 1601) to Unix seconds; 0 if unusable. */
 static int64_t from_filetime(int64_t ft)
 {
@@ -1554,20 +1525,26 @@ static int64_t from_filetime(int64_t ft)
 	return ft > 0 && t > 0 ? t : 0;
 }
 
-static void source_os_fill(struct hive *hv, hive_node_h node,
-			   struct kh_source_os *e)
+/* A value as text, NULL when missing or unreadable. */
+static char *val_text(struct hive *hv, hive_node_h node, const char *key,
+		      const char *name)
 {
 	enum kh_regtype type;
 	char *s = NULL;
 
-	if (val_get(hv, node, e->key, "CurrentBuild", &type, &s) == KH_OK)
-		e->build = strtol(s, NULL, 10);
-	free(s);
-	if (val_get(hv, node, e->key, "ProductName", &type, &e->product) != KH_OK)
-		e->product = NULL;
-	e->time = from_filetime(hivex_node_timestamp(hv->h, node));
-	if (e->time == 0)
-		e->time = plat_parse_source_os_date(e->key);
+	if (val_get(hv, node, key, name, &type, &s) != KH_OK) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void source_os_fill(struct hive *hv, hive_node_h node,
+			   struct kh_source_os *e)
+{
+	e->written = from_filetime(hivex_node_timestamp(hv->h, node));
+	e->build = val_text(hv, node, e->key, "CurrentBuild");
+	e->product = val_text(hv, node, e->key, "ProductName");
 }
 
 static int source_os_scan(struct hive *hv, hive_node_h setup,
@@ -1629,6 +1606,7 @@ void plat_free_source_os(struct kh_source_os *list, size_t n)
 {
 	for (size_t i = 0; list && i < n; i++) {
 		free(list[i].key);
+		free(list[i].build);
 		free(list[i].product);
 	}
 	free(list);

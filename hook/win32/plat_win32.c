@@ -1405,29 +1405,8 @@ void plat_free_regvals(struct kh_regval *v, size_t n)
 	free(v);
 }
 
-/* "Source OS (Updated on 5/12/2020 10:01:58)": month/day/year, taken as UTC. */
-static int64_t name_time(const char *name)
-{
-	const char *s = strstr(name, "Updated on ");
-	int mo, d, y, hh = 0, mi = 0, ss = 0;
-	int64_t days;
-
-	if (!s || sscanf(s + 11, "%d/%d/%d %d:%d:%d", &mo, &d, &y, &hh, &mi, &ss) < 3)
-		return 0;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || y < 1970 || y > 9999)
-		return 0;
-	/* days from civil (Howard Hinnant) */
-	y -= mo <= 2;
-	{
-		int64_t era = y / 400, yoe = y - era * 400;
-		int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-		int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-		days = era * 146097 + doe - 719468;
-	}
-	return days * 86400 + hh * 3600 + mi * 60 + ss;
-}
-
+/* The Source OS keys as stored: name, last-write time, values as text.
+ * What they mean is the core's (upgrade.c). */
 int plat_source_os(kh_plat *p, struct kh_source_os **list, size_t *n)
 {
 	HKEY setup;
@@ -1450,7 +1429,6 @@ int plat_source_os(kh_plat *p, struct kh_source_os **list, size_t *n)
 		HKEY hk;
 		FILETIME ft;
 		struct kh_source_os *s;
-		char *val = NULL;
 		char keyname[600];
 		DWORD type;
 
@@ -1484,29 +1462,15 @@ int plat_source_os(kh_plat *p, struct kh_source_os **list, size_t *n)
 		(*n)++;
 		snprintf(keyname, sizeof(keyname), "HKLM\\SYSTEM\\Setup\\%s", s->key);
 		e = RegOpenKeyExW(setup, wname, 0, KEY_QUERY_VALUE | KEY_WOW64_64KEY, &hk);
-		if (e != ERROR_SUCCESS) {
-			s->time = name_time(s->key);
-			continue;
-		}
+		if (e != ERROR_SUCCESS)
+			continue;       /* listed by its name alone */
 		if (RegQueryInfoKeyW(hk, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-				     NULL, &ft) == ERROR_SUCCESS &&
-		    (ft.dwHighDateTime || ft.dwLowDateTime))
-			s->time = ft_to_unix(ft);
-		else
-			s->time = name_time(s->key);
-		if (reg_read(hk, L"CurrentBuild", keyname, "CurrentBuild", &type, &val) == KH_OK) {
-			char *end;
-			long b = strtol(val, &end, 10);
-
-			s->build = (*val && !*end && b > 0) ? b : 0;
-			free(val);
-		}
-		val = NULL;
-		if (reg_read(hk, L"ProductName", keyname, "ProductName", &type, &val) == KH_OK &&
-		    (type == REG_SZ || type == REG_EXPAND_SZ))
-			s->product = val;
-		else
-			free(val);
+				     NULL, &ft) == ERROR_SUCCESS && ft_to_unix(ft) > 0)
+			s->written = ft_to_unix(ft);
+		if (reg_read(hk, L"CurrentBuild", keyname, "CurrentBuild", &type, &s->build) != KH_OK)
+			s->build = NULL;
+		if (reg_read(hk, L"ProductName", keyname, "ProductName", &type, &s->product) != KH_OK)
+			s->product = NULL;
 		RegCloseKey(hk);
 	}
 	RegCloseKey(setup);
@@ -1525,6 +1489,7 @@ void plat_free_source_os(struct kh_source_os *list, size_t n)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		free(list[i].key);
+		free(list[i].build);
 		free(list[i].product);
 	}
 	free(list);

@@ -77,7 +77,7 @@ static int setup(void **state)
 }
 
 static enum kh_class cls(const char *name, enum kh_ftype t, uint64_t size,
-			 int64_t mtime, const char *sha, const struct kh_source_os *up,
+			 int64_t mtime, const char *sha, const struct kh_upgrade *up,
 			 const char *xml)
 {
 	struct kh_entry e = { .name = (char *)name, .type = t, .size = size, .mtime = mtime };
@@ -93,7 +93,8 @@ static enum kh_class cls(const char *name, enum kh_ftype t, uint64_t size,
 
 static void test_classes(void **state)
 {
-	struct kh_source_os up = { .build = 17134, .time = 1000 };
+	struct kh_upgrade up = { .build = 17134, .time = 1000, .time_from = KH_TIME_LAST_WRITE };
+	struct kh_upgrade unknown = { .build = 17134, .time = 0, .time_from = KH_TIME_NONE };
 	const char *other = "11111111-2222-3333-4444-555555555555.xml";
 	const char *bad = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
@@ -104,6 +105,8 @@ static void test_classes(void **state)
 	assert_int_equal(cls(other, KH_FT_FILE, 10, 999, bad, &up, NULL), KH_CL_CARRIED);
 	assert_int_equal(cls(other, KH_FT_FILE, 10, 1000, bad, &up, NULL), KH_CL_POST);
 	assert_int_equal(cls(other, KH_FT_FILE, 10, 1000, bad, NULL, NULL), KH_CL_FOREIGN);
+	/* an upgrade whose time is unknown: nothing is post-upgrade */
+	assert_int_equal(cls(other, KH_FT_FILE, 10, 1000, bad, &unknown, NULL), KH_CL_CARRIED);
 	assert_int_equal(cls(other, KH_FT_DIR, 0, 5, "", &up, NULL), KH_CL_INVALID);
 	assert_int_equal(cls(other, KH_FT_LINK, 0, 5, "", &up, NULL), KH_CL_INVALID);
 	assert_int_equal(cls("notes.xml", KH_FT_FILE, 10, 5, bad, &up, NULL), KH_CL_INVALID);
@@ -113,7 +116,7 @@ static void test_classes(void **state)
 
 static void test_archive_good_list(void **state)
 {
-	struct kh_source_os up = { .build = 17134, .time = 1000 };
+	struct kh_upgrade up = { .build = 17134, .time = 1000, .time_from = KH_TIME_LAST_WRITE };
 	char *good[] = { (char *)"cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc" };
 
 	bf.archive_good = good;

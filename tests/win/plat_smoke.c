@@ -189,7 +189,7 @@ int main(int argc, char **argv)
 		plat_free_regvals(old, 3);
 	}
 
-	/* Source OS keys (the script adds one with build 17134) */
+	/* Source OS keys, as stored (the script adds one with build 17134) */
 	{
 		struct kh_source_os *so = NULL;
 		size_t nso = 0, i;
@@ -197,12 +197,17 @@ int main(int argc, char **argv)
 
 		r = plat_source_os(p, &so, &nso);
 		for (i = 0; i < nso; i++) {
-			printf("# source os: %s build %ld product %s time %lld\n", so[i].key,
-			       so[i].build, so[i].product ? so[i].product : "-", (long long)so[i].time);
-			if (so[i].build == 17134 && so[i].time > 1500000000)
+			printf("# source os: %s build %s product %s written %lld\n", so[i].key,
+			       so[i].build ? so[i].build : "-", so[i].product ? so[i].product : "-",
+			       (long long)so[i].written);
+			if (!strcmp(so[i].key, "Source OS (Updated on 5/12/2020 10:01:58)") &&
+			    so[i].build && !strcmp(so[i].build, "17134") && so[i].product &&
+			    !strcmp(so[i].product, "Windows 10 Enterprise G") &&
+			    so[i].written > 1500000000)
 				found = 1;
 		}
-		CHECK(r == KH_OK && found, "Source OS key found with build and time");
+		CHECK(r == KH_OK && found,
+		      "Source OS key as stored: name, build and product text, last-write time");
 		plat_free_source_os(so, nso);
 	}
 
