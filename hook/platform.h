@@ -38,7 +38,6 @@ void plat_close(kh_plat *p);
  * reads khreset.ini and bundle\ from there. */
 char *plat_self_dir(void);
 int plat_is_offline(const kh_plat *p);
-const char *plat_root(const kh_plat *p);   /* the mount point, or "C:\" */
 
 /* --- files --- */
 /* Lists dir (not recursive, without "." and ".."), sorted by name.
@@ -91,13 +90,13 @@ struct kh_regval {
 	enum kh_regtype type;
 	char *data;
 };
-/* Sets all values atomically per hive (offline: one hivex commit to a temp
- * file then rename), creating missing keys.  When old != NULL, *old receives
- * the previous state of each value, same order, data NULL where the value
- * did not exist (for the journal's undo). */
-int plat_reg_set(kh_plat *p, const struct kh_regval *vals, size_t n,
-		 struct kh_regval **old);
-/* Restores values captured by plat_reg_set's `old` (NULL data: delete). */
+/* Sets the values, creating missing keys.  Every value is checked first:
+ * when one is invalid nothing is written.  Offline: all or nothing (each
+ * hive committed to a temp file beside it, then the renames).  Live: in
+ * order; a write the system refuses part-way leaves the earlier ones set.
+ * Callers that must undo read the old values first (plat_reg_get). */
+int plat_reg_set(kh_plat *p, const struct kh_regval *vals, size_t n);
+/* Puts back old values, last first (NULL data: the value is deleted). */
 int plat_reg_undo(kh_plat *p, const struct kh_regval *old, size_t n);
 void plat_free_regvals(struct kh_regval *v, size_t n);
 

@@ -237,7 +237,7 @@ static int do_registry(struct run *x, struct kh_stepres *s)
 	if (rc == KH_OK && c->n_reg && x->journal_open)
 		rc = journal_reg(x->p, old, c->n_reg);
 	if (rc == KH_OK && c->n_reg)
-		rc = plat_reg_set(x->p, c->reg, c->n_reg, NULL);
+		rc = plat_reg_set(x->p, c->reg, c->n_reg);
 	if (old)
 		plat_free_regvals(old, c->n_reg);
 	if (rc == KH_OK)

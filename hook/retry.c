@@ -109,7 +109,7 @@ static void write_status(kh_plat *p, const struct kh_result *r, long attempts)
 	snprintf(code, sizeof(code), "%d", r->exit_code);
 	snprintf(att, sizeof(att), "%ld", attempts);
 	kh_fmt_time(kh_now(), when);
-	if (plat_reg_set(p, v, 6, NULL) != KH_OK)
+	if (plat_reg_set(p, v, 6) != KH_OK)
 		kh_log(KH_LOG_WARN, "report", "status values not written: %s", kh_lasterr());
 }
 

@@ -402,7 +402,6 @@ char *plat_self_dir(void)
 		*slash = '\0';
 	return strdup(buf);
 }
-const char *plat_root(const kh_plat *p) { return p->root; }
 
 /* ---------- files ---------- */
 
@@ -955,6 +954,7 @@ struct hive {
 	int idx;
 	char disk[NAME_MAX + 1];    /* on-disk name of the hive file */
 	char shown[64];             /* "Windows/System32/config/SYSTEM" */
+	char tmp[NAME_MAX + 1];     /* written, not yet renamed: "" when none */
 };
 
 /* "HKLM\SYSTEM\a\b" -> HIVE_SYSTEM, "a\b". */
@@ -990,8 +990,12 @@ static int hive_missing(const struct hive *hv)
 	return KH_ERR_HIVE;
 }
 
+/* Closes the hive; a temp file not renamed into place is removed. */
 static void hive_close(struct hive *hv)
 {
+	if (hv->tmp[0] && hv->dfd >= 0)
+		unlinkat(hv->dfd, hv->tmp, 0);
+	hv->tmp[0] = '\0';
 	if (hv->h)
 		hivex_close(hv->h);
 	if (hv->dfd >= 0)
@@ -1055,8 +1059,9 @@ fail:
 	return r;
 }
 
-/* Writes the hive to an exclusive temp file beside it, flushes, renames. */
-static int hive_commit(struct hive *hv)
+/* Writes the hive whole to an exclusive temp file beside it and flushes
+ * it; hive_install renames it into place. */
+static int hive_write_temp(struct hive *hv)
 {
 	char tmp[NAME_MAX + 1], proc[32];
 	int fd, r;
@@ -1065,20 +1070,22 @@ static int hive_commit(struct hive *hv)
 		return r;
 	if ((r = create_temp(hv->dfd, tmp, hv->shown, &fd)) != KH_OK)
 		return r;
+	memcpy(hv->tmp, tmp, sizeof(tmp));
 	fd_path(proc, fd);
-	if (hivex_commit(hv->h, proc, 0) < 0) {
+	if (hivex_commit(hv->h, proc, 0) < 0)
 		r = fail(errno, "cannot write registry hive", hv->shown);
-	} else if (fsync(fd) < 0) {
+	else if (fsync(fd) < 0)
 		r = fail(errno, "cannot flush registry hive", hv->shown);
-	}
 	if (close(fd) < 0 && r == KH_OK)
 		r = fail(errno, "cannot close registry hive", hv->shown);
-	if (r == KH_OK && renameat(hv->dfd, tmp, hv->dfd, hv->disk) < 0)
-		r = fail(errno, "cannot replace registry hive", hv->shown);
-	if (r != KH_OK) {
-		unlinkat(hv->dfd, tmp, 0);
-		return r;
-	}
+	return r;
+}
+
+static int hive_install(struct hive *hv)
+{
+	if (renameat(hv->dfd, hv->tmp, hv->dfd, hv->disk) < 0)
+		return fail(errno, "cannot replace registry hive", hv->shown);
+	hv->tmp[0] = '\0';
 	return fsync_dir(hv->dfd, hv->shown);
 }
 
@@ -1342,30 +1349,6 @@ out:
 	return r;
 }
 
-/* Records the current state of v into o (data NULL when absent). */
-static int capture(struct hive *hv, const struct kh_regval *v,
-		   struct kh_regval *o)
-{
-	const char *sub;
-	hive_node_h node;
-	int idx, r;
-
-	if (!(o->key = strdup(v->key)) || !(o->name = strdup(v->name)))
-		return KH_ERR_NOMEM;
-	o->type = v->type;
-	o->data = NULL;
-	if ((r = reg_split(v->key, &idx, &sub)) != KH_OK)
-		return r;
-	r = key_find(hv, v->key, sub, 0, &node);
-	if (r == KH_OK)
-		r = val_get(hv, node, v->key, v->name, &o->type, &o->data);
-	if (r == KH_ERR_NOENT) {
-		kh_clearerr();
-		return KH_OK;
-	}
-	return r;
-}
-
 /* Applies one value (data NULL: delete) in an open hive. */
 static int apply(struct hive *hv, const struct kh_regval *v)
 {
@@ -1396,30 +1379,22 @@ static int hive_of(const struct kh_regval *v)
 	return reg_split(v->key, &idx, &sub) == KH_OK ? idx : -1;
 }
 
-/* One hive: capture old state (when old != NULL), apply vals in order
- * (reverse when undoing), commit once. */
-static int hive_apply(kh_plat *p, int idx, const struct kh_regval *vals,
-		      size_t n, struct kh_regval *old, int reverse)
+/* One hive: opened for writing, vals that name it applied in order
+ * (reverse: last first), written to its temp file. */
+static int hive_stage(kh_plat *p, int idx, const struct kh_regval *vals,
+		      size_t n, int reverse, struct hive *hv)
 {
-	struct hive hv;
 	int r;
 
-	if ((r = hive_open(p, idx, 1, &hv)) != KH_OK)
+	if ((r = hive_open(p, idx, 1, hv)) != KH_OK)
 		return r;
 	for (size_t k = 0; k < n && r == KH_OK; k++) {
 		size_t i = reverse ? n - 1 - k : k;
 
-		if (hive_of(&vals[i]) != idx)
-			continue;
-		if (old)
-			r = capture(&hv, &vals[i], &old[i]);
-		if (r == KH_OK)
-			r = apply(&hv, &vals[i]);
+		if (hive_of(&vals[i]) == idx)
+			r = apply(hv, &vals[i]);
 	}
-	if (r == KH_OK)
-		r = hive_commit(&hv);
-	hive_close(&hv);
-	return r;
+	return r == KH_OK ? hive_write_temp(hv) : r;
 }
 
 static int hive_used(const struct kh_regval *vals, size_t n, int idx)
@@ -1447,62 +1422,47 @@ static int reg_validate(const struct kh_regval *vals, size_t n)
 	return KH_OK;
 }
 
-/* Undoes the hives committed before a failure, from the captured state. */
-static void reg_rollback(kh_plat *p, struct kh_regval *old, size_t n, int upto)
+/* Every hive vals name is staged before any is renamed into place, so a
+ * failure to open, change or write one changes none.  Only a failed
+ * rename after another succeeded (same folder: not expected) leaves the
+ * hives apart. */
+static int reg_change(kh_plat *p, const struct kh_regval *vals, size_t n,
+		      int reverse)
 {
-	for (int h = upto - 1; h >= 0; h--)
-		if (hive_used(old, n, h) && hive_apply(p, h, old, n, NULL, 1) != KH_OK)
-			kh_log(KH_LOG_ERROR, "registry", "rollback of hive %s "
-			       "failed: %s", hive_file[h], kh_lasterr());
-}
+	struct hive hv[NHIVES];
+	int h, r = KH_OK;
 
-int plat_reg_set(kh_plat *p, const struct kh_regval *vals, size_t n,
-		 struct kh_regval **old)
-{
-	struct kh_regval *o;
-	int r = KH_OK, h;
-
-	if (old)
-		*old = NULL;
-	if ((r = reg_validate(vals, n)) != KH_OK)
-		return r;
-	if (!(o = calloc(n ? n : 1, sizeof(*o))))
-		return KH_ERR_NOMEM;
+	for (h = 0; h < NHIVES; h++) {
+		memset(&hv[h], 0, sizeof(hv[h]));
+		hv[h].dfd = -1;
+	}
 	for (h = 0; h < NHIVES && r == KH_OK; h++)
 		if (hive_used(vals, n, h))
-			r = hive_apply(p, h, vals, n, o, 0);
-	if (r != KH_OK) {
-		char *msg = kh_strdup(kh_lasterr());
+			r = hive_stage(p, h, vals, n, reverse, &hv[h]);
+	for (h = 0; h < NHIVES && r == KH_OK; h++)
+		if (hv[h].tmp[0])
+			r = hive_install(&hv[h]);
+	for (h = 0; h < NHIVES; h++)
+		hive_close(&hv[h]);
+	return r;
+}
 
-		reg_rollback(p, o, n, h - 1);
-		if (msg)
-			kh_seterr("%s", msg);   /* the cause, not the rollback's noise */
-		free(msg);
-		plat_free_regvals(o, n);
-		return r;
-	}
-	if (old)
-		*old = o;
-	else
-		plat_free_regvals(o, n);
-	return KH_OK;
+int plat_reg_set(kh_plat *p, const struct kh_regval *vals, size_t n)
+{
+	int r = reg_validate(vals, n);
+
+	return r == KH_OK ? reg_change(p, vals, n, 0) : r;
 }
 
 int plat_reg_undo(kh_plat *p, const struct kh_regval *old, size_t n)
 {
-	int r;
-
 	for (size_t i = 0; i < n; i++)
 		if (!old[i].key || !old[i].name || hive_of(&old[i]) < 0) {
 			kh_seterr("registry undo: entry %zu names no HKLM\\SYSTEM or "
 				  "HKLM\\SOFTWARE value", i);
 			return KH_ERR_USAGE;
 		}
-	for (int h = NHIVES - 1; h >= 0; h--)
-		if (hive_used(old, n, h) &&
-		    (r = hive_apply(p, h, old, n, NULL, 1)) != KH_OK)
-			return r;
-	return KH_OK;
+	return reg_change(p, old, n, 1);
 }
 
 void plat_free_regvals(struct kh_regval *v, size_t n)

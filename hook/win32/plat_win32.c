@@ -438,7 +438,6 @@ char *plat_self_dir(void)
 		*slash = L'\0';
 	return from_w(buf, -1);
 }
-const char *plat_root(const kh_plat *p) { return p->root; }
 
 /* ---- files --------------------------------------------------------------- */
 static int cmp_ent(const void *a, const void *b)
@@ -1284,99 +1283,56 @@ out:
 	return r;
 }
 
-/* Current state of a value, in plat_reg_set's `old` form. */
-static int reg_capture(const struct kh_regval *v, struct kh_regval *o)
+/* A value plat_reg_set can write: key under HKLM, a name, data of its type. */
+static int reg_check(const struct kh_regval *v)
 {
-	wchar_t *sub, *wname;
-	HKEY hk;
-	DWORD type = 0;
-	LSTATUS e;
+	wchar_t *w;
+	DWORD d;
 	int r;
 
-	memset(o, 0, sizeof(*o));
-	o->key = kh_strdup(v->key);
-	o->name = kh_strdup(v->name ? v->name : "");
-	o->type = v->type;
-	if (!o->key || !o->name)
-		return KH_ERR_NOMEM;
-	r = reg_path(v->key, &sub);
-	if (r)
+	if (!v->key || !v->name || !v->data) {
+		kh_seterr("registry value: key, name and data are required");
+		return KH_ERR_CONFIG;
+	}
+	if ((r = reg_path(v->key, &w)) != KH_OK)
 		return r;
-	wname = to_w(o->name);
-	if (!wname) {
-		free(sub);
+	free(w);
+	switch (v->type) {
+	case KH_REG_DWORD:
+		if (parse_dword(v->data, &d))
+			return KH_OK;
+		kh_seterr("registry value %s\\%s: \"%s\" is not a DWORD", v->key, v->name,
+			  v->data);
+		return KH_ERR_CONFIG;
+	case KH_REG_SZ:
+	case KH_REG_EXPAND_SZ:
+		if ((w = to_w(v->data))) {
+			free(w);
+			return KH_OK;
+		}
+		kh_seterr("registry value %s\\%s: not valid UTF-8", v->key, v->name);
 		return KH_ERR_DATA;
 	}
-	e = RegOpenKeyExW(HKEY_LOCAL_MACHINE, sub, 0, KEY_QUERY_VALUE | KEY_WOW64_64KEY, &hk);
-	free(sub);
-	if (e == ERROR_FILE_NOT_FOUND) {
-		free(wname);
-		return KH_OK;           /* key missing: value did not exist */
-	}
-	if (e != ERROR_SUCCESS) {
-		free(wname);
-		return reg_fail(e, "cannot open registry key", v->key, NULL);
-	}
-	r = reg_read(hk, wname, v->key, v->name, &type, &o->data);
-	RegCloseKey(hk);
-	free(wname);
-	if (r == KH_ERR_NOENT) {
-		kh_clearerr();
-		return KH_OK;
-	}
-	if (r == KH_OK) {
-		if (type == REG_SZ)
-			o->type = KH_REG_SZ;
-		else if (type == REG_EXPAND_SZ)
-			o->type = KH_REG_EXPAND_SZ;
-		else if (type == REG_DWORD)
-			o->type = KH_REG_DWORD;
-		else {
-			kh_seterr("registry value %s\\%s: existing type %lu cannot be restored",
-				  v->key, v->name ? v->name : "", (unsigned long)type);
-			return KH_ERR_DATA;
-		}
-	}
-	return r;
+	kh_seterr("registry value %s\\%s: unsupported type %d", v->key, v->name, (int)v->type);
+	return KH_ERR_CONFIG;
 }
 
-/* Live registry has no usable transaction: capture every old value first,
- * then set in order and put back what was set when one fails. */
-int plat_reg_set(kh_plat *p, const struct kh_regval *vals, size_t n, struct kh_regval **old)
+/* The live registry has no usable transaction: every value is checked
+ * before the first is written, then they are set in order.  A write the
+ * system refuses part-way leaves the earlier ones set; the error names the
+ * value. */
+int plat_reg_set(kh_plat *p, const struct kh_regval *vals, size_t n)
 {
-	struct kh_regval *cap;
-	size_t i;
-	int r = KH_OK;
+	int r;
 
-	if (old)
-		*old = NULL;
-	cap = calloc(n ? n : 1, sizeof(*cap));
-	if (!cap)
-		return KH_ERR_NOMEM;
-	for (i = 0; i < n && r == KH_OK; i++)
-		r = reg_capture(&vals[i], &cap[i]);
-	if (r == KH_OK) {
-		for (i = 0; i < n; i++) {
-			r = reg_write(&vals[i]);
-			if (r)
-				break;
-		}
-		if (r) {
-			char keep[1024];
-
-			snprintf(keep, sizeof(keep), "%s", kh_lasterr());
-			for (size_t j = 0; j < i; j++)
-				reg_write(&cap[j]);
-			kh_seterr("%s", keep);
-		}
-	}
-	if (r == KH_OK && old) {
-		*old = cap;
-		return KH_OK;
-	}
-	plat_free_regvals(cap, n);
 	(void)p;
-	return r;
+	for (size_t i = 0; i < n; i++)
+		if ((r = reg_check(&vals[i])) != KH_OK)
+			return r;
+	for (size_t i = 0; i < n; i++)
+		if ((r = reg_write(&vals[i])) != KH_OK)
+			return r;
+	return KH_OK;
 }
 
 int plat_reg_undo(kh_plat *p, const struct kh_regval *old, size_t n)

@@ -166,6 +166,7 @@ static void test_open_live_is_usage(void **state)
 static void test_open_root_kinds(void **state)
 {
 	struct fx *f = *state;
+	struct kh_dirent st;
 	char path[256];
 	kh_plat *q;
 
@@ -174,7 +175,8 @@ static void test_open_root_kinds(void **state)
 	tu_fmt(path, sizeof(path), "%s/rootlink", f->tmp);
 	assert_int_equal(plat_open(&q, path), KH_OK);
 	assert_int_equal(plat_is_offline(q), 1);
-	assert_string_equal(plat_root(q), path);
+	assert_int_equal(plat_stat(q, "", &st), KH_OK);
+	assert_int_equal(st.type, KH_FT_DIR);
 	plat_close(q);
 	/* negative: missing, or a file */
 	tu_fmt(path, sizeof(path), "%s/nothere", f->tmp);
@@ -716,18 +718,21 @@ static void test_reg_set_and_undo(void **state)
 		  KH_REG_EXPAND_SZ, "%SystemRoot%\\caf\xc3\xa9" },
 	};
 	const size_t n = sizeof(vals) / sizeof(vals[0]);
-	struct kh_regval *old = NULL;
+	struct kh_regval old[4];
 	const char *v;
 	char *s;
+	int r;
 
 	make_hives(f);
-	assert_int_equal(plat_reg_set(f->p, vals, n, &old), KH_OK);
-	assert_non_null(old);
+	/* the old state, read first as repair.c does for the journal */
+	for (size_t i = 0; i < n; i++) {
+		old[i] = vals[i];
+		r = plat_reg_get(f->p, vals[i].key, vals[i].name, &old[i].data);
+		assert_int_equal(r, i == 0 || i == 2 ? KH_OK : KH_ERR_NOENT);
+	}
 	assert_string_equal(old[0].data, "http://old.example.local");
-	assert_int_equal(old[0].type, KH_REG_SZ);
-	assert_null(old[1].data);
 	assert_string_equal(old[2].data, "3");
-	assert_null(old[3].data);
+	assert_int_equal(plat_reg_set(f->p, vals, n), KH_OK);
 	/* independent reader */
 	assert_non_null(v = hget(f, "SOFTWARE", "\\CMIT\\Active",
 				 "IntranetActivationServer"));
@@ -757,7 +762,9 @@ static void test_reg_set_and_undo(void **state)
 	assert_null(hget(f, "SYSTEM", "\\ControlSet001\\Services\\ClipSVC", "Note"));
 	assert_non_null(v = hget(f, "SYSTEM", "\\ControlSet001\\Services\\ClipSVC",
 				 "ImagePath"));
-	plat_free_regvals(old, n);
+	assert_int_equal(count_names(f, "root/Windows/System32/config", "khtmp"), 0);
+	for (size_t i = 0; i < n; i++)
+		free(old[i].data);
 }
 
 static void test_reg_set_rejects_bad_data(void **state)
@@ -769,27 +776,26 @@ static void test_reg_set_rejects_bad_data(void **state)
 		{ "HKLM\\SYSTEM\\Setup", "A", KH_REG_SZ, "a" },
 		{ "HKLM\\SYSTEM\\Setup", "B", KH_REG_DWORD, "oops" },
 	};
-	struct kh_regval *old = NULL;
 	const char *v2;
 	char *s;
 
 	make_hives(f);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		v.data = (char *)bad[i];
-		assert_int_equal(plat_reg_set(f->p, &v, 1, &old), KH_ERR_CONFIG);
-		assert_null(old);
+		assert_int_equal(plat_reg_set(f->p, &v, 1), KH_ERR_CONFIG);
+		assert_null(hget(f, "SYSTEM", "\\Setup", "X"));
 	}
 	/* all or nothing: the good value of the batch did not land either */
-	assert_int_equal(plat_reg_set(f->p, good, 2, NULL), KH_ERR_CONFIG);
+	assert_int_equal(plat_reg_set(f->p, good, 2), KH_ERR_CONFIG);
 	assert_null(hget(f, "SYSTEM", "\\Setup", "A"));
 	/* bad key prefix */
 	good[1].key = "HKCU\\x";
 	good[1].data = "1";
-	assert_int_equal(plat_reg_set(f->p, good, 2, NULL), KH_ERR_USAGE);
+	assert_int_equal(plat_reg_set(f->p, good, 2), KH_ERR_USAGE);
 	assert_null(hget(f, "SYSTEM", "\\Setup", "A"));
 	/* negative twin: valid forms */
 	v.data = "4294967295";
-	assert_int_equal(plat_reg_set(f->p, &v, 1, NULL), KH_OK);
+	assert_int_equal(plat_reg_set(f->p, &v, 1), KH_OK);
 	assert_non_null(v2 = hget(f, "SYSTEM", "\\Setup", "X"));
 	assert_string_equal(v2, "-1");          /* hivexget prints signed */
 	assert_int_equal(plat_reg_get(f->p, "HKLM\\SYSTEM\\Setup", "X", &s),
@@ -797,24 +803,44 @@ static void test_reg_set_rejects_bad_data(void **state)
 	assert_string_equal(s, "4294967295");
 	free(s);
 	v.data = "0XfF";
-	assert_int_equal(plat_reg_set(f->p, &v, 1, NULL), KH_OK);
+	assert_int_equal(plat_reg_set(f->p, &v, 1), KH_OK);
 	assert_string_equal(hget(f, "SYSTEM", "\\Setup", "X"), "255");
 }
 
-static void test_reg_set_rolls_back_other_hive(void **state)
+/* Both hives are written before either is renamed into place: one that
+ * cannot be opened changes neither. */
+static void test_reg_set_all_hives_or_none(void **state)
 {
 	struct fx *f = *state;
 	struct kh_regval vals[] = {
 		{ "HKLM\\SYSTEM\\Setup", "A", KH_REG_SZ, "a" },
 		{ "HKLM\\SOFTWARE\\CMIT\\Active", "B", KH_REG_SZ, "b" },
 	};
-	struct kh_regval *old = NULL;
+	struct kh_regval old[] = {
+		{ "HKLM\\SYSTEM\\ControlSet001\\Services\\ClipSVC", "Start",
+		  KH_REG_DWORD, "4" },
+		{ "HKLM\\SOFTWARE\\CMIT\\Active", "B", KH_REG_SZ, NULL },
+	};
 
 	make_hive(f, "SYSTEM", system_reg);   /* no SOFTWARE hive */
-	assert_int_equal(plat_reg_set(f->p, vals, 2, &old), KH_ERR_HIVE);
-	assert_null(old);
+	assert_int_equal(plat_reg_set(f->p, vals, 2), KH_ERR_HIVE);
 	assert_err_names("Windows/System32/config/SOFTWARE: not found");
 	assert_null(hget(f, "SYSTEM", "\\Setup", "A"));
+	assert_int_equal(count_names(f, "root/Windows/System32/config", "khtmp"), 0);
+	/* the same for undo */
+	assert_int_equal(plat_reg_undo(f->p, old, 2), KH_ERR_HIVE);
+	assert_string_equal(hget(f, "SYSTEM", "\\ControlSet001\\Services\\ClipSVC",
+				 "Start"), "3");
+	assert_int_equal(count_names(f, "root/Windows/System32/config", "khtmp"), 0);
+	/* negative twin: with both hives, both change */
+	make_hive(f, "SOFTWARE", software_reg);
+	assert_int_equal(plat_reg_set(f->p, vals, 2), KH_OK);
+	assert_string_equal(hget(f, "SYSTEM", "\\Setup", "A"), "a");
+	assert_string_equal(hget(f, "SOFTWARE", "\\CMIT\\Active", "B"), "b");
+	assert_int_equal(plat_reg_undo(f->p, old, 2), KH_OK);
+	assert_string_equal(hget(f, "SYSTEM", "\\ControlSet001\\Services\\ClipSVC",
+				 "Start"), "4");
+	assert_null(hget(f, "SOFTWARE", "\\CMIT\\Active", "B"));
 }
 
 static void copy_file(const struct fx *f, const char *from, const char *to,
@@ -855,7 +881,7 @@ static void test_missing_and_corrupt_hive(void **state)
 	assert_int_equal(plat_source_os(f->p, &l, &n), KH_ERR_HIVE);
 	/* folder but no SOFTWARE */
 	make_hive(f, "SYSTEM", system_reg);
-	assert_int_equal(plat_reg_set(f->p, &v, 1, NULL), KH_ERR_HIVE);
+	assert_int_equal(plat_reg_set(f->p, &v, 1), KH_ERR_HIVE);
 	assert_err_names("config/SOFTWARE: not found");
 	/* truncated copy */
 	copy_file(f, "root/Windows/System32/config/SYSTEM",
@@ -866,13 +892,13 @@ static void test_missing_and_corrupt_hive(void **state)
 	/* garbled base block */
 	copy_file(f, "root/Windows/System32/config/SYSTEM",
 		  "root/Windows/System32/config/SOFTWARE", -1, 0x20);
-	assert_int_equal(plat_reg_set(f->p, &v, 1, NULL), KH_ERR_HIVE);
+	assert_int_equal(plat_reg_set(f->p, &v, 1), KH_ERR_HIVE);
 	assert_err_names("Windows/System32/config/SOFTWARE");
 	/* a symlinked hive is refused, its target untouched */
 	unlink(strcat(strcpy((char[512]){0}, f->tmp),
 		      "/root/Windows/System32/config/SOFTWARE"));
 	lnk(f, "../../../../outside/secret", "root/Windows/System32/config/software");
-	assert_int_equal(plat_reg_set(f->p, &v, 1, NULL), KH_ERR_UNSAFE);
+	assert_int_equal(plat_reg_set(f->p, &v, 1), KH_ERR_UNSAFE);
 	assert_string_equal(get(f, "outside/secret"), "secret");
 	/* negative twin: the intact SYSTEM hive still reads (lower-case dirs) */
 	assert_int_equal(plat_reg_get(f->p, "HKLM\\SYSTEM\\Setup\\Source OS "
@@ -982,7 +1008,7 @@ int main(void)
 		T(test_reg_get),
 		T(test_reg_set_and_undo),
 		T(test_reg_set_rejects_bad_data),
-		T(test_reg_set_rolls_back_other_hive),
+		T(test_reg_set_all_hives_or_none),
 		T(test_missing_and_corrupt_hive),
 		T(test_source_os),
 		T(test_source_os_none),
