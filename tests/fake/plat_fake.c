@@ -1,5 +1,6 @@
 /* plat_fake.c - a test body of the platform boundary: the offline body for
- * files and registry, plus "live" services and licence state played by
+ * files and registry (hook/offline/files.c, hives.c), with this file in
+ * place of its stubs.c: "live" services and licence state played by
  * tests/tools/fakesvc, so that the live plan (restart, verify, trigger,
  * wait, rollback) runs on Linux.  Every service call is traced:
  *   > service_stop(ClipSVC)
@@ -9,29 +10,23 @@
  * with its state in ProgramData\fake\task on the volume (the task's name,
  * then its definition, one "key=value" a line), so task_query answers
  * consistently across runs.  Never linked into khreset. */
-#define plat_is_offline    offline_is_offline
-#define plat_service_stop  offline_service_stop
-#define plat_service_start offline_service_start
-#define plat_licence       offline_licence
-#define plat_task_install  offline_task_install
-#define plat_task_remove   offline_task_remove
-#define plat_task_query    offline_task_query
-#include "../../hook/offline/plat_offline.c"
-#undef plat_is_offline
-#undef plat_service_stop
-#undef plat_service_start
-#undef plat_licence
-#undef plat_task_install
-#undef plat_task_remove
-#undef plat_task_query
-
 #include <spawn.h>
 #include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
 #include <sys/wait.h>
+
+#include "khreset.h"
+#include "offline/offline.h"
 
 extern char **environ;
 
 int plat_is_offline(const kh_plat *p) { return 0; }
+
+/* Events are not played: no-op, like the offline body. */
+int plat_event(kh_plat *p, int id, const char *text) { return KH_OK; }
 
 static void trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void trace(const char *fmt, ...)
