@@ -236,8 +236,8 @@ int cmd_check(int argc, char **argv, const struct kh_globals *g)
 	memset(&o, 0, sizeof(o));
 	if ((ex = session_open(&s, g)) != 0 || (ex = observe_decide(&s, 0, &o, &d)) != 0)
 		goto out;
-	r.outcome = d.verdict == KH_V_HEALTHY ? "healthy"
-		  : d.verdict == KH_V_BLOCKED ? "blocked" : "checked";
+	r.outcome = d.verdict == KH_V_HEALTHY ? KH_OUT_HEALTHY
+		  : d.verdict == KH_V_BLOCKED ? KH_OUT_BLOCKED : KH_OUT_CHECKED;
 	ex = d.verdict == KH_V_HEALTHY ? KH_EXIT_OK : KH_EXIT_ATTENTION;
 	if (bundle_needed(&o, &d))
 		ex = bundle_needed(&o, &d);
@@ -314,10 +314,10 @@ int cmd_run(int argc, char **argv, const struct kh_globals *g)
 	if ((ex = bundle_needed(&o, &d)) != 0)
 		goto out;
 	if (d.verdict == KH_V_HEALTHY) {
-		r.outcome = "healthy";
+		r.outcome = KH_OUT_HEALTHY;
 		r.exit_code = KH_EXIT_OK;
 	} else if (d.verdict == KH_V_BLOCKED) {
-		r.outcome = "blocked";
+		r.outcome = KH_OUT_BLOCKED;
 		r.exit_code = KH_EXIT_ATTENTION;
 		fprintf(stderr, "khreset: blocked: %s\n", d.why);
 	} else {
@@ -331,7 +331,7 @@ int cmd_run(int argc, char **argv, const struct kh_globals *g)
 	retry_finish(s.p, s.c, &d, opt.from_task, attempt, &r);
 	ex = r.exit_code;
 	kh_log(ex == KH_EXIT_FAILED ? KH_LOG_ERROR : KH_LOG_INFO, "run", "outcome %s, exit %d%s%s",
-	       r.outcome, ex, r.backup_id[0] ? ", backup " : "", r.backup_id);
+	       outcome_name(r.outcome), ex, r.backup_id[0] ? ", backup " : "", r.backup_id);
 	kh_test_stop("report");
 	emit(&s, g, &o, &d, &r, 1);
 out:

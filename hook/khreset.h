@@ -39,7 +39,6 @@ enum kh_err {
 	KH_ERR_UNSUPPORTED,  /* not available in this mode */
 	KH_ERR_SERVICE,      /* service control failed */
 	KH_ERR_TIMEOUT,      /* waited too long */
-	KH_ERR_KILLED,       /* test hook stopped the process (never returned) */
 	KH_ERR__COUNT
 };
 

@@ -303,7 +303,7 @@ static void rollback(struct run *x)
 	step_end(s, rc);
 }
 
-static void finish(struct kh_result *r, const char *outcome, int code)
+static void finish(struct kh_result *r, enum kh_outcome outcome, int code)
 {
 	r->outcome = outcome;
 	r->exit_code = code;
@@ -365,15 +365,15 @@ void repair_run(kh_plat *p, const struct kh_config *c, const struct kh_obs *o,
 	}
 	if (rc != KH_OK && x.journal_open) {
 		rollback(&x);
-		finish(r, "failed", KH_EXIT_FAILED);
+		finish(r, KH_OUT_FAILED, KH_EXIT_FAILED);
 	} else if (rc == KH_ERR_TIMEOUT || (rc == KH_OK && plat_is_offline(p))) {
-		finish(r, "pending", KH_EXIT_PENDING);
+		finish(r, KH_OUT_PENDING, KH_EXIT_PENDING);
 	} else if (rc != KH_OK) {
-		finish(r, "failed", KH_EXIT_FAILED);
+		finish(r, KH_OUT_FAILED, KH_EXIT_FAILED);
 	} else if (opt->no_activate) {
-		finish(r, "pending", KH_EXIT_PENDING);
+		finish(r, KH_OUT_PENDING, KH_EXIT_PENDING);
 	} else {
-		finish(r, "repaired", KH_EXIT_OK);
+		finish(r, KH_OUT_REPAIRED, KH_EXIT_OK);
 	}
 	if (x.have_backup && r->exit_code != KH_EXIT_FAILED)
 		backup_prune(p, c->keep_backups, x.b.id);

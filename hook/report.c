@@ -75,6 +75,17 @@ static json_t *jplan(unsigned plan)
 	return a;
 }
 
+const char *outcome_name(enum kh_outcome o)
+{
+	static const char *const names[KH_OUT__COUNT] = {
+		[KH_OUT_CHECKED] = "checked",   [KH_OUT_HEALTHY] = "healthy",
+		[KH_OUT_REPAIRED] = "repaired", [KH_OUT_PENDING] = "pending",
+		[KH_OUT_FAILED] = "failed",     [KH_OUT_BLOCKED] = "blocked",
+	};
+
+	return (unsigned)o < KH_OUT__COUNT ? names[o] : "unknown";
+}
+
 static json_t *jresult(const struct kh_result *r)
 {
 	json_t *steps = json_array(), *j;
@@ -83,7 +94,7 @@ static json_t *jresult(const struct kh_result *r)
 		json_array_append_new(steps, json_pack("{s:s, s:b, s:I, s:s}",
 			"step", r->steps[i].step, "ok", r->steps[i].ok,
 			"ms", (json_int_t)r->steps[i].ms, "detail", r->steps[i].detail));
-	j = json_pack("{s:s, s:i, s:s?, s:o}", "outcome", r->outcome, "exit_code",
+	j = json_pack("{s:s, s:i, s:s?, s:o}", "outcome", outcome_name(r->outcome), "exit_code",
 		      r->exit_code, "backup_id", r->backup_id[0] ? r->backup_id : NULL,
 		      "steps", steps);
 	if (r->recovery.found)
@@ -164,10 +175,13 @@ static void human_system(FILE *out, const struct kh_obs *o)
 void report_human(FILE *out, const struct kh_obs *o, const struct kh_decision *d,
 		  const struct kh_result *r, int verbose)
 {
-	if (!strcmp(r->outcome, "checked") || !strcmp(r->outcome, verdict_name(d->verdict)))
+	/* a run that only confirmed the verdict shows the verdict */
+	if (r->outcome == KH_OUT_CHECKED ||
+	    (r->outcome == KH_OUT_HEALTHY && d->verdict == KH_V_HEALTHY) ||
+	    (r->outcome == KH_OUT_BLOCKED && d->verdict == KH_V_BLOCKED))
 		fprintf(out, "verdict:   %s - %s\n", verdict_name(d->verdict), d->why);
 	else
-		fprintf(out, "outcome:   %s (verdict %s: %s)\n", r->outcome,
+		fprintf(out, "outcome:   %s (verdict %s: %s)\n", outcome_name(r->outcome),
 			verdict_name(d->verdict), d->why);
 	if (r->recovery.found)
 		fprintf(out, "recovered: %s\n", r->recovery.detail);

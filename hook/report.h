@@ -6,6 +6,12 @@
 #include "observe.h"
 #include "state.h"
 
+/* The outcome of a verb (SPEC section 4, result.outcome).  Zero is "checked":
+ * observed, nothing carried out yet. */
+enum kh_outcome { KH_OUT_CHECKED, KH_OUT_HEALTHY, KH_OUT_REPAIRED, KH_OUT_PENDING,
+		  KH_OUT_FAILED, KH_OUT_BLOCKED, KH_OUT__COUNT };
+const char *outcome_name(enum kh_outcome o);
+
 struct kh_stepres {
 	const char *step;
 	int ok;
@@ -14,7 +20,7 @@ struct kh_stepres {
 };
 
 struct kh_result {
-	const char *outcome;    /* healthy|repaired|pending|failed|blocked|checked */
+	enum kh_outcome outcome;
 	int exit_code;
 	char backup_id[32];     /* "" none */
 	struct kh_stepres steps[16];

@@ -65,22 +65,22 @@ static void follow_task(kh_plat *p, const struct kh_config *c, int from_task,
 
 	memset(s, 0, sizeof(*s));
 	s->step = "task";
-	if (rc == KH_OK && !strcmp(r->outcome, "pending") && from_task &&
+	if (rc == KH_OK && r->outcome == KH_OUT_PENDING && from_task &&
 	    attempts >= c->task_max_attempts) {
-		r->outcome = "failed";
+		r->outcome = KH_OUT_FAILED;
 		r->exit_code = KH_EXIT_FAILED;
 		rc = plat_task_remove(p, c->task_name);
 		snprintf(s->detail, sizeof(s->detail),
 			 "attempt %ld of %d still not activated: giving up, task removed",
 			 attempts, c->task_max_attempts);
-	} else if (rc == KH_OK && !strcmp(r->outcome, "pending") && from_task) {
+	} else if (rc == KH_OK && r->outcome == KH_OUT_PENDING && from_task) {
 		snprintf(s->detail, sizeof(s->detail), "attempt %ld of %d; the task tries again",
 			 attempts, c->task_max_attempts);
-	} else if (rc == KH_OK && !strcmp(r->outcome, "pending")) {
+	} else if (rc == KH_OK && r->outcome == KH_OUT_PENDING) {
 		rc = plat_task_install(p, &t);
 		snprintf(s->detail, sizeof(s->detail), "retry task %s registered", t.name);
-	} else if (rc == KH_OK && (!strcmp(r->outcome, "repaired") ||
-				   !strcmp(r->outcome, "healthy"))) {
+	} else if (rc == KH_OK && (r->outcome == KH_OUT_REPAIRED ||
+				   r->outcome == KH_OUT_HEALTHY)) {
 		rc = plat_task_remove(p, c->task_name);
 		snprintf(s->detail, sizeof(s->detail), "retry task %s removed (if present)", t.name);
 	} else if (rc == KH_OK) {
@@ -98,7 +98,7 @@ static void write_status(kh_plat *p, const struct kh_result *r, long attempts)
 {
 	char code[16], att[16], when[32];
 	struct kh_regval v[6] = {
-		{ STATUS_KEY, "Outcome", KH_REG_SZ, (char *)r->outcome },
+		{ STATUS_KEY, "Outcome", KH_REG_SZ, (char *)outcome_name(r->outcome) },
 		{ STATUS_KEY, "ExitCode", KH_REG_DWORD, code },
 		{ STATUS_KEY, "LastRun", KH_REG_SZ, when },
 		{ STATUS_KEY, "Attempts", KH_REG_DWORD, att },
@@ -113,17 +113,15 @@ static void write_status(kh_plat *p, const struct kh_result *r, long attempts)
 		kh_log(KH_LOG_WARN, "report", "status values not written: %s", kh_lasterr());
 }
 
-static int event_id(const char *outcome)
+/* SPEC section 4: the Application event of each outcome. */
+static int event_id(enum kh_outcome o)
 {
-	static const struct { const char *o; int id; } ids[] = {
-		{ "healthy", 100 }, { "repaired", 101 }, { "pending", 102 },
-		{ "failed", 200 }, { "blocked", 201 },
+	static const int ids[KH_OUT__COUNT] = {
+		[KH_OUT_HEALTHY] = 100, [KH_OUT_REPAIRED] = 101, [KH_OUT_PENDING] = 102,
+		[KH_OUT_FAILED] = 200,  [KH_OUT_BLOCKED] = 201,  [KH_OUT_CHECKED] = 200,
 	};
 
-	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
-		if (!strcmp(ids[i].o, outcome))
-			return ids[i].id;
-	return 200;
+	return (unsigned)o < KH_OUT__COUNT ? ids[o] : 200;
 }
 
 void retry_finish(kh_plat *p, const struct kh_config *c, const struct kh_decision *d,
@@ -136,9 +134,9 @@ void retry_finish(kh_plat *p, const struct kh_config *c, const struct kh_decisio
 	follow_task(p, c, from_task, attempts, r);
 	/* the count stays while the task retries and after it gave up; a
 	 * healthy or repaired system starts again from 0 */
-	write_status(p, r, !strcmp(r->outcome, "pending") || !strcmp(r->outcome, "failed")
+	write_status(p, r, r->outcome == KH_OUT_PENDING || r->outcome == KH_OUT_FAILED
 			   ? attempts : 0);
-	text = kh_asprintf("khreset %s: %s (verdict %s: %s)%s%s", KH_VERSION, r->outcome,
+	text = kh_asprintf("khreset %s: %s (verdict %s: %s)%s%s", KH_VERSION, outcome_name(r->outcome),
 			   verdict_name(d->verdict), d->why,
 			   r->backup_id[0] ? "; backup " : "", r->backup_id);
 	if (!text || plat_event(p, event_id(r->outcome), text) != KH_OK)

@@ -35,7 +35,6 @@ static const struct {
 	[KH_ERR_UNSUPPORTED] = { "not supported in this mode", 1 },
 	[KH_ERR_SERVICE]     = { "service control failed", 1 },
 	[KH_ERR_TIMEOUT]     = { "timed out", 1 },
-	[KH_ERR_KILLED]      = { "stopped by test hook", 1 },
 };
 
 const char *kh_errstr(int err)
