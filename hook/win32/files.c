@@ -597,12 +597,53 @@ static int full_path_in_folder(const kh_plat *p, const char *rel, wchar_t **out)
 	return r;
 }
 
+/* The temp file beside full: kh_temp_name's ".LEAF.khtmp.PID", the name
+ * crash recovery removes (malloc'd). */
+static int temp_beside(const wchar_t *full, wchar_t **out)
+{
+	const wchar_t *leaf = wcsrchr(full, L'\\') + 1;   /* check_parent passed */
+	size_t dir = (size_t)(leaf - full);
+	char *name = from_w(leaf, -1), tname[1024];
+	wchar_t *wt;
+	int r;
+
+	*out = NULL;
+	if (!name)
+		return KH_ERR_NOMEM;
+	r = kh_temp_name(tname, sizeof(tname), name, (long)GetCurrentProcessId());
+	free(name);
+	if (r)
+		return r;
+	wt = to_w(tname);
+	if (wt)
+		*out = malloc((dir + wcslen(wt) + 1) * sizeof(wchar_t));
+	if (!*out) {
+		free(wt);
+		return KH_ERR_NOMEM;
+	}
+	wmemcpy(*out, full, dir);
+	wcscpy(*out + dir, wt);
+	free(wt);
+	return KH_OK;
+}
+
+/* Created exclusively, never through a link; one a dead run with our
+ * process ID left is ours by its name and is replaced. */
+static HANDLE create_temp(const wchar_t *tmp)
+{
+	const DWORD fl = FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT;
+	HANDLE h = CreateFileW(tmp, GENERIC_WRITE, 0, NULL, CREATE_NEW, fl, NULL);
+
+	if (h == INVALID_HANDLE_VALUE && GetLastError() == ERROR_FILE_EXISTS && DeleteFileW(tmp))
+		h = CreateFileW(tmp, GENERIC_WRITE, 0, NULL, CREATE_NEW, fl, NULL);
+	return h;
+}
+
 /* Temp file beside path, then MoveFileExW over it; sync: FlushFileBuffers
  * and MOVEFILE_WRITE_THROUGH. */
 static int write_replace(kh_plat *p, const char *path, const void *buf, size_t len, int sync)
 {
-	static LONG counter;
-	wchar_t *full, *tmp;
+	wchar_t *full, *tmp = NULL;
 	HANDLE h;
 	int r;
 
@@ -627,25 +668,18 @@ static int write_replace(kh_plat *p, const char *path, const void *buf, size_t l
 			goto out;
 		}
 	}
-	tmp = malloc((wcslen(full) + 40) * sizeof(wchar_t));
-	if (!tmp) {
-		r = KH_ERR_NOMEM;
+	r = temp_beside(full, &tmp);
+	if (r)
 		goto out;
-	}
-	swprintf(tmp, wcslen(full) + 40, L"%ls.khtmp.%lu.%ld", full,
-		 (unsigned long)GetCurrentProcessId(), (long)InterlockedIncrement(&counter));
-	h = CreateFileW(tmp, GENERIC_WRITE, 0, NULL, CREATE_NEW,
-			FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+	h = create_temp(tmp);
 	if (h == INVALID_HANDLE_VALUE) {
 		r = fail(GetLastError(), "cannot create a temporary file beside", path);
-		free(tmp);
 		goto out;
 	}
 	if (!write_all(h, buf, len) || (sync && !FlushFileBuffers(h))) {
 		r = fail(GetLastError(), "cannot write", path);
 		CloseHandle(h);
 		DeleteFileW(tmp);
-		free(tmp);
 		goto out;
 	}
 	CloseHandle(h);
@@ -653,12 +687,11 @@ static int write_replace(kh_plat *p, const char *path, const void *buf, size_t l
 			 (sync ? MOVEFILE_WRITE_THROUGH : 0))) {
 		r = fail(GetLastError(), "cannot replace", path);
 		DeleteFileW(tmp);
-		free(tmp);
 		goto out;
 	}
-	free(tmp);
 	r = KH_OK;
 out:
+	free(tmp);
 	free(full);
 	return r;
 }
