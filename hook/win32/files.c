@@ -314,9 +314,6 @@ int plat_open(kh_plat **out, const char *root)
 	p->root[1] = ':';
 	p->root[2] = '\\';
 	p->root[3] = '\0';
-	p->mutex = NULL;
-	p->evsrc = NULL;
-	p->slc = NULL;
 	*out = p;
 	return KH_OK;
 }
