@@ -7,7 +7,7 @@
 #   make windows-objs   only compile what compiles today (progress check)
 #   make windows-size   size by library from the link map (after windows)
 #   make windows-smoke  hook/win32 smoke test under Wine (tests/win/smoke.sh)
-#   make windows-test   check-imports self-test, the smoke test, the task test
+#   make windows-test   check-imports self-test, the smoke, task and e2e tests
 #
 # The executable: the core hook/*.c plus the live body hook/win32/*.c, linked statically against
 # build/win/deps, win32 thread model (no libwinpthread DLL), section garbage
@@ -32,7 +32,7 @@ WIN_OBJ      = $(patsubst %.c,$(WIN_OBJDIR)/%.o,$(WIN_SRC))
 
 WIN_CFLAGS  ?= -O2
 WIN_WARN     = -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter
-# compat_win32.h: gmtime_r, C99 stdio/vasprintf, kill/SIGKILL for the test
+# hook/win32/compat.h: gmtime_r, C99 stdio/vasprintf, kill/SIGKILL for the test
 # seam.  LIBXML_STATIC: no dllimport of libxml2 symbols.
 WIN_KHFLAGS  = -std=gnu11 $(WIN_WARN) -D_GNU_SOURCE -DLIBXML_STATIC \
                -D_WIN32_WINNT=0x0A00 -DWINVER=0x0A00 -DINI_ANSIONLY \
@@ -40,7 +40,7 @@ WIN_KHFLAGS  = -std=gnu11 $(WIN_WARN) -D_GNU_SOURCE -DLIBXML_STATIC \
                -I$(WIN_DEPS)/include \
                -I$(WIN_DEPS)/include/libxml2 \
                -ffunction-sections -fdata-sections
-# Every CRT stream is binary (win/wmain.c sets _fmode; Debian's binmode.o is
+# Every CRT stream is binary (hook/win32/wmain.c sets _fmode; Debian's binmode.o is
 # empty).  Libraries in dependency order; winpthread
 # (static, via -static) only for clock_gettime/nanosleep.
 WIN_LDFLAGS  = -static -s -Wl,--gc-sections -Wl,--no-insert-timestamp \

@@ -1,5 +1,5 @@
-/* task_win32.c - the retry scheduled task on a live Windows system, through
- * the Task Scheduler 2.0 COM API (taskschd.h), C-style vtable calls.
+/* task.c - the retry scheduled task on a live Windows system, through the
+ * Task Scheduler 2.0 COM API (taskschd.h), C-style vtable calls.
  *
  * install: the XML from taskxml_build() (UTF-8 text, its declaration
  * rewritten to name UTF-16, converted to a BSTR) registered with
@@ -9,14 +9,9 @@
  * removed).  query: GetTask + state, last/next run, last result.
  *
  * Errors name the task, the COM call and the HRESULT with its text.
- * Compiled only on Windows; the Linux build has the offline stubs.
  */
-#ifdef _WIN32
-#ifndef _WIN32_WINNT
-#define _WIN32_WINNT 0x0A00
-#endif
-#define WIN32_LEAN_AND_MEAN
-#include <windows.h>
+#include "win32.h"
+
 #include <objbase.h>
 #include <oleauto.h>
 #include <taskschd.h>
@@ -24,8 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "khreset.h"
-#include "platform.h"
 #include "taskxml.h"
 
 #define HR_NOT_FOUND(hr) ((hr) == HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND) || \
@@ -40,36 +33,11 @@ struct ts {
 /* UTF-8 -> BSTR (NULL on failure). */
 static BSTR bstr_of(const char *s)
 {
-	int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, NULL, 0);
-	BSTR b;
+	wchar_t *w = to_w(s);
+	BSTR b = w ? SysAllocString(w) : NULL;
 
-	if (n <= 0 || !(b = SysAllocStringLen(NULL, (UINT)(n - 1))))
-		return NULL;
-	if (MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, b, n) != n) {
-		SysFreeString(b);
-		return NULL;
-	}
+	free(w);
 	return b;
-}
-
-/* "0x80070005 (Access is denied)" (static buffer). */
-static const char *hrtext(HRESULT hr)
-{
-	static char buf[600];
-	wchar_t wb[400];
-	char t[500] = "";
-	DWORD n = FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
-				 NULL, (DWORD)hr, MAKELANGID(LANG_ENGLISH, SUBLANG_DEFAULT),
-				 wb, sizeof(wb) / sizeof(wb[0]), NULL);
-
-	while (n > 0 && (wb[n - 1] == L'\r' || wb[n - 1] == L'\n' || wb[n - 1] == L'.' ||
-			 wb[n - 1] == L' '))
-		n--;
-	if (n)
-		WideCharToMultiByte(CP_UTF8, 0, wb, (int)n, t, (int)sizeof(t) - 1, NULL, NULL);
-	snprintf(buf, sizeof(buf), "HRESULT 0x%08lX%s%s%s", (unsigned long)hr,
-		 t[0] ? " (" : "", t, t[0] ? ")" : "");
-	return buf;
 }
 
 static int hrfail(HRESULT hr, const char *task, const char *what)
@@ -403,8 +371,3 @@ out:
 	free(folder);
 	return rc;
 }
-
-#else
-/* The Linux build has the offline stubs (plat_offline.c). */
-typedef int kh_task_win32_unused;
-#endif

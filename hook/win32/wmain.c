@@ -1,7 +1,7 @@
 /* wmain.c - Windows entry point: UTF-16 command line -> UTF-8 argv, then the
  * shared main() (hook/main.c compiled with -Dmain=kh_main for this build).
  * Linked with -municode.  The DLL search path is already restricted by a
- * constructor in plat_win32.c, which runs before this.
+ * constructor in hook/win32/win32.c, which runs before this.
  */
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>

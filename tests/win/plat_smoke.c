@@ -1,4 +1,4 @@
-/* plat_smoke.c - exercises hook/plat_win32.c (the live platform body)
+/* plat_smoke.c - exercises hook/win32/ (the live platform body)
  * directly, without the core: files, reparse-point refusal, registry,
  * Source OS keys, lock, licence, events, services.  Built with mingw-w64 and
  * run under Wine by tests/win/smoke.sh (or on a real Windows VM, elevated).
@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "khreset.h"
 #include "platform.h"
@@ -72,6 +73,28 @@ int main(int argc, char **argv)
 	CHECK(plat_write_atomic(p, T "\\a\\f.xml", "<a/>", 4) == KH_OK, "write_atomic new");
 	CHECK(plat_write_atomic(p, T "\\a\\f.xml", "<root>x</root>\r\n", 16) == KH_OK,
 	      "write_atomic replace");
+	r = plat_list(p, T "\\a", &ents, &ne);
+	CHECK(r == KH_OK && ne == 1 && !strcmp(ents[0].name, "f.xml"),
+	      "write_atomic leaves no temp file (%zu entries)", ne);
+	if (r == KH_OK)
+		plat_free_list(ents, ne);
+	/* a temp file a dead run with our process ID left, named by the rule
+	 * crash recovery uses: the writer's own temp, replaced and gone */
+	{
+		char tname[64], *stale;
+
+		kh_temp_name(tname, sizeof(tname), "f.xml", (long)getpid());
+		stale = kh_asprintf(T "\\a\\%s", tname);
+		CHECK(plat_write_atomic(p, stale, "stale", 5) == KH_OK &&
+		      plat_write_atomic(p, T "\\a\\f.xml", "<root>x</root>\r\n", 16) == KH_OK,
+		      "write_atomic over a stale %s", tname);
+		r = plat_stat(p, stale, &st);
+		CHECK(r == KH_ERR_NOENT, "the stale temp file is gone (%s)", kh_errstr(r));
+		if (r == KH_OK)
+			free(st.name);
+		plat_remove(p, stale);
+		free(stale);
+	}
 	CHECK(plat_write_replace(p, T "\\a\\r.json", "{}", 2) == KH_OK &&
 	      plat_write_replace(p, T "\\a\\r.json", "{\"a\":1}", 7) == KH_OK &&
 	      plat_read(p, T "\\a\\r.json", 100, &buf, &len) == KH_OK && len == 7,

@@ -1,4 +1,6 @@
-/* plat_win32.c - the live body of platform.h: the running Windows system.
+/* files.c - the live body's files: paths below the system drive, checked
+ * opens, reads and atomic writes, moves and deletes, the state folders'
+ * access lists, elevation; plat_open/plat_close.
  *
  * Paths are relative to the system drive root (%SystemDrive%\, normally C:\)
  * and are turned into "\\?\C:\..." paths after a component check (no empty,
@@ -11,37 +13,14 @@
  * on the way is detected too (KH_ERR_UNSAFE).  Moves and deletes act on the
  * handle so checked (FileRenameInfo relative to the checked target folder,
  * FileDispositionInfo).
- *
- * Registry: HKLM only, the 64-bit view (KEY_WOW64_64KEY).  Services: the SCM
- * with polling until a timeout; a disabled service is an error naming it and
- * is never re-enabled.  Licence: slc.dll from System32 at run time.  Events:
- * the Application log, source "khreset".  Lock: the Global\khreset mutex.
- * Text crosses this boundary as UTF-8; Windows gets UTF-16.
  */
-#ifndef _WIN32_WINNT
-#define _WIN32_WINNT 0x0A00
-#endif
-#define WIN32_LEAN_AND_MEAN
-#include <windows.h>
+#include "win32.h"
+
 #include <sddl.h>
 #include <aclapi.h>
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <wchar.h>
-
-#include "khreset.h"
-#include "platform.h"
-
-struct kh_plat {
-	wchar_t wroot[8];        /* L"C:\\" */
-	char root[8];            /* "C:\\" */
-	HANDLE mutex;
-	HMODULE slc;
-	HANDLE evsrc;
-};
 
 /* Our own folders: created (or, when found, reset) with a protected access
  * list granting SYSTEM and Administrators only.  SPEC sections 8 and 9. */
@@ -50,66 +29,6 @@ static const char *const own_dirs[] = {
 	"Windows\\Logs\\khreset",
 };
 static const wchar_t own_sddl[] = L"O:BAD:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)";
-
-/* ------------------------------------------------------------------------ */
-/* Hardening that must precede everything else (SPEC section 9): only
- * System32 is searched for DLLs loaded at run time.  Runs before main(). */
-__attribute__((constructor)) static void kh_win_early(void)
-{
-	SetDefaultDllDirectories(LOAD_LIBRARY_SEARCH_SYSTEM32);
-	SetDllDirectoryW(L"");
-	SetErrorMode(SEM_FAILCRITICALERRORS | SEM_NOOPENFILEERRORBOX);
-}
-
-/* ---- text ---------------------------------------------------------------- */
-/* UTF-8 to UTF-16 (malloc'd; NULL for NULL, invalid UTF-8 or no memory):
- * the one in hook/win32/compat.c. */
-static wchar_t *to_w(const char *s)
-{
-	return kh_win_utf8_to_w(s);
-}
-
-/* wlen < 0: NUL-terminated. */
-static char *from_w(const wchar_t *w, int wlen)
-{
-	int n;
-	char *s;
-
-	if (wlen == 0)
-		return kh_strdup("");
-	n = WideCharToMultiByte(CP_UTF8, 0, w, wlen, NULL, 0, NULL, NULL);
-	if (n <= 0)
-		return NULL;
-	s = malloc((size_t)n + 1);
-	if (!s)
-		return NULL;
-	if (WideCharToMultiByte(CP_UTF8, 0, w, wlen, s, n, NULL, NULL) != n) {
-		free(s);
-		return NULL;
-	}
-	s[n] = '\0';
-	return s;
-}
-
-/* "code N: text" for a Win32 error (static buffer, for kh_seterr). */
-static const char *werr(DWORD e)
-{
-	static char buf[512];
-	wchar_t wb[400];
-	DWORD n = FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
-				 NULL, e, MAKELANGID(LANG_ENGLISH, SUBLANG_DEFAULT),
-				 wb, sizeof(wb) / sizeof(wb[0]), NULL);
-	char *t;
-
-	while (n > 0 && (wb[n - 1] == L'\r' || wb[n - 1] == L'\n' || wb[n - 1] == L'.' ||
-			 wb[n - 1] == L' '))
-		n--;
-	t = n ? from_w(wb, (int)n) : NULL;
-	snprintf(buf, sizeof(buf), "error %lu%s%s", (unsigned long)e, t ? ": " : "",
-		 t ? t : "");
-	free(t);
-	return buf;
-}
 
 static int map_err(DWORD e)
 {
@@ -144,13 +63,6 @@ static int fail(DWORD e, const char *what, const char *path)
 	return map_err(e);
 }
 
-static int64_t ft_to_unix(FILETIME ft)
-{
-	int64_t t = (int64_t)(((uint64_t)ft.dwHighDateTime << 32) | ft.dwLowDateTime);
-
-	t -= 116444736000000000LL;         /* 1601-01-01 -> 1970-01-01 */
-	return t >= 0 ? t / 10000000 : -((-t + 9999999) / 10000000);
-}
 static int64_t li_to_unix(LARGE_INTEGER li)
 {
 	FILETIME ft;
@@ -165,7 +77,7 @@ static int64_t li_to_unix(LARGE_INTEGER li)
  * Checks a root-relative path and returns "\\?\C:\a\b" (malloc'd).  Empty
  * path or "\" is the root itself.
  */
-static int full_path(const kh_plat *p, const char *rel, wchar_t **out)
+int full_path(const kh_plat *p, const char *rel, wchar_t **out)
 {
 	size_t n = strlen(rel), o = 0;
 	char *clean;
@@ -234,7 +146,7 @@ static int full_path(const kh_plat *p, const char *rel, wchar_t **out)
 }
 
 /* Splits "\\?\C:\a\b\c" into parent "\\?\C:\a\b" (new string) and leaf. */
-static int split_parent(const wchar_t *full, wchar_t **parent, const wchar_t **leaf)
+int split_parent(const wchar_t *full, wchar_t **parent, const wchar_t **leaf)
 {
 	const wchar_t *s = wcsrchr(full, L'\\');
 	size_t n;
@@ -299,16 +211,13 @@ static int check_final(HANDLE h, const wchar_t *expect, const char *rel)
 	return ok ? KH_OK : KH_ERR_UNSAFE;
 }
 
-enum { WANT_ANY, WANT_FILE, WANT_DIR };
-
 /*
  * Opens the entry itself (never what a reparse point names), checks its
  * final path and, per `want`, that it is a regular file / a folder and not a
  * reparse point.  WANT_ANY leaves the type check to the caller.
  */
-static int open_checked(const wchar_t *full, const char *rel, DWORD access, DWORD share,
-			DWORD disposition, int want, HANDLE *out,
-			BY_HANDLE_FILE_INFORMATION *info)
+int open_checked(const wchar_t *full, const char *rel, DWORD access, DWORD share,
+		 DWORD disposition, int want, HANDLE *out, BY_HANDLE_FILE_INFORMATION *info)
 {
 	BY_HANDLE_FILE_INFORMATION fi;
 	HANDLE h;
@@ -353,8 +262,8 @@ static int open_checked(const wchar_t *full, const char *rel, DWORD access, DWOR
 }
 
 /* full_path + open_checked (OPEN_EXISTING) of the root-relative path rel. */
-static int open_rel(const kh_plat *p, const char *rel, DWORD access, DWORD share, int want,
-		    HANDLE *out, BY_HANDLE_FILE_INFORMATION *info)
+int open_rel(const kh_plat *p, const char *rel, DWORD access, DWORD share, int want,
+	     HANDLE *out, BY_HANDLE_FILE_INFORMATION *info)
 {
 	wchar_t *full;
 	int r = full_path(p, rel, &full);
@@ -405,9 +314,6 @@ int plat_open(kh_plat **out, const char *root)
 	p->root[1] = ':';
 	p->root[2] = '\\';
 	p->root[3] = '\0';
-	p->mutex = NULL;
-	p->evsrc = NULL;
-	p->slc = NULL;
 	*out = p;
 	return KH_OK;
 }
@@ -687,12 +593,53 @@ static int full_path_in_folder(const kh_plat *p, const char *rel, wchar_t **out)
 	return r;
 }
 
+/* The temp file beside full: kh_temp_name's ".LEAF.khtmp.PID", the name
+ * crash recovery removes (malloc'd). */
+static int temp_beside(const wchar_t *full, wchar_t **out)
+{
+	const wchar_t *leaf = wcsrchr(full, L'\\') + 1;   /* check_parent passed */
+	size_t dir = (size_t)(leaf - full);
+	char *name = from_w(leaf, -1), tname[1024];
+	wchar_t *wt;
+	int r;
+
+	*out = NULL;
+	if (!name)
+		return KH_ERR_NOMEM;
+	r = kh_temp_name(tname, sizeof(tname), name, (long)GetCurrentProcessId());
+	free(name);
+	if (r)
+		return r;
+	wt = to_w(tname);
+	if (wt)
+		*out = malloc((dir + wcslen(wt) + 1) * sizeof(wchar_t));
+	if (!*out) {
+		free(wt);
+		return KH_ERR_NOMEM;
+	}
+	wmemcpy(*out, full, dir);
+	wcscpy(*out + dir, wt);
+	free(wt);
+	return KH_OK;
+}
+
+/* Created exclusively, never through a link; one a dead run with our
+ * process ID left is ours by its name and is replaced. */
+static HANDLE create_temp(const wchar_t *tmp)
+{
+	const DWORD fl = FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT;
+	HANDLE h = CreateFileW(tmp, GENERIC_WRITE, 0, NULL, CREATE_NEW, fl, NULL);
+
+	if (h == INVALID_HANDLE_VALUE && GetLastError() == ERROR_FILE_EXISTS && DeleteFileW(tmp))
+		h = CreateFileW(tmp, GENERIC_WRITE, 0, NULL, CREATE_NEW, fl, NULL);
+	return h;
+}
+
 /* Temp file beside path, then MoveFileExW over it; sync: FlushFileBuffers
  * and MOVEFILE_WRITE_THROUGH. */
 static int write_replace(kh_plat *p, const char *path, const void *buf, size_t len, int sync)
 {
-	static LONG counter;
-	wchar_t *full, *tmp;
+	wchar_t *full, *tmp = NULL;
 	HANDLE h;
 	int r;
 
@@ -717,25 +664,18 @@ static int write_replace(kh_plat *p, const char *path, const void *buf, size_t l
 			goto out;
 		}
 	}
-	tmp = malloc((wcslen(full) + 40) * sizeof(wchar_t));
-	if (!tmp) {
-		r = KH_ERR_NOMEM;
+	r = temp_beside(full, &tmp);
+	if (r)
 		goto out;
-	}
-	swprintf(tmp, wcslen(full) + 40, L"%ls.khtmp.%lu.%ld", full,
-		 (unsigned long)GetCurrentProcessId(), (long)InterlockedIncrement(&counter));
-	h = CreateFileW(tmp, GENERIC_WRITE, 0, NULL, CREATE_NEW,
-			FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+	h = create_temp(tmp);
 	if (h == INVALID_HANDLE_VALUE) {
 		r = fail(GetLastError(), "cannot create a temporary file beside", path);
-		free(tmp);
 		goto out;
 	}
 	if (!write_all(h, buf, len) || (sync && !FlushFileBuffers(h))) {
 		r = fail(GetLastError(), "cannot write", path);
 		CloseHandle(h);
 		DeleteFileW(tmp);
-		free(tmp);
 		goto out;
 	}
 	CloseHandle(h);
@@ -743,12 +683,11 @@ static int write_replace(kh_plat *p, const char *path, const void *buf, size_t l
 			 (sync ? MOVEFILE_WRITE_THROUGH : 0))) {
 		r = fail(GetLastError(), "cannot replace", path);
 		DeleteFileW(tmp);
-		free(tmp);
 		goto out;
 	}
-	free(tmp);
 	r = KH_OK;
 out:
+	free(tmp);
 	free(full);
 	return r;
 }
@@ -1080,758 +1019,4 @@ int plat_writable(kh_plat *p)
 		return KH_ERR_PERM;
 	}
 	return KH_OK;
-}
-
-/* ---- registry -------------------------------------------------------------- */
-/* "HKLM\X" or "HKEY_LOCAL_MACHINE\X" -> L"X" */
-static int reg_path(const char *key, wchar_t **sub)
-{
-	static const char *const pre[] = { "HKLM\\", "HKEY_LOCAL_MACHINE\\", "HKLM/",
-					   "HKEY_LOCAL_MACHINE/" };
-
-	*sub = NULL;
-	for (size_t i = 0; i < sizeof(pre) / sizeof(pre[0]); i++) {
-		size_t n = strlen(pre[i]);
-
-		if (strlen(key) > n && _strnicmp(key, pre[i], n) == 0) {
-			*sub = to_w(key + n);
-			if (!*sub) {
-				kh_seterr("registry key %s: not valid UTF-8", key);
-				return KH_ERR_DATA;
-			}
-			return KH_OK;
-		}
-	}
-	kh_seterr("registry key %s: must start with HKLM\\", key);
-	return KH_ERR_CONFIG;
-}
-
-static int reg_fail(LSTATUS e, const char *what, const char *key, const char *name)
-{
-	kh_seterr("%s %s%s%s: %s", what, key, name ? " value " : "", name ? name : "",
-		  werr((DWORD)e));
-	if (e == ERROR_FILE_NOT_FOUND || e == ERROR_PATH_NOT_FOUND)
-		return KH_ERR_NOENT;
-	if (e == ERROR_ACCESS_DENIED)
-		return KH_ERR_PERM;
-	return KH_ERR_IO;
-}
-
-/* Reads a value of an open key: type and text as in plat_reg_get. */
-static int reg_read(HKEY hk, const wchar_t *wname, const char *key, const char *name,
-		    DWORD *type, char **out)
-{
-	DWORD size = 0, t = 0;
-	BYTE *data = NULL;
-	LSTATUS e;
-
-	*out = NULL;
-	for (;;) {
-		e = RegQueryValueExW(hk, wname, NULL, &t, data, &size);
-		if (e == ERROR_SUCCESS && data)
-			break;
-		if (e != ERROR_SUCCESS && e != ERROR_MORE_DATA) {
-			free(data);
-			return reg_fail(e, "cannot read", key, name);
-		}
-		free(data);
-		data = malloc((size_t)size + 4);
-		if (!data)
-			return KH_ERR_NOMEM;
-	}
-	*type = t;
-	if (t == REG_SZ || t == REG_EXPAND_SZ) {
-		size_t nw = size / sizeof(wchar_t);
-		const wchar_t *w = (const wchar_t *)data;
-
-		while (nw > 0 && w[nw - 1] == L'\0')
-			nw--;
-		*out = from_w(w, (int)nw);
-	} else if (t == REG_DWORD && size == 4) {
-		DWORD v;
-
-		memcpy(&v, data, 4);
-		*out = kh_asprintf("%lu", (unsigned long)v);
-	} else if (t == REG_QWORD && size == 8) {
-		unsigned long long v;
-
-		memcpy(&v, data, 8);
-		*out = kh_asprintf("%llu", v);
-	} else {
-		free(data);
-		kh_seterr("registry value %s\\%s has type %lu, not a string or DWORD",
-			  key, name ? name : "", (unsigned long)t);
-		return KH_ERR_DATA;
-	}
-	free(data);
-	return *out ? KH_OK : KH_ERR_NOMEM;
-}
-
-int plat_reg_get(kh_plat *p, const char *key, const char *name, char **out)
-{
-	wchar_t *sub, *wname;
-	HKEY hk;
-	DWORD type;
-	LSTATUS e;
-	int r;
-
-	(void)p;
-	*out = NULL;
-	r = reg_path(key, &sub);
-	if (r)
-		return r;
-	wname = to_w(name ? name : "");
-	if (!wname) {
-		free(sub);
-		return KH_ERR_DATA;
-	}
-	e = RegOpenKeyExW(HKEY_LOCAL_MACHINE, sub, 0, KEY_QUERY_VALUE | KEY_WOW64_64KEY, &hk);
-	free(sub);
-	if (e != ERROR_SUCCESS) {
-		free(wname);
-		return reg_fail(e, "cannot open registry key", key, NULL);
-	}
-	r = reg_read(hk, wname, key, name, &type, out);
-	RegCloseKey(hk);
-	free(wname);
-	return r;
-}
-
-static int parse_dword(const char *s, DWORD *v)
-{
-	char *end;
-	unsigned long long x;
-
-	if (!s || !*s || *s == '-' || *s == '+')
-		return 0;
-	errno = 0;
-	x = strtoull(s, &end, (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) ? 16 : 10);
-	if (errno || *end || x > 0xFFFFFFFFULL)
-		return 0;
-	*v = (DWORD)x;
-	return 1;
-}
-
-/* Writes one value (data NULL: deletes it). */
-static int reg_write(const struct kh_regval *v)
-{
-	wchar_t *sub = NULL, *wname = NULL, *wdata = NULL;
-	HKEY hk = NULL;
-	LSTATUS e;
-	int r;
-
-	r = reg_path(v->key, &sub);
-	if (r)
-		return r;
-	wname = to_w(v->name ? v->name : "");
-	if (!wname) {
-		r = KH_ERR_DATA;
-		goto out;
-	}
-	if (!v->data) {
-		e = RegOpenKeyExW(HKEY_LOCAL_MACHINE, sub, 0, KEY_SET_VALUE | KEY_WOW64_64KEY, &hk);
-		if (e == ERROR_FILE_NOT_FOUND) {
-			r = KH_OK;
-			goto out;
-		}
-		if (e == ERROR_SUCCESS)
-			e = RegDeleteValueW(hk, wname);
-		r = e == ERROR_SUCCESS || e == ERROR_FILE_NOT_FOUND ? KH_OK :
-			reg_fail(e, "cannot delete", v->key, v->name);
-		goto out;
-	}
-	e = RegCreateKeyExW(HKEY_LOCAL_MACHINE, sub, 0, NULL, REG_OPTION_NON_VOLATILE,
-			    KEY_SET_VALUE | KEY_WOW64_64KEY, NULL, &hk, NULL);
-	if (e != ERROR_SUCCESS) {
-		r = reg_fail(e, "cannot create registry key", v->key, NULL);
-		goto out;
-	}
-	if (v->type == KH_REG_DWORD) {
-		DWORD d;
-
-		if (!parse_dword(v->data, &d)) {
-			kh_seterr("registry value %s\\%s: \"%s\" is not a DWORD", v->key,
-				  v->name ? v->name : "", v->data);
-			r = KH_ERR_CONFIG;
-			goto out;
-		}
-		e = RegSetValueExW(hk, wname, 0, REG_DWORD, (const BYTE *)&d, sizeof(d));
-	} else if (v->type == KH_REG_SZ || v->type == KH_REG_EXPAND_SZ) {
-		wdata = to_w(v->data);
-		if (!wdata) {
-			kh_seterr("registry value %s\\%s: not valid UTF-8", v->key,
-				  v->name ? v->name : "");
-			r = KH_ERR_DATA;
-			goto out;
-		}
-		e = RegSetValueExW(hk, wname, 0, v->type == KH_REG_SZ ? REG_SZ : REG_EXPAND_SZ,
-				   (const BYTE *)wdata,
-				   (DWORD)((wcslen(wdata) + 1) * sizeof(wchar_t)));
-	} else {
-		kh_seterr("registry value %s\\%s: unsupported type %d", v->key,
-			  v->name ? v->name : "", (int)v->type);
-		r = KH_ERR_CONFIG;
-		goto out;
-	}
-	r = e == ERROR_SUCCESS ? KH_OK : reg_fail(e, "cannot set", v->key, v->name);
-out:
-	if (hk)
-		RegCloseKey(hk);
-	free(sub);
-	free(wname);
-	free(wdata);
-	return r;
-}
-
-/* A value plat_reg_set can write: key under HKLM, a name, data of its type. */
-static int reg_check(const struct kh_regval *v)
-{
-	wchar_t *w;
-	DWORD d;
-	int r;
-
-	if (!v->key || !v->name || !v->data) {
-		kh_seterr("registry value: key, name and data are required");
-		return KH_ERR_CONFIG;
-	}
-	if ((r = reg_path(v->key, &w)) != KH_OK)
-		return r;
-	free(w);
-	switch (v->type) {
-	case KH_REG_DWORD:
-		if (parse_dword(v->data, &d))
-			return KH_OK;
-		kh_seterr("registry value %s\\%s: \"%s\" is not a DWORD", v->key, v->name,
-			  v->data);
-		return KH_ERR_CONFIG;
-	case KH_REG_SZ:
-	case KH_REG_EXPAND_SZ:
-		if ((w = to_w(v->data))) {
-			free(w);
-			return KH_OK;
-		}
-		kh_seterr("registry value %s\\%s: not valid UTF-8", v->key, v->name);
-		return KH_ERR_DATA;
-	}
-	kh_seterr("registry value %s\\%s: unsupported type %d", v->key, v->name, (int)v->type);
-	return KH_ERR_CONFIG;
-}
-
-/* The live registry has no usable transaction: every value is checked
- * before the first is written, then they are set in order.  A write the
- * system refuses part-way leaves the earlier ones set; the error names the
- * value. */
-int plat_reg_set(kh_plat *p, const struct kh_regval *vals, size_t n)
-{
-	int r;
-
-	(void)p;
-	for (size_t i = 0; i < n; i++)
-		if ((r = reg_check(&vals[i])) != KH_OK)
-			return r;
-	for (size_t i = 0; i < n; i++)
-		if ((r = reg_write(&vals[i])) != KH_OK)
-			return r;
-	return KH_OK;
-}
-
-int plat_reg_undo(kh_plat *p, const struct kh_regval *old, size_t n)
-{
-	int first = KH_OK;
-
-	(void)p;
-	for (size_t i = n; i-- > 0;) {
-		int r = reg_write(&old[i]);
-
-		if (r && first == KH_OK)
-			first = r;
-	}
-	return first;
-}
-
-void plat_free_regvals(struct kh_regval *v, size_t n)
-{
-	if (!v)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		free(v[i].key);
-		free(v[i].name);
-		free(v[i].data);
-	}
-	free(v);
-}
-
-/* The Source OS keys as stored: name, last-write time, values as text.
- * What they mean is the core's (upgrade.c). */
-int plat_source_os(kh_plat *p, struct kh_source_os **list, size_t *n)
-{
-	HKEY setup;
-	LSTATUS e;
-	size_t cap = 0;
-	int r = KH_OK;
-
-	(void)p;
-	*list = NULL;
-	*n = 0;
-	e = RegOpenKeyExW(HKEY_LOCAL_MACHINE, L"SYSTEM\\Setup", 0,
-			  KEY_ENUMERATE_SUB_KEYS | KEY_QUERY_VALUE | KEY_WOW64_64KEY, &setup);
-	if (e == ERROR_FILE_NOT_FOUND)
-		return KH_OK;
-	if (e != ERROR_SUCCESS)
-		return reg_fail(e, "cannot open registry key", "HKLM\\SYSTEM\\Setup", NULL);
-	for (DWORD i = 0;; i++) {
-		wchar_t wname[256];
-		DWORD wl = 256;
-		HKEY hk;
-		FILETIME ft;
-		struct kh_source_os *s;
-		char keyname[600];
-		DWORD type;
-
-		e = RegEnumKeyExW(setup, i, wname, &wl, NULL, NULL, NULL, NULL);
-		if (e == ERROR_NO_MORE_ITEMS)
-			break;
-		if (e != ERROR_SUCCESS) {
-			r = reg_fail(e, "cannot enumerate", "HKLM\\SYSTEM\\Setup", NULL);
-			break;
-		}
-		if (wl < 9 || _wcsnicmp(wname, L"Source OS", 9) != 0)
-			continue;
-		if (*n == cap) {
-			size_t nc = cap ? cap * 2 : 4;
-			struct kh_source_os *nl = realloc(*list, nc * sizeof(*nl));
-
-			if (!nl) {
-				r = KH_ERR_NOMEM;
-				break;
-			}
-			*list = nl;
-			cap = nc;
-		}
-		s = &(*list)[*n];
-		memset(s, 0, sizeof(*s));
-		s->key = from_w(wname, (int)wl);
-		if (!s->key) {
-			r = KH_ERR_NOMEM;
-			break;
-		}
-		(*n)++;
-		snprintf(keyname, sizeof(keyname), "HKLM\\SYSTEM\\Setup\\%s", s->key);
-		e = RegOpenKeyExW(setup, wname, 0, KEY_QUERY_VALUE | KEY_WOW64_64KEY, &hk);
-		if (e != ERROR_SUCCESS)
-			continue;       /* listed by its name alone */
-		if (RegQueryInfoKeyW(hk, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-				     NULL, &ft) == ERROR_SUCCESS && ft_to_unix(ft) > 0)
-			s->written = ft_to_unix(ft);
-		if (reg_read(hk, L"CurrentBuild", keyname, "CurrentBuild", &type, &s->build) != KH_OK)
-			s->build = NULL;
-		if (reg_read(hk, L"ProductName", keyname, "ProductName", &type, &s->product) != KH_OK)
-			s->product = NULL;
-		RegCloseKey(hk);
-	}
-	RegCloseKey(setup);
-	kh_clearerr();
-	if (r) {
-		plat_free_source_os(*list, *n);
-		*list = NULL;
-		*n = 0;
-	}
-	return r;
-}
-
-void plat_free_source_os(struct kh_source_os *list, size_t n)
-{
-	if (!list)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		free(list[i].key);
-		free(list[i].build);
-		free(list[i].product);
-	}
-	free(list);
-}
-
-/* ---- services -------------------------------------------------------------- */
-static const char *svc_state(DWORD s)
-{
-	switch (s) {
-	case SERVICE_STOPPED: return "stopped";
-	case SERVICE_START_PENDING: return "start pending";
-	case SERVICE_STOP_PENDING: return "stop pending";
-	case SERVICE_RUNNING: return "running";
-	case SERVICE_CONTINUE_PENDING: return "continue pending";
-	case SERVICE_PAUSE_PENDING: return "pause pending";
-	case SERVICE_PAUSED: return "paused";
-	default: return "unknown";
-	}
-}
-
-static int svc_open(const char *name, DWORD access, SC_HANDLE *scm, SC_HANDLE *svc)
-{
-	wchar_t *w = to_w(name);
-	DWORD e;
-
-	*scm = *svc = NULL;
-	if (!w || !*w) {
-		free(w);
-		kh_seterr("invalid service name \"%s\"", name ? name : "");
-		return KH_ERR_CONFIG;
-	}
-	*scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_CONNECT);
-	if (!*scm) {
-		e = GetLastError();
-		free(w);
-		kh_seterr("cannot connect to the service control manager: %s", werr(e));
-		return e == ERROR_ACCESS_DENIED ? KH_ERR_PERM : KH_ERR_SERVICE;
-	}
-	*svc = OpenServiceW(*scm, w, access);
-	free(w);
-	if (!*svc) {
-		e = GetLastError();
-		CloseServiceHandle(*scm);
-		*scm = NULL;
-		if (e == ERROR_SERVICE_DOES_NOT_EXIST) {
-			kh_seterr("service %s does not exist", name);
-			return KH_ERR_SERVICE;
-		}
-		kh_seterr("cannot open service %s: %s", name, werr(e));
-		return e == ERROR_ACCESS_DENIED ? KH_ERR_PERM : KH_ERR_SERVICE;
-	}
-	return KH_OK;
-}
-
-static int svc_query(SC_HANDLE svc, const char *name, SERVICE_STATUS_PROCESS *st)
-{
-	DWORD need;
-
-	if (!QueryServiceStatusEx(svc, SC_STATUS_PROCESS_INFO, (BYTE *)st, sizeof(*st), &need)) {
-		kh_seterr("cannot query service %s: %s", name, werr(GetLastError()));
-		return KH_ERR_SERVICE;
-	}
-	return KH_OK;
-}
-
-/* Polls until the service reaches `want` (or, when starting, stops). */
-static int svc_wait(SC_HANDLE svc, const char *name, DWORD want, ULONGLONG deadline,
-		    SERVICE_STATUS_PROCESS *st)
-{
-	for (;;) {
-		int r = svc_query(svc, name, st);
-		DWORD nap;
-
-		if (r)
-			return r;
-		if (st->dwCurrentState == want)
-			return KH_OK;
-		if (want == SERVICE_RUNNING && st->dwCurrentState == SERVICE_STOPPED)
-			return KH_ERR_SERVICE;   /* caller words it */
-		if (GetTickCount64() >= deadline) {
-			kh_seterr("service %s did not become %s in time (still %s)", name,
-				  svc_state(want), svc_state(st->dwCurrentState));
-			return KH_ERR_TIMEOUT;
-		}
-		nap = st->dwWaitHint / 10;
-		if (nap < 100)
-			nap = 100;
-		if (nap > 1000)
-			nap = 1000;
-		Sleep(nap);
-	}
-}
-
-static ULONGLONG deadline_of(int timeout_s)
-{
-	return GetTickCount64() + (ULONGLONG)(timeout_s > 0 ? timeout_s : 0) * 1000ULL;
-}
-
-int plat_service_stop(kh_plat *p, const char *name, int timeout_s)
-{
-	SC_HANDLE scm, svc;
-	SERVICE_STATUS_PROCESS st;
-	SERVICE_STATUS ss;
-	ULONGLONG dl = deadline_of(timeout_s);
-	int r;
-
-	(void)p;
-	r = svc_open(name, SERVICE_STOP | SERVICE_QUERY_STATUS, &scm, &svc);
-	if (r)
-		return r;
-	r = svc_query(svc, name, &st);
-	if (r || st.dwCurrentState == SERVICE_STOPPED)
-		goto out;
-	if (st.dwCurrentState == SERVICE_START_PENDING) {
-		/* a service cannot take STOP while starting: let it finish */
-		r = svc_wait(svc, name, SERVICE_RUNNING, dl, &st);
-		if (r == KH_ERR_SERVICE && st.dwCurrentState == SERVICE_STOPPED) {
-			r = KH_OK;
-			goto out;
-		}
-		if (r)
-			goto out;
-	}
-	if (st.dwCurrentState != SERVICE_STOP_PENDING &&
-	    !ControlService(svc, SERVICE_CONTROL_STOP, &ss)) {
-		DWORD e = GetLastError();
-
-		if (e != ERROR_SERVICE_NOT_ACTIVE) {
-			kh_seterr("cannot stop service %s: %s", name, werr(e));
-			r = e == ERROR_ACCESS_DENIED ? KH_ERR_PERM : KH_ERR_SERVICE;
-			goto out;
-		}
-	}
-	r = svc_wait(svc, name, SERVICE_STOPPED, dl, &st);
-out:
-	CloseServiceHandle(svc);
-	CloseServiceHandle(scm);
-	if (r == KH_OK)
-		kh_log(KH_LOG_DEBUG, "service", "%s stopped", name);
-	return r;
-}
-
-int plat_service_start(kh_plat *p, const char *name, int timeout_s)
-{
-	SC_HANDLE scm, svc;
-	SERVICE_STATUS_PROCESS st;
-	QUERY_SERVICE_CONFIGW *cfg = NULL;
-	DWORD need = 0;
-	ULONGLONG dl = deadline_of(timeout_s);
-	int r;
-
-	(void)p;
-	r = svc_open(name, SERVICE_START | SERVICE_QUERY_STATUS | SERVICE_QUERY_CONFIG, &scm, &svc);
-	if (r)
-		return r;
-	/* a disabled service is reported, never re-enabled */
-	QueryServiceConfigW(svc, NULL, 0, &need);
-	if (need && (cfg = malloc(need)) != NULL &&
-	    QueryServiceConfigW(svc, cfg, need, &need) &&
-	    cfg->dwStartType == SERVICE_DISABLED) {
-		kh_seterr("service %s is disabled; khreset does not re-enable services", name);
-		r = KH_ERR_SERVICE;
-		goto out;
-	}
-	r = svc_query(svc, name, &st);
-	if (r || st.dwCurrentState == SERVICE_RUNNING)
-		goto out;
-	if (st.dwCurrentState == SERVICE_STOP_PENDING) {
-		r = svc_wait(svc, name, SERVICE_STOPPED, dl, &st);
-		if (r)
-			goto out;
-	}
-	if (st.dwCurrentState == SERVICE_STOPPED && !StartServiceW(svc, 0, NULL)) {
-		DWORD e = GetLastError();
-
-		if (e == ERROR_SERVICE_DISABLED) {
-			kh_seterr("service %s is disabled; khreset does not re-enable services",
-				  name);
-			r = KH_ERR_SERVICE;
-			goto out;
-		}
-		if (e != ERROR_SERVICE_ALREADY_RUNNING) {
-			kh_seterr("cannot start service %s: %s", name, werr(e));
-			r = e == ERROR_ACCESS_DENIED ? KH_ERR_PERM : KH_ERR_SERVICE;
-			goto out;
-		}
-	}
-	r = svc_wait(svc, name, SERVICE_RUNNING, dl, &st);
-	if (r == KH_ERR_SERVICE && st.dwCurrentState == SERVICE_STOPPED) {
-		if (st.dwWin32ExitCode == ERROR_SERVICE_SPECIFIC_ERROR)
-			kh_seterr("service %s stopped while starting (service exit code %lu)",
-				  name, (unsigned long)st.dwServiceSpecificExitCode);
-		else
-			kh_seterr("service %s stopped while starting (%s)", name,
-				  werr(st.dwWin32ExitCode));
-	}
-out:
-	free(cfg);
-	CloseServiceHandle(svc);
-	CloseServiceHandle(scm);
-	if (r == KH_OK)
-		kh_log(KH_LOG_DEBUG, "service", "%s running", name);
-	return r;
-}
-
-/* ---- licence --------------------------------------------------------------- */
-/* slc.dll, declared here: mingw-w64's slpublic.h lacks these. */
-typedef void *kh_hslc;
-typedef struct {
-	GUID SkuId;
-	int eStatus;            /* SLLICENSINGSTATUS */
-	DWORD dwGraceTime;
-	DWORD dwTotalGraceDays;
-	HRESULT hrReason;
-	UINT64 qwValidityExpiration;
-} kh_sl_licensing_status;
-typedef HRESULT (WINAPI *kh_slopen_fn)(kh_hslc *);
-typedef HRESULT (WINAPI *kh_slclose_fn)(kh_hslc);
-typedef HRESULT (WINAPI *kh_slgetstatus_fn)(kh_hslc, const GUID *, const GUID *, PCWSTR,
-					    UINT *, kh_sl_licensing_status **);
-
-/* Windows application ID 55c92734-d682-4d71-983e-d6ec3f16059f */
-static const GUID kh_windows_appid = {
-	0x55c92734, 0xd682, 0x4d71, { 0x98, 0x3e, 0xd6, 0xec, 0x3f, 0x16, 0x05, 0x9f }
-};
-
-int plat_licence(kh_plat *p, enum kh_licence *st, uint32_t *reason)
-{
-	kh_slopen_fn slopen;
-	kh_slclose_fn slclose;
-	kh_slgetstatus_fn slget;
-	kh_hslc h = NULL;
-	kh_sl_licensing_status *ls = NULL;
-	UINT count = 0;
-	HRESULT hr;
-	int best = -1, rank_best = -1;
-	static const int rank[] = { 1, 4, 3, 2 };   /* unlic, licensed, grace, notif */
-	static const enum kh_licence map[] = { KH_LIC_UNLICENSED, KH_LIC_LICENSED,
-					       KH_LIC_GRACE, KH_LIC_NOTIFICATION };
-
-	*st = KH_LIC_UNKNOWN;
-	*reason = 0;
-	if (!p->slc)
-		p->slc = LoadLibraryExW(L"slc.dll", NULL, LOAD_LIBRARY_SEARCH_SYSTEM32);
-	if (!p->slc) {
-		kh_log(KH_LOG_WARN, "licence", "cannot load slc.dll from System32: %s",
-		       werr(GetLastError()));
-		return KH_OK;
-	}
-	slopen = (kh_slopen_fn)(void (*)(void))GetProcAddress(p->slc, "SLOpen");
-	slclose = (kh_slclose_fn)(void (*)(void))GetProcAddress(p->slc, "SLClose");
-	slget = (kh_slgetstatus_fn)(void (*)(void))GetProcAddress(p->slc,
-								  "SLGetLicensingStatusInformation");
-	if (!slopen || !slclose || !slget) {
-		kh_log(KH_LOG_WARN, "licence", "slc.dll lacks SLOpen/SLGetLicensingStatusInformation");
-		return KH_OK;
-	}
-	hr = slopen(&h);
-	if (FAILED(hr) || !h) {
-		kh_log(KH_LOG_WARN, "licence", "SLOpen failed: 0x%08lx", (unsigned long)hr);
-		return KH_OK;
-	}
-	hr = slget(h, &kh_windows_appid, NULL, NULL, &count, &ls);
-	if (FAILED(hr) || !ls || count == 0) {
-		kh_log(KH_LOG_WARN, "licence", "SLGetLicensingStatusInformation: 0x%08lx, %u entries",
-		       (unsigned long)hr, count);
-	} else {
-		/* several SKUs may answer: the best state wins */
-		for (UINT i = 0; i < count && i < 4096; i++) {
-			int s = ls[i].eStatus;
-
-			if (s < 0 || s > 3)
-				continue;
-			if (rank[s] > rank_best) {
-				rank_best = rank[s];
-				best = (int)i;
-			}
-		}
-		if (best >= 0) {
-			*st = map[ls[best].eStatus];
-			*reason = (uint32_t)ls[best].hrReason;
-		}
-	}
-	if (ls)
-		LocalFree(ls);
-	slclose(h);
-	return KH_OK;
-}
-
-/* ---- events ------------------------------------------------------------------ */
-#define KH_EVT_KEY L"SYSTEM\\CurrentControlSet\\Services\\EventLog\\Application\\khreset"
-
-/* Registers the executable (its message table) as the source's message file
- * so Event Viewer shows the text; best effort. */
-static void event_register(void)
-{
-	wchar_t exe[MAX_PATH + 1], cur[MAX_PATH + 1];
-	DWORD n = GetModuleFileNameW(NULL, exe, MAX_PATH), size = sizeof(cur), type = 0, types = 7;
-	HKEY hk;
-
-	if (n == 0 || n >= MAX_PATH)
-		return;
-	exe[n] = L'\0';
-	if (RegCreateKeyExW(HKEY_LOCAL_MACHINE, KH_EVT_KEY, 0, NULL, REG_OPTION_NON_VOLATILE,
-			    KEY_QUERY_VALUE | KEY_SET_VALUE | KEY_WOW64_64KEY, NULL, &hk,
-			    NULL) != ERROR_SUCCESS)
-		return;
-	if (RegQueryValueExW(hk, L"EventMessageFile", NULL, &type, (BYTE *)cur, &size) !=
-	    ERROR_SUCCESS || size > sizeof(cur) - sizeof(wchar_t) ||
-	    (cur[size / sizeof(wchar_t)] = L'\0', _wcsicmp(cur, exe) != 0)) {
-		RegSetValueExW(hk, L"EventMessageFile", 0, REG_EXPAND_SZ, (const BYTE *)exe,
-			       (n + 1) * sizeof(wchar_t));
-		RegSetValueExW(hk, L"TypesSupported", 0, REG_DWORD, (const BYTE *)&types,
-			       sizeof(types));
-	}
-	RegCloseKey(hk);
-}
-
-int plat_event(kh_plat *p, int id, const char *text)
-{
-	wchar_t *w = to_w(text ? text : "");
-	LPCWSTR strs[1];
-	WORD type;
-
-	if (!w)
-		w = to_w("(text not valid UTF-8)");
-	if (!w)
-		return KH_ERR_NOMEM;
-	if (!p->evsrc) {
-		event_register();
-		p->evsrc = RegisterEventSourceW(NULL, L"khreset");
-	}
-	if (!p->evsrc) {
-		kh_seterr("cannot register event source khreset: %s", werr(GetLastError()));
-		free(w);
-		return KH_ERR_IO;
-	}
-	if (id == 102 || id == 201)
-		type = EVENTLOG_WARNING_TYPE;
-	else if (id >= 200)
-		type = EVENTLOG_ERROR_TYPE;
-	else
-		type = EVENTLOG_INFORMATION_TYPE;
-	strs[0] = w;
-	if (!ReportEventW(p->evsrc, type, 0, (DWORD)id, NULL, 1, 0, strs, NULL)) {
-		kh_seterr("cannot write event %d: %s", id, werr(GetLastError()));
-		free(w);
-		return KH_ERR_IO;
-	}
-	free(w);
-	return KH_OK;
-}
-
-/* ---- lock -------------------------------------------------------------------- */
-int plat_lock(kh_plat *p, const char *lockfile)
-{
-	HANDLE m;
-	DWORD e;
-
-	(void)lockfile;        /* live: the Global\khreset mutex (SPEC section 3) */
-	if (p->mutex)
-		return KH_OK;
-	m = CreateMutexW(NULL, FALSE, L"Global\\khreset");
-	e = GetLastError();
-	if (!m) {
-		if (e == ERROR_ACCESS_DENIED) {
-			/* exists, created by another (privileged) instance */
-			kh_seterr("another khreset instance is running (mutex Global\\khreset)");
-			return KH_ERR_BUSY;
-		}
-		kh_seterr("cannot create mutex Global\\khreset: %s", werr(e));
-		return KH_ERR_IO;
-	}
-	if (e == ERROR_ALREADY_EXISTS) {
-		CloseHandle(m);
-		kh_seterr("another khreset instance is running (mutex Global\\khreset)");
-		return KH_ERR_BUSY;
-	}
-	p->mutex = m;
-	return KH_OK;
-}
-
-void plat_unlock(kh_plat *p)
-{
-	if (p && p->mutex) {
-		CloseHandle(p->mutex);
-		p->mutex = NULL;
-	}
 }
