@@ -80,6 +80,111 @@ int kh_win_rename(const char *from, const char *to)
 	return -1;
 }
 
+/* The final path of an open handle ("\\?\C:\..."), malloc'd; NULL on
+ * failure. */
+static wchar_t *final_path(HANDLE h)
+{
+	DWORD f = FILE_NAME_NORMALIZED | VOLUME_NAME_DOS;
+	DWORD n = GetFinalPathNameByHandleW(h, NULL, 0, f);
+	wchar_t *p = n ? malloc(((size_t)n + 1) * sizeof(*p)) : NULL;
+
+	if (p && GetFinalPathNameByHandleW(h, p, n + 1, f) > n) {
+		free(p);
+		p = NULL;
+	}
+	return p;
+}
+
+/* Is the file open in h exactly the entry `leaf` of the folder `dir`?  The
+ * folder is resolved as the system resolves it (links on the way are
+ * followed, as POSIX does), the entry itself must not be: a symbolic
+ * link, junction or other alias at the end resolves elsewhere.  This also
+ * catches what Wine shows as a plain file: a Unix symlink.  0 if it is,
+ * ELOOP if not, EIO if a final path is not known. */
+static int not_entry(HANDLE h, const wchar_t *dir, const wchar_t *leaf)
+{
+	HANDLE d = CreateFileW(dir, FILE_READ_ATTRIBUTES,
+			       FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+			       OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, NULL);
+	wchar_t *got = final_path(h), *want = NULL;
+	int e = EIO;
+
+	if (d != INVALID_HANDLE_VALUE && (want = final_path(d)) != NULL && got) {
+		size_t nw = wcslen(want), nl = wcslen(leaf), ng = wcslen(got);
+		int sep = nw && want[nw - 1] != L'\\';
+
+		e = ng == nw + sep + nl &&
+		     CompareStringOrdinal(got, (int)nw, want, (int)nw, TRUE) == CSTR_EQUAL &&
+		     (!sep || got[nw] == L'\\') &&
+		     CompareStringOrdinal(got + nw + sep, (int)nl, leaf, (int)nl, TRUE) == CSTR_EQUAL ?
+		    0 : ELOOP;
+	}
+	if (d != INVALID_HANDLE_VALUE)
+		CloseHandle(d);
+	free(got);
+	free(want);
+	return e;
+}
+
+/*
+ * open(path, O_RDONLY) that never follows a link at the path's end: the
+ * entry itself is opened (FILE_FLAG_OPEN_REPARSE_POINT) and must be a
+ * regular file on disk that is what its folder names.  Returns a CRT
+ * descriptor (binary, read-only), or -1 with errno: ELOOP for a reparse
+ * point or an entry that resolves elsewhere, EISDIR / ENODEV for a folder
+ * or device, else as the system error.
+ */
+int kh_win_open_nofollow(const char *path)
+{
+	wchar_t *w = kh_win_utf8_to_w(path), *full = NULL, *dir = NULL, *leaf;
+	BY_HANDLE_FILE_INFORMATION fi;
+	HANDLE h = INVALID_HANDLE_VALUE;
+	DWORD n;
+	int fd = -1, e = EINVAL;
+
+	if (!w || !(n = GetFullPathNameW(w, 0, NULL, NULL)) ||
+	    !(full = malloc((size_t)n * sizeof(*full))) ||
+	    GetFullPathNameW(w, n, full, &leaf) >= n || !leaf || !*leaf)
+		goto out;
+	h = CreateFileW(full, GENERIC_READ, FILE_SHARE_READ, NULL, OPEN_EXISTING,
+			FILE_FLAG_OPEN_REPARSE_POINT | FILE_FLAG_BACKUP_SEMANTICS, NULL);
+	e = errno_of(GetLastError());
+	if (h == INVALID_HANDLE_VALUE)
+		goto out;
+	e = ENODEV;
+	if (GetFileType(h) != FILE_TYPE_DISK)
+		goto out;
+	if (!GetFileInformationByHandle(h, &fi)) {
+		e = errno_of(GetLastError());
+		goto out;
+	}
+	e = fi.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT ? ELOOP :
+	    fi.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY ? EISDIR :
+	    fi.dwFileAttributes & FILE_ATTRIBUTE_DEVICE ? ENODEV : 0;
+	if (e)
+		goto out;
+	e = ENOMEM;
+	if (!(dir = malloc(((size_t)(leaf - full) + 1) * sizeof(*dir))))
+		goto out;
+	memcpy(dir, full, (size_t)(leaf - full) * sizeof(*dir));   /* "C:\...\" */
+	dir[leaf - full] = L'\0';
+	if ((e = not_entry(h, dir, leaf)) != 0)
+		goto out;
+	fd = _open_osfhandle((intptr_t)h, _O_RDONLY | _O_BINARY);
+	if (fd >= 0)
+		h = INVALID_HANDLE_VALUE;
+	e = EMFILE;
+out:
+	if (h != INVALID_HANDLE_VALUE)
+		CloseHandle(h);
+	free(dir);
+	free(full);
+	free(w);
+	if (fd < 0)
+		errno = e;
+	return fd;
+}
+
 /*
  * memfd_create(): an anonymous temporary file.  Created exclusively
  * (CREATE_NEW, share mode 0: nobody else can open it, even in a folder

@@ -99,9 +99,13 @@ char *kh_win_strptime(const char *s, const char *fmt, struct tm *tm);
 #define strptime(s, f, tm) kh_win_strptime((s), (f), (tm))
 #define timegm(tm) _mkgmtime(tm)
 
-/* No symbolic links through the CRT on Windows: open() never follows one
- * because the CRT cannot create or resolve them; the live code that must
- * not follow reparse points uses plat_win32.c's handle-based functions. */
+/* The CRT's open() follows symbolic links and junctions (CreateFile
+ * without FILE_FLAG_OPEN_REPARSE_POINT) and has no O_NOFOLLOW.  Host files
+ * are read through kh_read_host, whose Windows opener is
+ * kh_win_open_nofollow (compat.c): a CRT descriptor for reading, or -1
+ * with errno ELOOP when path is a reparse point; files under the Windows
+ * root go through the handle-based plat_* functions. */
+int kh_win_open_nofollow(const char *path);
 #ifndef O_NOFOLLOW
 #define O_NOFOLLOW 0
 #endif
