@@ -107,32 +107,66 @@ int backup_add(struct kh_backup *b, const char *part, const char *origin,
 
 static const char *const tnames[] = { "file", "directory", "symlink", "other" };
 
+/* A growing text; after a failed append nothing more is added. */
+struct text {
+	char *s;
+	size_t len, cap;
+	int nomem;
+};
+
+static void add(struct text *t, const char *fmt, ...) KH_PRINTF(2, 3);
+static void add(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	size_t need;
+	char *ns;
+	int n;
+
+	if (t->nomem)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	need = t->len + (size_t)n + 1;
+	if (n >= 0 && need > t->cap) {
+		if ((ns = realloc(t->s, 2 * need)) != NULL) {
+			t->s = ns;
+			t->cap = 2 * need;
+		}
+	}
+	if (n < 0 || need > t->cap) {
+		t->nomem = 1;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
+	va_end(ap);
+	t->len += (size_t)n;
+}
+
 static int fmt_manifest(const struct kh_backup *b, char **out, size_t *len)
 {
-	char when[32], *buf = NULL;
-	size_t sz = 0;
-	FILE *f = open_memstream(&buf, &sz);
+	struct text t = { 0 };
+	char when[32];
 
-	if (!f)
-		return KH_ERR_NOMEM;
 	kh_fmt_time(b->created, when);
-	fprintf(f, "; khreset backup manifest: what this folder holds and where it came from\n"
-		   "[backup]\nid = %s\ncreated = %s\nreason = %s\nstate = %s\ntool = khreset %s\n",
-		b->id, when, b->reason, b->state, KH_VERSION);
+	add(&t, "; khreset backup manifest: what this folder holds and where it came from\n"
+		"[backup]\nid = %s\ncreated = %s\nreason = %s\nstate = %s\ntool = khreset %s\n",
+	    b->id, when, b->reason, b->state, KH_VERSION);
 	for (size_t i = 0; i < b->n; i++) {
 		const struct kh_bfile *e = &b->files[i];
 		kh_fmt_time(e->mtime, when);
-		fprintf(f, "\n[file%zu]\nname = %s\npart = %s\norigin = %s\ntype = %s\n"
-			   "size = %llu\nmtime = %lld\nmtime_utc = %s\nsha256 = %s\n",
-			i + 1, e->name, e->part, e->origin, tnames[e->type],
-			(unsigned long long)e->size, (long long)e->mtime, when, e->sha256);
+		add(&t, "\n[file%zu]\nname = %s\npart = %s\norigin = %s\ntype = %s\n"
+			"size = %llu\nmtime = %lld\nmtime_utc = %s\nsha256 = %s\n",
+		    i + 1, e->name, e->part, e->origin, tnames[e->type],
+		    (unsigned long long)e->size, (long long)e->mtime, when, e->sha256);
 	}
-	if (fclose(f) != 0) {
-		free(buf);
+	if (t.nomem) {
+		free(t.s);
 		return KH_ERR_NOMEM;
 	}
-	*out = buf;
-	*len = sz;
+	*out = t.s;
+	*len = t.len;
 	return KH_OK;
 }
 

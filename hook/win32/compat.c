@@ -13,8 +13,6 @@
 #include <sys/mman.h>
 
 #undef rename
-#undef fclose
-#undef open_memstream
 #undef strptime
 
 /* kill(getpid(), SIGKILL): the KHRESET_TEST_STOP_AT seam. */
@@ -232,75 +230,6 @@ int kh_win_memfd(const char *name, unsigned int flags)
 	if (fd < 0)
 		CloseHandle(h);
 	return fd;
-}
-
-/* open_memstream over a memfd; fclose() materialises the buffer. */
-static struct memstream {
-	FILE *f;
-	char **buf;
-	size_t *size;
-} streams[16];
-
-FILE *kh_win_open_memstream(char **buf, size_t *size)
-{
-	int fd, slot = -1;
-	FILE *f;
-
-	for (int i = 0; i < 16; i++)
-		if (!streams[i].f) {
-			slot = i;
-			break;
-		}
-	if (slot < 0) {
-		errno = EMFILE;
-		return NULL;
-	}
-	fd = kh_win_memfd("memstream", 0);
-	if (fd < 0)
-		return NULL;
-	f = _fdopen(fd, "w+b");
-	if (!f) {
-		_close(fd);
-		return NULL;
-	}
-	*buf = NULL;
-	*size = 0;
-	streams[slot].f = f;
-	streams[slot].buf = buf;
-	streams[slot].size = size;
-	return f;
-}
-
-int kh_win_fclose(FILE *f)
-{
-	for (int i = 0; i < 16; i++) {
-		struct memstream *m = &streams[i];
-		long len;
-		char *b;
-		int bad;
-
-		if (!f || m->f != f)
-			continue;
-		m->f = NULL;
-		bad = fflush(f) != 0 || fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0;
-		if (bad) {
-			fclose(f);
-			return EOF;
-		}
-		b = malloc((size_t)len + 1);
-		if (!b || fseek(f, 0, SEEK_SET) != 0 ||
-		    fread(b, 1, (size_t)len, f) != (size_t)len) {
-			free(b);
-			fclose(f);
-			errno = ENOMEM;
-			return EOF;
-		}
-		b[len] = '\0';
-		*m->buf = b;
-		*m->size = (size_t)len;
-		return fclose(f);
-	}
-	return fclose(f);
 }
 
 /* strptime subset: %Y %m %d %H %M %S (digits), %T, %%, whitespace, literals. */

@@ -83,15 +83,6 @@ static inline char *kh_win_strndup(const char *s, size_t n)
 #define O_DIRECTORY 0
 #endif
 
-/* open_memstream: a FILE on an anonymous temporary file; the buffer and
- * size are filled in by fclose() (the only way the shared code ends a
- * memstream), so fclose is routed through kh_win_fclose, which is plain
- * fclose for every other stream. */
-FILE *kh_win_open_memstream(char **buf, size_t *size);
-int kh_win_fclose(FILE *f);
-#define open_memstream(b, s) kh_win_open_memstream((b), (s))
-#define fclose(f) kh_win_fclose(f)
-
 /* strptime (numeric conversions %Y %m %d %H %M %S %j-free subset, %%, and
  * literal text) and timegm (= _mkgmtime). */
 struct tm;
