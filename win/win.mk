@@ -64,7 +64,7 @@ windows: $(WIN_BUILD)/khreset.exe
 windows-deps:
 	W=$(WIN_BUILD) sh win/deps.sh
 
-$(WIN_LIBA) &: win/deps.sh win/minGlue-win32.h win/toolchain-mingw64.cmake
+$(WIN_LIBA) &: win/deps.sh tools/debsrc.sh win/minGlue-win32.h win/toolchain-mingw64.cmake
 	W=$(WIN_BUILD) sh win/deps.sh
 	touch $(WIN_LIBA)
 
