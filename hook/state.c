@@ -13,34 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <minIni.h>
-
+#include "ini/ini.h"
 #include "khreset.h"
 #include "state.h"
-
-int kh_memfile(const void *buf, size_t len, char name[64])
-{
-	int fd = memfd_create("khreset-ini", MFD_CLOEXEC);
-	const char *p = buf;
-
-	if (fd < 0)
-		return -1;
-	while (len) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0) {
-			close(fd);
-			return -1;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	snprintf(name, 64, "/proc/self/fd/%d", fd);
-	return fd;
-}
 
 /* ---- backups ---- */
 
@@ -189,7 +167,7 @@ struct mload {
 	char cur[64];
 };
 
-static int mload_cb(const char *sec, const char *key, const char *val, void *ud)
+static int mload_cb(const char *sec, const char *key, const char *val, int line, void *ud)
 {
 	struct mload *m = ud;
 	struct kh_backup *b = m->b;
@@ -238,9 +216,9 @@ int backup_load(kh_plat *p, const char *id, struct kh_backup *b)
 {
 	struct mload m = { b, KH_OK, "" };
 	unsigned char *buf = NULL;
-	char name[64], *path;
+	char *path;
 	size_t len;
-	int fd, rc;
+	int rc;
 
 	memset(b, 0, sizeof(*b));
 	if (snprintf(b->id, sizeof(b->id), "%s", id) >= (int)sizeof(b->id) ||
@@ -253,15 +231,12 @@ int backup_load(kh_plat *p, const char *id, struct kh_backup *b)
 	rc = plat_read(p, path, 64 << 20, &buf, &len);
 	if (rc == KH_ERR_NOENT)
 		kh_seterr("backup %s: no such backup (%s missing)", id, path);
+	if (rc == KH_OK)
+		rc = kh_ini_browse(path, buf, len, mload_cb, &m);
+	free(buf);
 	free(path);
 	if (rc != KH_OK)
 		return rc;
-	fd = kh_memfile(buf, len, name);
-	free(buf);
-	if (fd < 0)
-		return KH_ERR_IO;
-	ini_browse(mload_cb, &m, name);
-	close(fd);
 	if (m.rc == KH_OK && (!b->state || !b->reason)) {
 		kh_seterr("backup %s: manifest.ini lacks [backup] state or reason", id);
 		m.rc = KH_ERR_DATA;

@@ -1,10 +1,10 @@
 #!/bin/sh
 # win/deps.sh - cross-build the static x86_64-w64-mingw32 libraries khreset.exe
-# links (libxml2, OpenSSL libcrypto, jansson, minIni) from Debian's SOURCE
-# packages.
+# links (libxml2, OpenSSL libcrypto, jansson) from Debian's SOURCE packages.
+# (minIni is compiled by win/win.mk itself, with khreset's own glue.)
 #
 # Sources come through tools/debsrc.sh: a PRIVATE apt configuration and a
-# download cache under build/debian (DEBSRC);
+# download cache under build/debian (DEBSRC), shared with the Linux build;
 # the machine's apt configuration is never touched.  apt-get checks every
 # downloaded file against the signed Sources index; dpkg-source -x applies
 # Debian's patches (security fixes included).
@@ -16,9 +16,9 @@
 #          needs no network.  Delete a stamp (or $W/deps) to rebuild.
 #
 # Environment: W (output root), JOBS (default 2), DEBSRC and KH_DEBIAN_MIRROR
-# (see tools/debsrc.sh), LIBXML2_VER / OPENSSL_VER / JANSSON_VER / MININI_VER
-# (override the pins), KEEP_WORK=1 (keep the unpacked build trees in $W/work
-# for debugging).
+# (see tools/debsrc.sh), LIBXML2_VER / OPENSSL_VER / JANSSON_VER (override
+# the pins), KEEP_WORK=1 (keep the unpacked build trees in $W/work for
+# debugging).
 set -eu
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,7 +32,6 @@ SUITE=bookworm
 LIBXML2_VER=${LIBXML2_VER:-2.9.14+dfsg-1.3~deb12u6}
 OPENSSL_VER=${OPENSSL_VER:-3.0.20-1~deb12u2}
 JANSSON_VER=${JANSSON_VER:-2.14-2}
-MININI_VER=${MININI_VER:-1.4+ds-1}      # source package "libminini"
 
 DEPS=$W/deps
 LOGS=$W/logs
@@ -60,7 +59,6 @@ OPENSSL_OPTS="no-shared no-tests no-ui-console no-dso no-engine no-legacy
 JANSSON_OPTS="-DJANSSON_BUILD_SHARED_LIBS=OFF -DJANSSON_EXAMPLES=OFF
  -DJANSSON_WITHOUT_TESTS=ON -DJANSSON_BUILD_DOCS=OFF -DJANSSON_INSTALL=ON
  -DUSE_URANDOM=OFF -DUSE_WINDOWS_CRYPTOAPI=ON -DCMAKE_BUILD_TYPE=Release"
-MININI_OPTS="minGlue-win32 $(sha256sum "$TOP/win/minGlue-win32.h" | cut -c1-16) -DNDEBUG -DINI_ANSIONLY"
 
 say() { printf 'win-deps: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -81,12 +79,15 @@ is_current() {   # lib version opts
 		[ "$(cat "$DEPS/.stamp-$1")" = "$(stamp_want "$@")" ]
 }
 
-need_libxml2=1; need_openssl=1; need_jansson=1; need_minini=1
+# minIni was built here once; its leftovers would shadow hook/ini/minGlue.h.
+rm -f "$DEPS/include/minIni.h" "$DEPS/include/minGlue.h" "$DEPS/lib/libminIni.a" \
+	"$DEPS/.stamp-minini"
+
+need_libxml2=1; need_openssl=1; need_jansson=1
 is_current libxml2 "$LIBXML2_VER" "$LIBXML2_OPTS" && need_libxml2=0
 is_current openssl "$OPENSSL_VER" "$OPENSSL_OPTS" && need_openssl=0
 is_current jansson "$JANSSON_VER" "$JANSSON_OPTS" && need_jansson=0
-is_current minini "$MININI_VER" "$MININI_OPTS" && need_minini=0
-if [ $((need_libxml2 + need_openssl + need_jansson + need_minini)) = 0 ]; then
+if [ $((need_libxml2 + need_openssl + need_jansson)) = 0 ]; then
 	say "all libraries cached in $DEPS (stamps match)"
 	exit 0
 fi
@@ -194,23 +195,7 @@ build_jansson() {
 	make install
 }
 
-build_minini() {
-	set -x
-	unpack libminini "$1"; cd "$TREE"
-	# Compiled with win/minGlue-win32.h: the stdio glue plus UTF-8 names
-	# (_wfopen) and the "/proc/self/fd/N" names of kh_memfile().  The
-	# installed minGlue.h is Debian's stdio glue: consumers need only its
-	# INI_REAL, and must not see <windows.h>.
-	cp "$TOP/win/minGlue-win32.h" minGlue.h
-	$CC $COMMON_CFLAGS -DNDEBUG -DINI_ANSIONLY -Wall -c -o minIni.o minIni.c
-	rm -f "$DEPS/lib/libminIni.a"
-	${HOST}-ar rcs "$DEPS/lib/libminIni.a" minIni.o
-	cp minIni.h "$DEPS/include/"
-	cp minGlue-stdio.h "$DEPS/include/minGlue.h"
-}
-
 # Order: the quick ones first so a failure in a long build shows early.
-[ $need_minini = 1 ] && timed minini "$MININI_VER" "$MININI_OPTS" build_minini
 [ $need_jansson = 1 ] && timed jansson "$JANSSON_VER" "$JANSSON_OPTS" build_jansson
 [ $need_libxml2 = 1 ] && timed libxml2 "$LIBXML2_VER" "$LIBXML2_OPTS" build_libxml2
 [ $need_openssl = 1 ] && timed openssl "$OPENSSL_VER" "$OPENSSL_OPTS" build_openssl

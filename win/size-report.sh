@@ -12,7 +12,7 @@ function origin(f) {
 	if (f ~ /libcrypto\.a/) return "OpenSSL libcrypto"
 	if (f ~ /libxml2\.a/) return "libxml2"
 	if (f ~ /libjansson\.a/) return "jansson"
-	if (f ~ /libminIni\.a/) return "minIni"
+	if (f ~ /(^|\/)minIni\.o$/) return "minIni"
 	if (f ~ /khreset_msg\.o/) return "resources (messages, manifest, version)"
 	if (f ~ /(^|\/)obj[^\/]*\/[^\/]+\.o$/) return "khreset (hook/ + win/)"
 	if (f ~ /libwinpthread/) return "mingw-w64 runtime"

@@ -1,5 +1,5 @@
 /* compat.c - bodies of the POSIX stand-ins declared in
- * hook/win32/compat.h and win/include/sys/mman.h (Windows build only). */
+ * hook/win32/compat.h (Windows build only). */
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
 #include <errno.h>
@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include <sys/mman.h>
 
 #undef rename
 #undef strptime
@@ -180,55 +178,6 @@ out:
 	free(w);
 	if (fd < 0)
 		errno = e;
-	return fd;
-}
-
-/*
- * memfd_create(): an anonymous temporary file.  Created exclusively
- * (CREATE_NEW, share mode 0: nobody else can open it, even in a folder
- * others can write), deleted when the last handle closes, kept in memory
- * by the cache manager where possible (FILE_ATTRIBUTE_TEMPORARY).  Folder:
- * GetTempPath2W where it exists (SYSTEM: %SystemRoot%\SystemTemp, admins
- * only), else GetTempPathW.
- */
-int kh_win_memfd(const char *name, unsigned int flags)
-{
-	typedef DWORD (WINAPI *temp2_fn)(DWORD, LPWSTR);
-	static LONG counter;
-	wchar_t dir[MAX_PATH + 1], path[MAX_PATH + 64];
-	temp2_fn temp2 = (temp2_fn)(void (*)(void))GetProcAddress(
-		GetModuleHandleW(L"kernel32.dll"), "GetTempPath2W");
-	DWORD n = temp2 ? temp2(MAX_PATH + 1, dir) : GetTempPathW(MAX_PATH + 1, dir);
-	HANDLE h;
-	int fd;
-
-	(void)name;
-	(void)flags;
-	if (n == 0 || n > MAX_PATH) {
-		errno = ENOENT;
-		return -1;
-	}
-	for (int tries = 0; tries < 16; tries++) {
-		swprintf(path, MAX_PATH + 64, L"%lskhreset-mem-%lu-%lu-%ld.tmp", dir,
-			 (unsigned long)GetCurrentProcessId(), (unsigned long)GetTickCount(),
-			 (long)InterlockedIncrement(&counter));
-		h = CreateFileW(path, GENERIC_READ | GENERIC_WRITE, 0, NULL, CREATE_NEW,
-				FILE_ATTRIBUTE_TEMPORARY | FILE_ATTRIBUTE_HIDDEN |
-				FILE_FLAG_DELETE_ON_CLOSE, NULL);
-		if (h != INVALID_HANDLE_VALUE)
-			break;
-		if (GetLastError() != ERROR_FILE_EXISTS) {
-			errno = errno_of(GetLastError());
-			return -1;
-		}
-	}
-	if (h == INVALID_HANDLE_VALUE) {
-		errno = EEXIST;
-		return -1;
-	}
-	fd = _open_osfhandle((intptr_t)h, _O_RDWR | _O_BINARY);
-	if (fd < 0)
-		CloseHandle(h);
 	return fd;
 }
 

@@ -94,12 +94,9 @@ char *kh_win_strptime(const char *s, const char *fmt, struct tm *tm);
  * without FILE_FLAG_OPEN_REPARSE_POINT) and has no O_NOFOLLOW.  Host files
  * are read through kh_read_host, whose Windows opener is
  * kh_win_open_nofollow (compat.c): a CRT descriptor for reading, or -1
- * with errno ELOOP when path is a reparse point; files under the Windows
+ * with errno ELOOP when path is a link at its end; files under the Windows
  * root go through the handle-based plat_* functions. */
 int kh_win_open_nofollow(const char *path);
-#ifndef O_NOFOLLOW
-#define O_NOFOLLOW 0
-#endif
 #ifndef O_CLOEXEC
 #define O_CLOEXEC 0
 #endif
