@@ -14,7 +14,7 @@ function origin(f) {
 	if (f ~ /libjansson\.a/) return "jansson"
 	if (f ~ /(^|\/)minIni\.o$/) return "minIni"
 	if (f ~ /khreset_msg\.o/) return "resources (messages, manifest, version)"
-	if (f ~ /(^|\/)obj[^\/]*\/[^\/]+\.o$/) return "khreset (hook/ + win/)"
+	if (f ~ /(^|\/)obj[^\/]*\/.*\.o$/) return "khreset (hook/ + win/)"
 	if (f ~ /libwinpthread/) return "mingw-w64 runtime"
 	if (f ~ /x86_64-w64-mingw32|gcc/) return "mingw-w64 runtime"
 	return "other"
