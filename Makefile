@@ -7,19 +7,28 @@ WARN      = -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter
 PKGS      = libxml-2.0 jansson libcrypto hivex
 KH_CFLAGS = -std=gnu11 $(WARN) -D_GNU_SOURCE -Ihook \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(SAN)
-# minIni's Debian .pc file has a broken libdir; link it directly.
-KH_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lminIni -lwim $(SAN)
+KH_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lwim $(SAN)
+
+# minIni: minIni.c and minIni.h from Debian's source package, fetched once
+# into the cache (tools/debsrc.sh; shared with win/win.mk), compiled with our
+# glue hook/ini/minGlue.h - it parses memory, never opens a file.
+MININI_VER  = 1.4+ds-1
+DEBSRC     ?= build/debian
+MININI_SRC  = $(DEBSRC)/libminini-$(MININI_VER)
+INI_CFLAGS  = -Ihook/ini -I$(MININI_SRC)
 
 # The build picks folders, not files: the portable core is hook/*.c, each
-# platform body or dependency has its own folder.  Linux: core + offline/
-# (mounted volume, hivex) + media/ (wimlib).  Windows (win/win.mk): core +
-# win32/.  Objects mirror the source tree under $(BUILD)/obj.
+# platform body or dependency has its own folder.  Linux: core + ini/
+# (minIni) + offline/ (mounted volume, hivex) + media/ (wimlib).  Windows
+# (win/win.mk): core + ini/ + win32/.  Objects mirror the source tree under
+# $(BUILD)/obj.
 HDRS        = $(wildcard hook/*.h hook/*/*.h)
 CORE_SRC    = $(filter-out hook/main.c,$(wildcard hook/*.c))
+INI_SRC     = $(wildcard hook/ini/*.c)
 OFFLINE_SRC = $(wildcard hook/offline/*.c)
 MEDIA_SRC   = $(wildcard hook/media/*.c)
 obj         = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
-CORE_OBJ    = $(call obj,$(CORE_SRC) $(MEDIA_SRC))
+CORE_OBJ    = $(call obj,$(CORE_SRC) $(INI_SRC) $(MEDIA_SRC)) $(BUILD)/obj/minIni.o
 OFFLINE_OBJ = $(call obj,$(OFFLINE_SRC))
 MAIN_OBJ    = $(call obj,hook/main.c)
 UNIT_SRC    = $(wildcard tests/unit/test_*.c)
@@ -32,6 +41,17 @@ all: $(BUILD)/khreset $(TOOLS)
 $(BUILD)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(KH_CFLAGS) -c -o $@ $<
+
+$(MININI_SRC)/minIni.c:
+	sh tools/debsrc.sh extract libminini $(MININI_VER) $(MININI_SRC) minIni.c minIni.h LICENSE
+$(MININI_SRC)/minIni.h: $(MININI_SRC)/minIni.c
+
+$(BUILD)/obj/minIni.o: $(MININI_SRC)/minIni.c hook/ini/minGlue.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -std=gnu11 -Wall $(INI_CFLAGS) $(SAN) -c -o $@ $<
+
+$(call obj,$(INI_SRC)): KH_CFLAGS := $(INI_CFLAGS) $(KH_CFLAGS)
+$(call obj,$(INI_SRC)): $(MININI_SRC)/minIni.h
 
 $(BUILD)/libkhcore.a: $(CORE_OBJ)
 	@rm -f $@

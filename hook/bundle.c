@@ -8,21 +8,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <minIni.h>
-
 #include "khreset.h"
 #include "bundle.h"
 #include "digest.h"
+#include "ini/ini.h"
 #include "keyholder.h"
 
 /*
- * Design note.  manifest.ini is read into memory once; the signature is
- * checked over those bytes, then minIni parses the file by path.  Between
- * the two the file could be swapped, so afterwards it is opened again and
- * must be the same inode, unchanged (size, mtime, ctime) and byte for byte
- * what was verified; otherwise the bundle is refused.
- * minIni reads lines into a 512-byte buffer and silently splits longer
- * ones, so lines longer than MAX_LINE are refused before parsing.
+ * Design note.  Every bundle file is read once into memory (kh_read_host:
+ * no symlink, regular, size-capped) and used from there: manifest.ini's
+ * signature is checked over those bytes and minIni parses the same bytes,
+ * so what was verified is what is read.  Bytes minIni would misread - a
+ * byte order mark, a NUL, a line longer than MAX_LINE - are refused first.
  */
 
 #define MANIFEST     "manifest.ini"
@@ -36,7 +33,6 @@
 struct blob {
 	unsigned char *data;
 	size_t len;
-	struct stat st;
 };
 
 /* One key = value from the manifest, in file order. */
@@ -72,45 +68,6 @@ static char *join(const char *dir, const char *name)
 	return p;
 }
 
-/* Reads to EOF, refusing more than limit bytes (a file may grow after
- * fstat). */
-static int read_all(int fd, size_t limit, struct blob *out)
-{
-	size_t cap = (size_t)out->st.st_size + 1, len = 0;
-	unsigned char *buf, *nb;
-	ssize_t r;
-
-	if (!(buf = malloc(cap)))
-		return KH_ERR_NOMEM;
-	for (;;) {
-		if (len == cap) {
-			if (len > limit) {
-				free(buf);
-				return KH_ERR_TOOBIG;
-			}
-			if (!(nb = realloc(buf, cap * 2))) {
-				free(buf);
-				return KH_ERR_NOMEM;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		r = read(fd, buf + len, cap - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-	}
-	if (r < 0 || len > limit) {
-		free(buf);
-		return r < 0 ? KH_ERR_IO : KH_ERR_TOOBIG;
-	}
-	out->data = buf;
-	out->len = len;
-	return KH_OK;
-}
-
 /*
  * Reads dir/name: no symlink, regular file, at most limit bytes.
  * Returns KH_ERR_NOENT, KH_ERR_UNSAFE, KH_ERR_TOOBIG, KH_ERR_IO or
@@ -120,42 +77,12 @@ static int read_entry(const char *dir, const char *name, size_t limit,
 		      struct blob *out)
 {
 	char *path;
-	int fd = -1, err;
+	int err;
 
 	memset(out, 0, sizeof(*out));
 	if (!(path = join(dir, name)))
 		return KH_ERR_NOMEM;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		err = errno == ENOENT ? KH_ERR_NOENT :
-		      errno == ELOOP ? KH_ERR_UNSAFE : KH_ERR_IO;
-		kh_seterr("%s: %s", path, err == KH_ERR_UNSAFE ?
-			  "is a symbolic link, refused" : strerror(errno));
-		goto out;
-	}
-	err = KH_ERR_IO;
-	if (fstat(fd, &out->st) < 0) {
-		kh_seterr("%s: %s", path, strerror(errno));
-		goto out;
-	}
-	err = KH_ERR_UNSAFE;
-	if (!S_ISREG(out->st.st_mode)) {
-		kh_seterr("%s: not a regular file, refused", path);
-		goto out;
-	}
-	err = KH_ERR_TOOBIG;
-	if ((unsigned long long)out->st.st_size > limit) {
-		kh_seterr("%s: %lld bytes, larger than %zu", path,
-			  (long long)out->st.st_size, limit);
-		goto out;
-	}
-	err = read_all(fd, limit, out);
-	if (err != KH_OK)
-		kh_seterr("%s: %s", path, err == KH_ERR_TOOBIG ?
-			  "grew beyond the size limit while read" : kh_errstr(err));
-out:
-	if (fd >= 0)
-		close(fd);
+	err = kh_read_host(path, limit, &out->data, &out->len);
 	free(path);
 	return err;
 }
@@ -213,7 +140,7 @@ static long kv_dup(const struct kvlist *l)
 }
 
 static int on_key(const char *section, const char *key, const char *val,
-		  void *user)
+		  int line, void *user)
 {
 	struct manifest *m = user;
 	struct kvlist *l = NULL;
@@ -272,54 +199,23 @@ static int prescan(const char *dir, const struct blob *mf)
 	return KH_OK;
 }
 
-static int same_file(const struct stat *a, const struct stat *b)
-{
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
-	       a->st_size == b->st_size &&
-#ifdef _WIN32
-	       a->st_mtime == b->st_mtime && a->st_ctime == b->st_ctime;
-#else
-	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
-	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
-	       a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
-	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
-#endif
-}
-
-/* Parses manifest.ini with minIni, then proves it was the bytes in mf. */
+/* Parses the manifest's bytes (already prescanned) with minIni. */
 static int parse_manifest(const char *dir, const struct blob *mf,
 			  struct manifest *m)
 {
-	struct blob again = { 0 };
 	char *path;
-	int err = KH_ERR_NOMEM, ok;
+	int err;
 
 	if (!(path = join(dir, MANIFEST)))
 		return KH_ERR_NOMEM;
 	m->dir = dir;
-	ok = ini_browse(on_key, m, path);
+	err = kh_ini_browse(path, mf->data, mf->len, on_key, m);
+	free(path);
 	if (m->nomem) {
 		kh_seterr("out of memory");
-		goto out;
+		return KH_ERR_NOMEM;
 	}
-	err = KH_ERR_IO;
-	if (!ok) {
-		kh_seterr("%s: %s", path, strerror(errno));
-		goto out;
-	}
-	err = read_entry(dir, MANIFEST, MAX_MANIFEST, &again);
-	if (err == KH_OK && (!same_file(&mf->st, &again.st) ||
-			     again.len != mf->len ||
-			     memcmp(again.data, mf->data, mf->len) != 0)) {
-		kh_seterr("%s: changed while being read, refused", path);
-		err = KH_ERR_BUNDLE;
-	} else if (err != KH_OK) {
-		err = KH_ERR_BUNDLE;
-	}
-out:
-	blob_free(&again);
-	free(path);
-	return err;
+	return err == KH_OK ? KH_OK : KH_ERR_BUNDLE;
 }
 
 /* ---- checks ----------------------------------------------------------- */

@@ -12,9 +12,6 @@
 #include "repair.h"
 #include "state.h"
 
-int config_load_as(const char *src, const char *shown, const char *base,
-		   struct kh_config **out);
-
 #define LOG_DIR  "Windows\\Logs\\khreset"
 #define LOG_FILE LOG_DIR "\\khreset.log"
 #define LOG_MAX  (1u << 20)
@@ -41,24 +38,18 @@ static int fail(int rc, const char *what)
 static int load_offline_config(struct session *s, const char *root)
 {
 	unsigned char *buf = NULL;
-	char name[64], *shown, *base;
+	char *shown, *base;
 	size_t len;
-	int fd, rc = plat_read(s->p, OFFLINE_CONFIG, 1 << 20, &buf, &len);
+	int rc = plat_read(s->p, OFFLINE_CONFIG, 1 << 20, &buf, &len);
 
 	base = kh_asprintf("%s/%s", root, OFFLINE_BASE);
 	shown = kh_asprintf("%s/%s/khreset.ini", root, OFFLINE_BASE);
 	if (!base || !shown)
 		rc = KH_ERR_NOMEM;
-	if (rc == KH_ERR_NOENT) {
+	if (rc == KH_ERR_NOENT)
 		rc = config_load(NULL, base, &s->c);
-	} else if (rc == KH_OK) {
-		if ((fd = kh_memfile(buf, len, name)) < 0)
-			rc = KH_ERR_IO;
-		else {
-			rc = config_load_as(name, shown, base, &s->c);
-			close(fd);
-		}
-	}
+	else if (rc == KH_OK)
+		rc = config_parse(buf, len, shown, base, &s->c);
 	free(buf);
 	free(base);
 	free(shown);
@@ -70,7 +61,6 @@ static int load_offline_config(struct session *s, const char *root)
 static int load_live_config(struct session *s)
 {
 	char *dir = plat_self_dir(), *path = dir ? kh_asprintf("%s\\khreset.ini", dir) : NULL;
-	FILE *f;
 	int rc;
 
 	if (!path) {
@@ -78,11 +68,10 @@ static int load_live_config(struct session *s)
 		kh_seterr("cannot find the executable's folder");
 		return KH_ERR_IO;
 	}
-	if ((f = fopen(path, "r")) != NULL) {
-		fclose(f);
-		rc = config_load(path, NULL, &s->c);
-	} else
+	if ((rc = config_load(path, NULL, &s->c)) == KH_ERR_NOENT) {
+		kh_clearerr();
 		rc = config_load(NULL, dir, &s->c);
+	}
 	free(path);
 	free(dir);
 	return rc;

@@ -51,17 +51,14 @@ static int fail(int rc, const char *what)
 static int load_config(const struct kh_globals *g, const char *dir, struct kh_config **c)
 {
 	char *path;
-	FILE *f;
 	int rc;
 
 	if (g->config)
 		return config_load(g->config, NULL, c);
 	if (!(path = kh_asprintf("%s\\khreset.ini", dir)))
 		return KH_ERR_NOMEM;
-	if ((f = fopen(path, "r")) != NULL) {
-		fclose(f);
-		rc = config_load(path, NULL, c);
-	} else {
+	if ((rc = config_load(path, NULL, c)) == KH_ERR_NOENT) {
+		kh_clearerr();
 		rc = config_load(NULL, dir, c);
 	}
 	free(path);

@@ -1,9 +1,11 @@
 /* config.c - khreset.ini (SPEC section 6): syntax pass, then minIni values.
  *
- * minIni reads values but does not report syntax errors or line numbers, so
- * a short pass over the lines checks the shape first (section headers and
- * key = value lines) and remembers where each key stands; every invalid value
- * is then reported with the file, line and key.  Unknown keys only warn.
+ * The file is read once (kh_read_host, or plat_read from inside the Windows
+ * root) and both passes work on those bytes.  minIni reads values but does
+ * not report syntax errors, so a short pass over the lines checks the shape
+ * first (section headers and key = value lines); minIni then hands over
+ * each key with its line, and every invalid value is reported with the
+ * file, line and key.  Unknown keys only warn.
  */
 #include <errno.h>
 #include <limits.h>
@@ -11,12 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <minIni.h>
-
 #include "config.h"
+#include "ini/ini.h"
 #include "khreset.h"
 
-#define VAL_MAX 1024
+#define VAL_MAX  1024
+#define FILE_MAX (1 << 20)
 
 static const char *const known[] = {
 	"keyholder.archive_dir", "keyholder.install_dir", "keyholder.max_file_size",
@@ -33,7 +35,7 @@ static const char *const known[] = {
 struct ctx {
 	struct kh_config *c;
 	const char *file;      /* name shown in messages */
-	const char *src;       /* path minIni reads */
+	int line;              /* of the key being set */
 	int err;
 };
 
@@ -49,65 +51,39 @@ static char *trim(char *s)
 	return s;
 }
 
-/* Line of [section] key in the file, 0 if not found. */
-static int key_line(const char *src, const char *section, const char *key)
-{
-	char buf[VAL_MAX], sec[128] = "";
-	int line = 0, found = 0;
-	FILE *f = fopen(src, "r");
-
-	if (!f)
-		return 0;
-	while (!found && fgets(buf, sizeof(buf), f)) {
-		char *s = trim(buf), *eq;
-
-		line++;
-		if (*s == '[') {
-			char *end = strchr(s, ']');
-			if (end) {
-				*end = '\0';
-				snprintf(sec, sizeof(sec), "%s", trim(s + 1));
-			}
-		} else if ((eq = strchr(s, '=')) != NULL) {
-			*eq = '\0';
-			found = !kh_strcasecmp(sec, section) && !kh_strcasecmp(trim(s), key);
-		}
-	}
-	fclose(f);
-	return found ? line : 0;
-}
-
 static int bad(struct ctx *x, const char *sec, const char *key, const char *why,
 	       const char *val)
 {
-	kh_seterr("%s line %d: [%s] %s = '%s': %s", x->file,
-		  key_line(x->src, sec, key), sec, key, val, why);
+	kh_seterr("%s line %d: [%s] %s = '%s': %s", x->file, x->line, sec, key, val, why);
 	x->err = KH_ERR_CONFIG;
 	return 0;
 }
 
-/* Shape check: every line blank, a comment, [section] or key = value. */
-static int syntax_pass(const char *src, const char *file)
+/* Shape check: every line blank, a comment, [section] or key = value; no
+ * NUL byte, no line longer than VAL_MAX - 2 bytes. */
+static int syntax_pass(const char *text, size_t len, const char *file)
 {
 	char buf[VAL_MAX];
-	int line = 0, rc = KH_OK;
-	FILE *f = fopen(src, "r");
+	int line = 0;
 
-	if (!f) {
-		kh_seterr("%s: %s", file, strerror(errno));
-		return errno == ENOENT ? KH_ERR_NOENT : KH_ERR_IO;
-	}
-	while (fgets(buf, sizeof(buf), f)) {
-		size_t len = strlen(buf);
+	for (size_t pos = 0; pos < len; ) {
+		const char *p = text + pos, *nl = memchr(p, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - p) : len - pos;
 		char *s;
 
+		pos += n + (nl != NULL);
 		line++;
-		if (len == sizeof(buf) - 1 && buf[len - 1] != '\n' && !feof(f)) {
+		if (n > VAL_MAX - 2) {
 			kh_seterr("%s line %d: line longer than %d bytes", file, line,
 				  VAL_MAX - 2);
-			rc = KH_ERR_CONFIG;
-			break;
+			return KH_ERR_CONFIG;
 		}
+		if (memchr(p, '\0', n)) {
+			kh_seterr("%s line %d: NUL byte", file, line);
+			return KH_ERR_CONFIG;
+		}
+		memcpy(buf, p, n);
+		buf[n] = '\0';
 		s = trim(buf);
 		if (*s == '\0' || *s == ';' || *s == '#')
 			continue;
@@ -116,20 +92,17 @@ static int syntax_pass(const char *src, const char *file)
 			if (!end || end == s + 1 || *trim(end + 1) != '\0') {
 				kh_seterr("%s line %d: malformed section header '%s'",
 					  file, line, s);
-				rc = KH_ERR_CONFIG;
-				break;
+				return KH_ERR_CONFIG;
 			}
 			continue;
 		}
 		if (!strchr(s, '=') || *s == '=') {
 			kh_seterr("%s line %d: expected 'key = value' or '[section]', got '%s'",
 				  file, line, s);
-			rc = KH_ERR_CONFIG;
-			break;
+			return KH_ERR_CONFIG;
 		}
 	}
-	fclose(f);
-	return rc;
+	return KH_OK;
 }
 
 static int is_known(const char *sec, const char *key)
@@ -331,13 +304,14 @@ static int set_key(struct ctx *x, const char *sec, const char *key, const char *
 	return 1;
 }
 
-static int browse(const char *sec, const char *key, const char *val, void *ud)
+static int browse(const char *sec, const char *key, const char *val, int line, void *ud)
 {
 	struct ctx *x = ud;
 
+	x->line = line;
 	if (!is_known(sec, key)) {
 		kh_log(KH_LOG_WARN, "config", "%s line %d: unknown key [%s] %s (ignored)",
-		       x->file, key_line(x->src, sec, key), sec, key);
+		       x->file, line, sec, key);
 		return 1;
 	}
 	return set_key(x, sec, key, val);
@@ -428,14 +402,25 @@ static char *dirname_of(const char *path)
 	return strndup(path, (size_t)(slash - path));
 }
 
-int config_load_as(const char *src, const char *shown, const char *base,
-		   struct kh_config **out);
+static int parse(struct kh_config *c, const char *text, size_t len, const char *shown)
+{
+	struct ctx x = { c, shown, 0, KH_OK };
+	int rc;
 
-int config_load_as(const char *src, const char *shown, const char *base,
-		   struct kh_config **out)
+	if ((rc = syntax_pass(text, len, shown)) != KH_OK)
+		return rc;
+	/* A file with [registry] replaces the built-in values. */
+	if (kh_ini_has_section(text, len, "registry"))
+		free_reg(c);
+	if ((rc = kh_ini_browse(shown, text, len, browse, &x)) != KH_OK)
+		return rc == KH_ERR_DATA ? KH_ERR_CONFIG : rc;
+	return x.err;
+}
+
+int config_parse(const void *text, size_t len, const char *shown, const char *base,
+		 struct kh_config **out)
 {
 	struct kh_config *c = calloc(1, sizeof(*c));
-	struct ctx x = { c, shown ? shown : src, src, KH_OK };
 	char *dir = NULL;
 	int rc;
 
@@ -444,16 +429,10 @@ int config_load_as(const char *src, const char *shown, const char *base,
 		return KH_ERR_NOMEM;
 	if ((rc = defaults(c)) != KH_OK)
 		goto fail;
-	if (src) {
-		if ((rc = syntax_pass(src, x.file)) != KH_OK)
+	if (text) {
+		if ((rc = parse(c, text, len, shown)) != KH_OK)
 			goto fail;
-		/* A file with [registry] replaces the built-in values. */
-		if (ini_hassection("registry", src))
-			free_reg(c);
-		ini_browse(browse, &x, src);
-		if ((rc = x.err) != KH_OK)
-			goto fail;
-		if (!(c->path = kh_strdup(x.file)) || (!base && !(dir = dirname_of(x.file)))) {
+		if (!(c->path = kh_strdup(shown)) || (!base && !(dir = dirname_of(shown)))) {
 			rc = KH_ERR_NOMEM;
 			goto fail;
 		}
@@ -473,7 +452,18 @@ fail:
 
 int config_load(const char *path, const char *default_base, struct kh_config **out)
 {
-	return config_load_as(path, NULL, path ? NULL : default_base, out);
+	unsigned char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	if (!path)
+		return config_parse(NULL, 0, NULL, default_base, out);
+	if ((rc = kh_read_host(path, FILE_MAX, &text, &len)) != KH_OK)
+		return rc;
+	rc = config_parse(text, len, path, NULL, out);
+	free(text);
+	return rc;
 }
 
 void config_free(struct kh_config *c)

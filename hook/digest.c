@@ -1,12 +1,9 @@
 /* digest.c - SHA-256 and Ed25519 sign/verify through OpenSSL EVP. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -14,7 +11,6 @@
 #include "khreset.h"
 #include "digest.h"
 
-#define CHUNK     (64 * 1024)
 #define MAX_PEM   (64 * 1024)   /* a PEM key file is a few hundred bytes */
 #define ED_SIGLEN 64
 
@@ -57,50 +53,6 @@ int kh_sha256_buf(const void *buf, size_t len, char hex[KH_SHA256_HEX])
 	return KH_OK;
 }
 
-int kh_sha256_fd(int fd, char hex[KH_SHA256_HEX])
-{
-	unsigned char md[EVP_MAX_MD_SIZE], *buf;
-	unsigned int mdlen = 0;
-	EVP_MD_CTX *ctx = NULL;
-	ssize_t r;
-	int err = KH_ERR_NOMEM;
-
-	if (!(buf = malloc(CHUNK))) {
-		kh_seterr("SHA-256: out of memory");
-		goto out;
-	}
-	if (!(ctx = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-		kh_seterr("SHA-256: %s", sslerr());
-		goto out;
-	}
-	for (;;) {
-		r = read(fd, buf, CHUNK);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			kh_seterr("SHA-256: read: %s", strerror(errno));
-			err = KH_ERR_IO;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		if (!EVP_DigestUpdate(ctx, buf, (size_t)r)) {
-			kh_seterr("SHA-256: %s", sslerr());
-			goto out;
-		}
-	}
-	if (!EVP_DigestFinal_ex(ctx, md, &mdlen) || mdlen != 32) {
-		kh_seterr("SHA-256: %s", sslerr());
-		goto out;
-	}
-	tohex(md, mdlen, hex);
-	err = KH_OK;
-out:
-	EVP_MD_CTX_free(ctx);
-	free(buf);
-	return err;
-}
-
 int kh_is_sha256_hex(const char *s)
 {
 	size_t i;
@@ -120,32 +72,6 @@ static int nopass(char *buf, int size, int rwflag, void *u)
 	return 0;
 }
 
-/* Opens a key file: regular, small; the FILE* owns the descriptor. */
-static FILE *open_pem(const char *path)
-{
-	struct stat st;
-	FILE *fp;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		kh_seterr("key %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_PEM) {
-		kh_seterr("key %s: not a regular file of at most %d bytes",
-			  path, MAX_PEM);
-		close(fd);
-		return NULL;
-	}
-	if (!(fp = fdopen(fd, "r"))) {
-		kh_seterr("key %s: %s", path, strerror(errno));
-		close(fd);
-	}
-	return fp;
-}
-
-/* Reads a PEM key (private or public) and insists on Ed25519. */
 /* RFC 8410: an Ed25519 SubjectPublicKeyInfo is this prefix + the 32-byte key. */
 static const unsigned char ed25519_spki[12] = {
 	0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00
@@ -155,7 +81,7 @@ static const unsigned char ed25519_spki[12] = {
  * DER form, anything else decoded by d2i_PUBKEY (which then names its type).
  * OpenSSL 3's decoder search behind PEM_read_PUBKEY costs more than the
  * rest of a `check` put together. */
-static EVP_PKEY *read_pubkey(FILE *fp)
+static EVP_PKEY *read_pubkey(BIO *bio)
 {
 	char *name = NULL, *header = NULL;
 	unsigned char *der = NULL;
@@ -163,7 +89,7 @@ static EVP_PKEY *read_pubkey(FILE *fp)
 	EVP_PKEY *pk = NULL;
 	long len = 0;
 
-	if (PEM_read(fp, &name, &header, &der, &len) != 1 || strcmp(name, "PUBLIC KEY"))
+	if (PEM_read_bio(bio, &name, &header, &der, &len) != 1 || strcmp(name, "PUBLIC KEY"))
 		goto out;
 	if (len == 44 && !memcmp(der, ed25519_spki, sizeof(ed25519_spki))) {
 		pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, der + 12, 32);
@@ -182,19 +108,31 @@ out:
 	return pk;
 }
 
+/* Reads a PEM key file (private or public) whole with kh_read_host - no
+ * symlink, regular, small - and insists on Ed25519. */
 static EVP_PKEY *load_key(const char *path, int private)
 {
-	EVP_PKEY *pk;
-	FILE *fp;
+	unsigned char *pem = NULL;
+	EVP_PKEY *pk = NULL;
+	size_t len = 0;
+	BIO *bio;
 
 	if (!path || !*path) {
 		kh_seterr("no key file given");
 		return NULL;
 	}
-	if (!(fp = open_pem(path)))
+	if (kh_read_host(path, MAX_PEM, &pem, &len) != KH_OK) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", kh_lasterr());
+		kh_seterr("key %s", why);
 		return NULL;
-	pk = private ? PEM_read_PrivateKey(fp, NULL, nopass, NULL) : read_pubkey(fp);
-	fclose(fp);
+	}
+	if ((bio = BIO_new_mem_buf(pem, (int)len)) != NULL)
+		pk = private ? PEM_read_bio_PrivateKey(bio, NULL, nopass, NULL) : read_pubkey(bio);
+	BIO_free(bio);
+	OPENSSL_cleanse(pem, len);
+	free(pem);
 	if (!pk) {
 		kh_seterr("key %s: not a PEM %s key (%s)", path,
 			  private ? "private" : "public", sslerr());

@@ -8,13 +8,11 @@
 
 /* SHA-256 of a buffer as lowercase hex. */
 int kh_sha256_buf(const void *buf, size_t len, char hex[KH_SHA256_HEX]);
-/* SHA-256 of an open file descriptor's remaining content. */
-int kh_sha256_fd(int fd, char hex[KH_SHA256_HEX]);
 /* 1 if s is exactly 64 hex digits (any case). */
 int kh_is_sha256_hex(const char *s);
 
 /* Ed25519 over msg.  key_pem: PEM private key file; pub_pem: PEM public key
- * file (host paths).  verify: KH_OK or KH_ERR_SIGNATURE (forged / wrong key
+ * file (host paths, read with kh_read_host: no symlink, at most 64 KiB).  verify: KH_OK or KH_ERR_SIGNATURE (forged / wrong key
  * / malformed signature) or KH_ERR_DATA (unreadable key), detail in
  * kh_lasterr(). */
 int kh_ed25519_sign(const char *key_pem, const void *msg, size_t len,

@@ -91,9 +91,11 @@ void kh_fmt_time(int64_t t, char out[32]);
 void kh_fmt_id(int64_t t, char out[20]);
 int64_t kh_now(void);
 
-/* Reads a host file (not under the Windows root) without following a
- * symlink: regular, at most max bytes; *buf malloc'd and NUL-terminated.
- * KH_ERR_NOENT / KH_ERR_UNSAFE / KH_ERR_TOOBIG / KH_ERR_IO, path named. */
+/* The one reader of host files (not under the Windows root: config, bundle,
+ * keys, payload): never through a symlink (Windows: a reparse point) at
+ * the path's end, regular, read to its end and at most max bytes; *buf
+ * malloc'd and NUL-terminated.  KH_ERR_NOENT / KH_ERR_UNSAFE /
+ * KH_ERR_TOOBIG / KH_ERR_IO, path named. */
 int kh_read_host(const char *path, size_t max, unsigned char **buf, size_t *len);
 
 /* Temp files: a file's new content is written to ".NAME.khtmp.PID" beside

@@ -13,34 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <minIni.h>
-
+#include "ini/ini.h"
 #include "khreset.h"
 #include "state.h"
-
-int kh_memfile(const void *buf, size_t len, char name[64])
-{
-	int fd = memfd_create("khreset-ini", MFD_CLOEXEC);
-	const char *p = buf;
-
-	if (fd < 0)
-		return -1;
-	while (len) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0) {
-			close(fd);
-			return -1;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	snprintf(name, 64, "/proc/self/fd/%d", fd);
-	return fd;
-}
 
 /* ---- backups ---- */
 
@@ -107,32 +85,66 @@ int backup_add(struct kh_backup *b, const char *part, const char *origin,
 
 static const char *const tnames[] = { "file", "directory", "symlink", "other" };
 
+/* A growing text; after a failed append nothing more is added. */
+struct text {
+	char *s;
+	size_t len, cap;
+	int nomem;
+};
+
+static void add(struct text *t, const char *fmt, ...) KH_PRINTF(2, 3);
+static void add(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	size_t need;
+	char *ns;
+	int n;
+
+	if (t->nomem)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	need = t->len + (size_t)n + 1;
+	if (n >= 0 && need > t->cap) {
+		if ((ns = realloc(t->s, 2 * need)) != NULL) {
+			t->s = ns;
+			t->cap = 2 * need;
+		}
+	}
+	if (n < 0 || need > t->cap) {
+		t->nomem = 1;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
+	va_end(ap);
+	t->len += (size_t)n;
+}
+
 static int fmt_manifest(const struct kh_backup *b, char **out, size_t *len)
 {
-	char when[32], *buf = NULL;
-	size_t sz = 0;
-	FILE *f = open_memstream(&buf, &sz);
+	struct text t = { 0 };
+	char when[32];
 
-	if (!f)
-		return KH_ERR_NOMEM;
 	kh_fmt_time(b->created, when);
-	fprintf(f, "; khreset backup manifest: what this folder holds and where it came from\n"
-		   "[backup]\nid = %s\ncreated = %s\nreason = %s\nstate = %s\ntool = khreset %s\n",
-		b->id, when, b->reason, b->state, KH_VERSION);
+	add(&t, "; khreset backup manifest: what this folder holds and where it came from\n"
+		"[backup]\nid = %s\ncreated = %s\nreason = %s\nstate = %s\ntool = khreset %s\n",
+	    b->id, when, b->reason, b->state, KH_VERSION);
 	for (size_t i = 0; i < b->n; i++) {
 		const struct kh_bfile *e = &b->files[i];
 		kh_fmt_time(e->mtime, when);
-		fprintf(f, "\n[file%zu]\nname = %s\npart = %s\norigin = %s\ntype = %s\n"
-			   "size = %llu\nmtime = %lld\nmtime_utc = %s\nsha256 = %s\n",
-			i + 1, e->name, e->part, e->origin, tnames[e->type],
-			(unsigned long long)e->size, (long long)e->mtime, when, e->sha256);
+		add(&t, "\n[file%zu]\nname = %s\npart = %s\norigin = %s\ntype = %s\n"
+			"size = %llu\nmtime = %lld\nmtime_utc = %s\nsha256 = %s\n",
+		    i + 1, e->name, e->part, e->origin, tnames[e->type],
+		    (unsigned long long)e->size, (long long)e->mtime, when, e->sha256);
 	}
-	if (fclose(f) != 0) {
-		free(buf);
+	if (t.nomem) {
+		free(t.s);
 		return KH_ERR_NOMEM;
 	}
-	*out = buf;
-	*len = sz;
+	*out = t.s;
+	*len = t.len;
 	return KH_OK;
 }
 
@@ -155,7 +167,7 @@ struct mload {
 	char cur[64];
 };
 
-static int mload_cb(const char *sec, const char *key, const char *val, void *ud)
+static int mload_cb(const char *sec, const char *key, const char *val, int line, void *ud)
 {
 	struct mload *m = ud;
 	struct kh_backup *b = m->b;
@@ -204,9 +216,9 @@ int backup_load(kh_plat *p, const char *id, struct kh_backup *b)
 {
 	struct mload m = { b, KH_OK, "" };
 	unsigned char *buf = NULL;
-	char name[64], *path;
+	char *path;
 	size_t len;
-	int fd, rc;
+	int rc;
 
 	memset(b, 0, sizeof(*b));
 	if (snprintf(b->id, sizeof(b->id), "%s", id) >= (int)sizeof(b->id) ||
@@ -219,15 +231,12 @@ int backup_load(kh_plat *p, const char *id, struct kh_backup *b)
 	rc = plat_read(p, path, 64 << 20, &buf, &len);
 	if (rc == KH_ERR_NOENT)
 		kh_seterr("backup %s: no such backup (%s missing)", id, path);
+	if (rc == KH_OK)
+		rc = kh_ini_browse(path, buf, len, mload_cb, &m);
+	free(buf);
 	free(path);
 	if (rc != KH_OK)
 		return rc;
-	fd = kh_memfile(buf, len, name);
-	free(buf);
-	if (fd < 0)
-		return KH_ERR_IO;
-	ini_browse(mload_cb, &m, name);
-	close(fd);
 	if (m.rc == KH_OK && (!b->state || !b->reason)) {
 		kh_seterr("backup %s: manifest.ini lacks [backup] state or reason", id);
 		m.rc = KH_ERR_DATA;

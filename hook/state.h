@@ -74,8 +74,4 @@ struct kh_recovery {
  * staged files removed, registry values restored) and remove the journal. */
 int journal_recover(kh_plat *p, struct kh_recovery *r);
 
-/* Moves path into a memory file that minIni can read by name (Linux:
- * memfd).  Returns fd >= 0 and fills name ("/proc/self/fd/N"). */
-int kh_memfile(const void *buf, size_t len, char name[64]);
-
 #endif

@@ -1,4 +1,5 @@
-/* util.c - error table, error detail, logging, names and times. */
+/* util.c - error table, error detail, logging, names and times, the
+ * host-file reader. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -184,18 +185,78 @@ char *kh_asprintf(const char *fmt, ...)
 	return r < 0 ? NULL : s;
 }
 
+/* Opens path for reading, never through a link at its end: O_NOFOLLOW.
+ * Windows' CRT would follow a symbolic link or junction, so there the
+ * entry is opened as itself and refused when it is a reparse point or
+ * resolves elsewhere (hook/win32/compat.c).  -1 with errno ELOOP for a
+ * link, EISDIR / ENODEV for what cannot be a regular file. */
+#ifdef _WIN32
+#define LINK_REFUSED "is a reparse point (symbolic link or junction), refused"
+static int open_nofollow(const char *path) { return kh_win_open_nofollow(path); }
+#else
+#define LINK_REFUSED "is a symbolic link, refused"
+static int open_nofollow(const char *path)
+{
+	return open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+}
+#endif
+
+/* Reads fd to its end into a NUL-terminated buffer of at most max bytes
+ * (the file may have grown since fstat). */
+static int read_to_end(int fd, size_t hint, size_t max, unsigned char **out, size_t *len)
+{
+	size_t cap = hint + 1, got = 0;
+	unsigned char *b = malloc(cap), *nb;
+
+	if (!b)
+		return KH_ERR_NOMEM;
+	for (;;) {
+		ssize_t r;
+
+		if (got == cap - 1) {
+			if (got > max)
+				break;
+			cap = cap - 1 > max / 2 ? max + 2 : 2 * cap;
+			if (!(nb = realloc(b, cap))) {
+				free(b);
+				return KH_ERR_NOMEM;
+			}
+			b = nb;
+		}
+		r = read(fd, b + got, cap - 1 - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			free(b);
+			return KH_ERR_IO;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	if (got > max) {
+		free(b);
+		return KH_ERR_TOOBIG;
+	}
+	b[got] = '\0';
+	*out = b;
+	*len = got;
+	return KH_OK;
+}
+
 int kh_read_host(const char *path, size_t max, unsigned char **buf, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	unsigned char *b = NULL;
+	int fd = open_nofollow(path);
 	struct stat st;
-	size_t got = 0;
 	int rc;
 
 	if (fd < 0) {
-		rc = errno == ENOENT ? KH_ERR_NOENT : errno == ELOOP ? KH_ERR_UNSAFE : KH_ERR_IO;
-		kh_seterr("%s: %s", path, rc == KH_ERR_UNSAFE ? "is a symbolic link, refused"
-							    : strerror(errno));
+		int e = errno;
+
+		rc = e == ENOENT ? KH_ERR_NOENT :
+		     e == ELOOP || e == EISDIR || e == ENODEV ? KH_ERR_UNSAFE : KH_ERR_IO;
+		kh_seterr("%s: %s", path, e == ELOOP ? LINK_REFUSED : rc == KH_ERR_UNSAFE ?
+			  "not a regular file, refused" : strerror(e));
 		return rc;
 	}
 	rc = KH_ERR_UNSAFE;
@@ -208,25 +269,11 @@ int kh_read_host(const char *path, size_t max, unsigned char **buf, size_t *len)
 		kh_seterr("%s: %lld bytes, larger than %zu", path, (long long)st.st_size, max);
 		goto out;
 	}
-	rc = KH_ERR_NOMEM;
-	if (!(b = malloc((size_t)st.st_size + 1)))
-		goto out;
-	rc = KH_ERR_IO;
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, b + got, (size_t)st.st_size - got);
-		if (r <= 0) {
-			kh_seterr("%s: %s", path, r < 0 ? strerror(errno) : "shrank while read");
-			goto out;
-		}
-		got += (size_t)r;
-	}
-	b[got] = '\0';
-	*buf = b;
-	*len = got;
-	b = NULL;
-	rc = KH_OK;
+	rc = read_to_end(fd, (size_t)st.st_size, max, buf, len);
+	if (rc != KH_OK)
+		kh_seterr("%s: %s", path, rc == KH_ERR_TOOBIG ? "grew beyond the size limit while read" :
+				     rc == KH_ERR_IO ? strerror(errno) : kh_errstr(rc));
 out:
-	free(b);
 	close(fd);
 	return rc;
 }

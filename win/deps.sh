@@ -1,12 +1,13 @@
 #!/bin/sh
 # win/deps.sh - cross-build the static x86_64-w64-mingw32 libraries khreset.exe
-# links (libxml2, OpenSSL libcrypto, jansson, minIni) from Debian's SOURCE
-# packages.
+# links (libxml2, OpenSSL libcrypto, jansson) from Debian's SOURCE packages.
+# (minIni is compiled by win/win.mk itself, with khreset's own glue.)
 #
-# Sources come through a PRIVATE apt configuration under $W/apt (its own
-# sources.list, lists and cache); the machine's apt configuration is never
-# touched.  apt-get checks every downloaded file against the signed Sources
-# index; dpkg-source -x applies Debian's patches (security fixes included).
+# Sources come through tools/debsrc.sh: a PRIVATE apt configuration and a
+# download cache under build/debian (DEBSRC), shared with the Linux build;
+# the machine's apt configuration is never touched.  apt-get checks every
+# downloaded file against the signed Sources index; dpkg-source -x applies
+# Debian's patches (security fixes included).
 #
 # Output:  $W/deps/include, $W/deps/lib   (W defaults to build/win)
 # Logs:    $W/logs/<lib>.log, timings appended to $W/logs/times.txt
@@ -14,10 +15,10 @@
 #          whose stamp matches is skipped, so a second run takes seconds and
 #          needs no network.  Delete a stamp (or $W/deps) to rebuild.
 #
-# Environment: W (output root), JOBS (default 2), KH_DEBIAN_MIRROR (override
-# the mirror URI; default: the one this machine's apt uses for the suite),
-# LIBXML2_VER / OPENSSL_VER / JANSSON_VER / MININI_VER (override the pins),
-# KEEP_WORK=1 (keep the unpacked build trees in $W/work for debugging).
+# Environment: W (output root), JOBS (default 2), DEBSRC and KH_DEBIAN_MIRROR
+# (see tools/debsrc.sh), LIBXML2_VER / OPENSSL_VER / JANSSON_VER (override
+# the pins), KEEP_WORK=1 (keep the unpacked build trees in $W/work for
+# debugging).
 set -eu
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,13 +32,10 @@ SUITE=bookworm
 LIBXML2_VER=${LIBXML2_VER:-2.9.14+dfsg-1.3~deb12u6}
 OPENSSL_VER=${OPENSSL_VER:-3.0.20-1~deb12u2}
 JANSSON_VER=${JANSSON_VER:-2.14-2}
-MININI_VER=${MININI_VER:-1.4+ds-1}      # source package "libminini"
 
 DEPS=$W/deps
 LOGS=$W/logs
-SRC=$W/src          # downloaded .dsc/.orig/.debian files (the source cache)
-WORK=$W/work        # unpacked trees, rebuilt from SRC when needed
-APTD=$W/apt
+WORK=$W/work        # unpacked trees, rebuilt from the source cache when needed
 
 COMMON_CFLAGS="-O2 -ffunction-sections -fdata-sections"
 
@@ -61,15 +59,13 @@ OPENSSL_OPTS="no-shared no-tests no-ui-console no-dso no-engine no-legacy
 JANSSON_OPTS="-DJANSSON_BUILD_SHARED_LIBS=OFF -DJANSSON_EXAMPLES=OFF
  -DJANSSON_WITHOUT_TESTS=ON -DJANSSON_BUILD_DOCS=OFF -DJANSSON_INSTALL=ON
  -DUSE_URANDOM=OFF -DUSE_WINDOWS_CRYPTOAPI=ON -DCMAKE_BUILD_TYPE=Release"
-MININI_OPTS="minGlue-win32 $(sha256sum "$TOP/win/minGlue-win32.h" | cut -c1-16) -DNDEBUG -DINI_ANSIONLY"
 
 say() { printf 'win-deps: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 hash_of() { printf '%s' "$*" | sha256sum | cut -c1-16; }
 now() { date +%s; }
 
-mkdir -p "$DEPS/include" "$DEPS/lib" "$LOGS" "$SRC" "$WORK" \
-	"$APTD/lists/partial" "$APTD/cache/archives/partial"
+mkdir -p "$DEPS/include" "$DEPS/lib" "$LOGS" "$WORK"
 
 # One deps build at a time (make windows and make check may race).
 exec 9>"$W/.deps.lock"
@@ -83,12 +79,15 @@ is_current() {   # lib version opts
 		[ "$(cat "$DEPS/.stamp-$1")" = "$(stamp_want "$@")" ]
 }
 
-need_libxml2=1; need_openssl=1; need_jansson=1; need_minini=1
+# minIni was built here once; its leftovers would shadow hook/ini/minGlue.h.
+rm -f "$DEPS/include/minIni.h" "$DEPS/include/minGlue.h" "$DEPS/lib/libminIni.a" \
+	"$DEPS/.stamp-minini"
+
+need_libxml2=1; need_openssl=1; need_jansson=1
 is_current libxml2 "$LIBXML2_VER" "$LIBXML2_OPTS" && need_libxml2=0
 is_current openssl "$OPENSSL_VER" "$OPENSSL_OPTS" && need_openssl=0
 is_current jansson "$JANSSON_VER" "$JANSSON_OPTS" && need_jansson=0
-is_current minini "$MININI_VER" "$MININI_OPTS" && need_minini=0
-if [ $((need_libxml2 + need_openssl + need_jansson + need_minini)) = 0 ]; then
+if [ $((need_libxml2 + need_openssl + need_jansson)) = 0 ]; then
 	say "all libraries cached in $DEPS (stamps match)"
 	exit 0
 fi
@@ -111,62 +110,10 @@ fi
 if command -v $HOST-gcc-win32 >/dev/null 2>&1; then CC=$HOST-gcc-win32; else CC=$HOST-gcc; fi
 command -v "$CC" >/dev/null || die "$CC not found"
 
-# --- sources through the private apt configuration -----------------------------
-mirror() {
-	[ -n "${KH_DEBIAN_MIRROR:-}" ] && { echo "$KH_DEBIAN_MIRROR"; return; }
-	# deb822 .sources: the URI of a stanza whose Suites include $SUITE.
-	uri=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk -v s="$SUITE" '
-		function flush() { if (!done && ok && u != "" && en != "no") { print u; done = 1; exit } ok = 0; u = ""; en = "" }
-		/^[ \t]*$/ { flush(); next }
-		/^[ \t]*#/ { next }
-		tolower($1) == "uris:" { u = $2 }
-		tolower($1) == "enabled:" { en = tolower($2) }
-		tolower($1) == "suites:" { for (i = 2; i <= NF; i++) if ($i == s) ok = 1 }
-		END { flush() }')
-	if [ -z "$uri" ]; then
-		# one-line format: deb [opts] URI SUITE COMPONENTS
-		uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-			sed -e 's/#.*//' -e 's/\[[^]]*\]//' | awk -v s="$SUITE" \
-			'($1 == "deb" || $1 == "deb-src") && $3 == s { print $2; exit }')
-	fi
-	uri=$(printf '%s\n' "$uri" | head -n 1)
-	echo "${uri:-http://deb.debian.org/debian}"
-}
-
-APTOPTS="-o Dir::Etc::SourceList=$APTD/sources.list -o Dir::Etc::SourceParts=/dev/null
- -o Dir::State::Lists=$APTD/lists -o Dir::Cache=$APTD/cache
- -o Dir::State::status=/dev/null -o APT::Sandbox::User=root -q"
-
-fetch() {   # srcpkg version -> sets DSC
-	dsc="$SRC/${1}_$(echo "$2" | sed 's/^[0-9]*://').dsc"
-	if [ ! -f "$dsc" ]; then
-		if [ ! -f "$APTD/.updated" ]; then
-			MIRROR=$(mirror)
-			KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
-			say "private apt: deb-src $MIRROR $SUITE main"
-			echo "deb-src [signed-by=$KEYRING] $MIRROR $SUITE main" >"$APTD/sources.list"
-			apt-get $APTOPTS update >"$LOGS/apt-update.log" 2>&1 ||
-				die "apt-get update failed, see $LOGS/apt-update.log"
-			touch "$APTD/.updated"
-		fi
-		say "fetching $1=$2"
-		if ! (cd "$SRC" && apt-get $APTOPTS source --download-only "$1=$2") \
-			>"$LOGS/fetch-$1.log" 2>&1; then
-			served=$(apt-cache $APTOPTS showsrc "$1" 2>/dev/null |
-				awk '/^Version:/ { printf " %s", $2 }')
-			die "cannot fetch $1=$2 (archive serves:${served:- nothing}); set the pin in win/deps.sh or ${1}_VER=..., see $LOGS/fetch-$1.log"
-		fi
-	fi
-	[ -f "$dsc" ] || die "no $dsc after download"
-	DSC=$dsc
-}
-
+# --- sources: Debian source packages through tools/debsrc.sh ------------------
 unpack() {  # srcpkg version -> sets TREE to a fresh unpacked tree
-	fetch "$1" "$2"
 	TREE="$WORK/$1"
-	rm -rf "$TREE"
-	dpkg-source -x "$DSC" "$TREE" >"$LOGS/unpack-$1.log" 2>&1 ||
-		die "dpkg-source -x $DSC failed, see $LOGS/unpack-$1.log"
+	sh "$TOP/tools/debsrc.sh" unpack "$1" "$2" "$TREE"
 }
 
 timed() {   # lib version opts function
@@ -183,7 +130,7 @@ timed() {   # lib version opts function
 		die "$lib build failed, see $LOGS/$lib.log"
 	fi
 	stamp_want "$lib" "$ver" "$opts" >"$DEPS/.stamp-$lib"
-	# the unpacked tree is not needed any more (sources stay in $SRC)
+	# the unpacked tree is not needed any more (sources stay in the cache)
 	[ "${KEEP_WORK:-0}" = 1 ] || rm -rf "$WORK/$lib" "$WORK/lib$lib" "$WORK"/*.orig.tar.*
 	t=$(( $(now) - t0 ))
 	echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $lib $ver ${t}s" >>"$LOGS/times.txt"
@@ -248,23 +195,7 @@ build_jansson() {
 	make install
 }
 
-build_minini() {
-	set -x
-	unpack libminini "$1"; cd "$TREE"
-	# Compiled with win/minGlue-win32.h: the stdio glue plus UTF-8 names
-	# (_wfopen) and the "/proc/self/fd/N" names of kh_memfile().  The
-	# installed minGlue.h is Debian's stdio glue: consumers need only its
-	# INI_REAL, and must not see <windows.h>.
-	cp "$TOP/win/minGlue-win32.h" minGlue.h
-	$CC $COMMON_CFLAGS -DNDEBUG -DINI_ANSIONLY -Wall -c -o minIni.o minIni.c
-	rm -f "$DEPS/lib/libminIni.a"
-	${HOST}-ar rcs "$DEPS/lib/libminIni.a" minIni.o
-	cp minIni.h "$DEPS/include/"
-	cp minGlue-stdio.h "$DEPS/include/minGlue.h"
-}
-
 # Order: the quick ones first so a failure in a long build shows early.
-[ $need_minini = 1 ] && timed minini "$MININI_VER" "$MININI_OPTS" build_minini
 [ $need_jansson = 1 ] && timed jansson "$JANSSON_VER" "$JANSSON_OPTS" build_jansson
 [ $need_libxml2 = 1 ] && timed libxml2 "$LIBXML2_VER" "$LIBXML2_OPTS" build_libxml2
 [ $need_openssl = 1 ] && timed openssl "$OPENSSL_VER" "$OPENSSL_OPTS" build_openssl

@@ -9,7 +9,8 @@
 #   make windows-smoke  hook/win32 smoke test under Wine (tests/win/smoke.sh)
 #   make windows-test   check-imports self-test, the smoke, task and e2e tests
 #
-# The executable: the core hook/*.c plus the live body hook/win32/*.c, linked statically against
+# The executable: the core hook/*.c, minIni (hook/ini/*.c + Debian's minIni.c,
+# as in the Linux build) and the live body hook/win32/*.c, linked statically against
 # build/win/deps, win32 thread model (no libwinpthread DLL), section garbage
 # collection, stripped, and imports checked: system DLLs only.
 
@@ -22,21 +23,24 @@ WIN_HOOK    ?= hook
 WIN_DEPS    := $(WIN_BUILD)/deps
 WIN_OBJDIR  := $(WIN_BUILD)/obj
 
-# The executable is the portable core (hook/*.c) plus the live body
-# (hook/win32/*.c); the folders hook/offline/ and hook/media/ are the Linux
-# build's (hook/win32/nomedia.c answers bake/lint with exit 64).  Objects
-# mirror the source tree under $(WIN_OBJDIR).
-WIN_SRC      = $(wildcard $(WIN_HOOK)/*.c) $(wildcard $(WIN_HOOK)/win32/*.c)
+# The executable is the portable core (hook/*.c), the minIni glue
+# (hook/ini/*.c) plus the live body (hook/win32/*.c); the folders
+# hook/offline/ and hook/media/ are the Linux build's (hook/win32/nomedia.c
+# answers bake/lint with exit 64).  Objects mirror the source tree under
+# $(WIN_OBJDIR); minIni.c (MININI_SRC, the top Makefile) is compiled as
+# $(WIN_OBJDIR)/minIni.o.
+WIN_INI_SRC  = $(wildcard $(WIN_HOOK)/ini/*.c)
+WIN_SRC      = $(wildcard $(WIN_HOOK)/*.c) $(WIN_INI_SRC) $(wildcard $(WIN_HOOK)/win32/*.c)
 WIN_HDRS     = $(wildcard $(WIN_HOOK)/*.h $(WIN_HOOK)/*/*.h)
-WIN_OBJ      = $(patsubst %.c,$(WIN_OBJDIR)/%.o,$(WIN_SRC))
+WIN_OBJ      = $(patsubst %.c,$(WIN_OBJDIR)/%.o,$(WIN_SRC)) $(WIN_OBJDIR)/minIni.o
 
 WIN_CFLAGS  ?= -O2
 WIN_WARN     = -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter
 # hook/win32/compat.h: gmtime_r, C99 stdio/vasprintf, kill/SIGKILL for the test
 # seam.  LIBXML_STATIC: no dllimport of libxml2 symbols.
 WIN_KHFLAGS  = -std=gnu11 $(WIN_WARN) -D_GNU_SOURCE -DLIBXML_STATIC \
-               -D_WIN32_WINNT=0x0A00 -DWINVER=0x0A00 -DINI_ANSIONLY \
-               -include $(WIN_HOOK)/win32/compat.h -I$(WIN_HOOK) -Iwin/include \
+               -D_WIN32_WINNT=0x0A00 -DWINVER=0x0A00 \
+               -include $(WIN_HOOK)/win32/compat.h -I$(WIN_HOOK) \
                -I$(WIN_DEPS)/include \
                -I$(WIN_DEPS)/include/libxml2 \
                -ffunction-sections -fdata-sections
@@ -47,12 +51,12 @@ WIN_LDFLAGS  = -static -s -Wl,--gc-sections -Wl,--no-insert-timestamp \
                -Wl,--dynamicbase -Wl,--nxcompat -Wl,--high-entropy-va \
                -Wl,-Map,$(WIN_BUILD)/khreset.map
 WIN_LIBS     = $(WIN_DEPS)/lib/libxml2.a $(WIN_DEPS)/lib/libjansson.a \
-               $(WIN_DEPS)/lib/libminIni.a $(WIN_DEPS)/lib/libcrypto.a \
+               $(WIN_DEPS)/lib/libcrypto.a \
                -lws2_32 -lcrypt32 -lbcrypt -luser32 -ladvapi32 -lole32 \
                -loleaut32 -ltaskschd -luuid -lwinpthread
 
 WIN_LIBA     = $(WIN_DEPS)/lib/libxml2.a $(WIN_DEPS)/lib/libjansson.a \
-               $(WIN_DEPS)/lib/libminIni.a $(WIN_DEPS)/lib/libcrypto.a
+               $(WIN_DEPS)/lib/libcrypto.a
 
 .PHONY: windows windows-deps windows-objs windows-size windows-clean windows-smoke windows-test
 
@@ -64,7 +68,7 @@ windows: $(WIN_BUILD)/khreset.exe
 windows-deps:
 	W=$(WIN_BUILD) sh win/deps.sh
 
-$(WIN_LIBA) &: win/deps.sh win/minGlue-win32.h win/toolchain-mingw64.cmake
+$(WIN_LIBA) &: win/deps.sh tools/debsrc.sh win/toolchain-mingw64.cmake
 	W=$(WIN_BUILD) sh win/deps.sh
 	touch $(WIN_LIBA)
 
@@ -76,6 +80,15 @@ $(WIN_OBJDIR)/$(WIN_HOOK)/main.o: $(WIN_HOOK)/main.c $(WIN_HDRS) | $(WIN_LIBA)
 $(WIN_OBJDIR)/%.o: %.c $(WIN_HDRS) | $(WIN_LIBA)
 	@mkdir -p $(dir $@)
 	$(WIN_CC) $(WIN_CFLAGS) $(WIN_KHFLAGS) -c -o $@ $<
+
+# minIni with our glue first on the include path (never a stale deps copy).
+$(WIN_OBJDIR)/minIni.o: $(MININI_SRC)/minIni.c $(WIN_HOOK)/ini/minGlue.h
+	@mkdir -p $(dir $@)
+	$(WIN_CC) $(WIN_CFLAGS) -std=gnu11 -Wall -ffunction-sections -fdata-sections \
+	  $(INI_CFLAGS) -c -o $@ $<
+
+$(patsubst %.c,$(WIN_OBJDIR)/%.o,$(WIN_INI_SRC)): WIN_KHFLAGS := $(INI_CFLAGS) $(WIN_KHFLAGS)
+$(patsubst %.c,$(WIN_OBJDIR)/%.o,$(WIN_INI_SRC)): $(MININI_SRC)/minIni.h
 
 # Event message table (Event Viewer text for source "khreset").
 $(WIN_OBJDIR)/khreset_msg.o: win/khreset.mc win/khreset.rc win/khreset.manifest
@@ -90,11 +103,12 @@ $(WIN_BUILD)/khreset.exe: $(WIN_OBJ) $(WIN_OBJDIR)/khreset_msg.o $(WIN_LIBA)
 	@ls -l $@
 
 # Compiles each Windows source on its own and says which fail (keeps going).
-windows-objs: | $(WIN_LIBA)
+windows-objs: | $(WIN_LIBA) $(MININI_SRC)/minIni.h
 	@mkdir -p $(WIN_OBJDIR); ok=0; bad=0; \
 	for s in $(WIN_SRC); do o=$(WIN_OBJDIR)/$${s%.c}.o; mkdir -p $$(dirname $$o); \
 	  x=; [ $$s = $(WIN_HOOK)/main.c ] && x=-Dmain=kh_main; \
-	  if $(WIN_CC) $(WIN_CFLAGS) $(WIN_KHFLAGS) $$x -c -o $$o $$s 2>$$o.err; then \
+	  case $$s in $(WIN_HOOK)/ini/*) x="$(INI_CFLAGS)";; esac; \
+	  if $(WIN_CC) $$x $(WIN_CFLAGS) $(WIN_KHFLAGS) -c -o $$o $$s 2>$$o.err; then \
 	    ok=$$((ok+1)); else bad=$$((bad+1)); echo "FAIL $$s (see $$o.err)"; fi; done; \
 	echo "windows-objs: $$ok compiled, $$bad failed"
 

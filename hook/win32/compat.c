@@ -1,5 +1,5 @@
 /* compat.c - bodies of the POSIX stand-ins declared in
- * hook/win32/compat.h and win/include/sys/mman.h (Windows build only). */
+ * hook/win32/compat.h (Windows build only). */
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
 #include <errno.h>
@@ -10,11 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <sys/mman.h>
-
 #undef rename
-#undef fclose
-#undef open_memstream
 #undef strptime
 
 /* kill(getpid(), SIGKILL): the KHRESET_TEST_STOP_AT seam. */
@@ -80,122 +76,109 @@ int kh_win_rename(const char *from, const char *to)
 	return -1;
 }
 
+/* The final path of an open handle ("\\?\C:\..."), malloc'd; NULL on
+ * failure. */
+static wchar_t *final_path(HANDLE h)
+{
+	DWORD f = FILE_NAME_NORMALIZED | VOLUME_NAME_DOS;
+	DWORD n = GetFinalPathNameByHandleW(h, NULL, 0, f);
+	wchar_t *p = n ? malloc(((size_t)n + 1) * sizeof(*p)) : NULL;
+
+	if (p && GetFinalPathNameByHandleW(h, p, n + 1, f) > n) {
+		free(p);
+		p = NULL;
+	}
+	return p;
+}
+
+/* Is the file open in h exactly the entry `leaf` of the folder `dir`?  The
+ * folder is resolved as the system resolves it (links on the way are
+ * followed, as POSIX does), the entry itself must not be: a symbolic
+ * link, junction or other alias at the end resolves elsewhere.  This also
+ * catches what Wine shows as a plain file: a Unix symlink.  0 if it is,
+ * ELOOP if not, EIO if a final path is not known. */
+static int not_entry(HANDLE h, const wchar_t *dir, const wchar_t *leaf)
+{
+	HANDLE d = CreateFileW(dir, FILE_READ_ATTRIBUTES,
+			       FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+			       OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, NULL);
+	wchar_t *got = final_path(h), *want = NULL;
+	int e = EIO;
+
+	if (d != INVALID_HANDLE_VALUE && (want = final_path(d)) != NULL && got) {
+		size_t nw = wcslen(want), nl = wcslen(leaf), ng = wcslen(got);
+		int sep = nw && want[nw - 1] != L'\\';
+
+		e = ng == nw + sep + nl &&
+		     CompareStringOrdinal(got, (int)nw, want, (int)nw, TRUE) == CSTR_EQUAL &&
+		     (!sep || got[nw] == L'\\') &&
+		     CompareStringOrdinal(got + nw + sep, (int)nl, leaf, (int)nl, TRUE) == CSTR_EQUAL ?
+		    0 : ELOOP;
+	}
+	if (d != INVALID_HANDLE_VALUE)
+		CloseHandle(d);
+	free(got);
+	free(want);
+	return e;
+}
+
 /*
- * memfd_create(): an anonymous temporary file.  Created exclusively
- * (CREATE_NEW, share mode 0: nobody else can open it, even in a folder
- * others can write), deleted when the last handle closes, kept in memory
- * by the cache manager where possible (FILE_ATTRIBUTE_TEMPORARY).  Folder:
- * GetTempPath2W where it exists (SYSTEM: %SystemRoot%\SystemTemp, admins
- * only), else GetTempPathW.
+ * open(path, O_RDONLY) that never follows a link at the path's end: the
+ * entry itself is opened (FILE_FLAG_OPEN_REPARSE_POINT) and must be a
+ * regular file on disk that is what its folder names.  Returns a CRT
+ * descriptor (binary, read-only), or -1 with errno: ELOOP for a reparse
+ * point or an entry that resolves elsewhere, EISDIR / ENODEV for a folder
+ * or device, else as the system error.
  */
-int kh_win_memfd(const char *name, unsigned int flags)
+int kh_win_open_nofollow(const char *path)
 {
-	typedef DWORD (WINAPI *temp2_fn)(DWORD, LPWSTR);
-	static LONG counter;
-	wchar_t dir[MAX_PATH + 1], path[MAX_PATH + 64];
-	temp2_fn temp2 = (temp2_fn)(void (*)(void))GetProcAddress(
-		GetModuleHandleW(L"kernel32.dll"), "GetTempPath2W");
-	DWORD n = temp2 ? temp2(MAX_PATH + 1, dir) : GetTempPathW(MAX_PATH + 1, dir);
-	HANDLE h;
-	int fd;
+	wchar_t *w = kh_win_utf8_to_w(path), *full = NULL, *dir = NULL, *leaf;
+	BY_HANDLE_FILE_INFORMATION fi;
+	HANDLE h = INVALID_HANDLE_VALUE;
+	DWORD n;
+	int fd = -1, e = EINVAL;
 
-	(void)name;
-	(void)flags;
-	if (n == 0 || n > MAX_PATH) {
-		errno = ENOENT;
-		return -1;
+	if (!w || !(n = GetFullPathNameW(w, 0, NULL, NULL)) ||
+	    !(full = malloc((size_t)n * sizeof(*full))) ||
+	    GetFullPathNameW(w, n, full, &leaf) >= n || !leaf || !*leaf)
+		goto out;
+	h = CreateFileW(full, GENERIC_READ, FILE_SHARE_READ, NULL, OPEN_EXISTING,
+			FILE_FLAG_OPEN_REPARSE_POINT | FILE_FLAG_BACKUP_SEMANTICS, NULL);
+	e = errno_of(GetLastError());
+	if (h == INVALID_HANDLE_VALUE)
+		goto out;
+	e = ENODEV;
+	if (GetFileType(h) != FILE_TYPE_DISK)
+		goto out;
+	if (!GetFileInformationByHandle(h, &fi)) {
+		e = errno_of(GetLastError());
+		goto out;
 	}
-	for (int tries = 0; tries < 16; tries++) {
-		swprintf(path, MAX_PATH + 64, L"%lskhreset-mem-%lu-%lu-%ld.tmp", dir,
-			 (unsigned long)GetCurrentProcessId(), (unsigned long)GetTickCount(),
-			 (long)InterlockedIncrement(&counter));
-		h = CreateFileW(path, GENERIC_READ | GENERIC_WRITE, 0, NULL, CREATE_NEW,
-				FILE_ATTRIBUTE_TEMPORARY | FILE_ATTRIBUTE_HIDDEN |
-				FILE_FLAG_DELETE_ON_CLOSE, NULL);
-		if (h != INVALID_HANDLE_VALUE)
-			break;
-		if (GetLastError() != ERROR_FILE_EXISTS) {
-			errno = errno_of(GetLastError());
-			return -1;
-		}
-	}
-	if (h == INVALID_HANDLE_VALUE) {
-		errno = EEXIST;
-		return -1;
-	}
-	fd = _open_osfhandle((intptr_t)h, _O_RDWR | _O_BINARY);
-	if (fd < 0)
+	e = fi.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT ? ELOOP :
+	    fi.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY ? EISDIR :
+	    fi.dwFileAttributes & FILE_ATTRIBUTE_DEVICE ? ENODEV : 0;
+	if (e)
+		goto out;
+	e = ENOMEM;
+	if (!(dir = malloc(((size_t)(leaf - full) + 1) * sizeof(*dir))))
+		goto out;
+	memcpy(dir, full, (size_t)(leaf - full) * sizeof(*dir));   /* "C:\...\" */
+	dir[leaf - full] = L'\0';
+	if ((e = not_entry(h, dir, leaf)) != 0)
+		goto out;
+	fd = _open_osfhandle((intptr_t)h, _O_RDONLY | _O_BINARY);
+	if (fd >= 0)
+		h = INVALID_HANDLE_VALUE;
+	e = EMFILE;
+out:
+	if (h != INVALID_HANDLE_VALUE)
 		CloseHandle(h);
-	return fd;
-}
-
-/* open_memstream over a memfd; fclose() materialises the buffer. */
-static struct memstream {
-	FILE *f;
-	char **buf;
-	size_t *size;
-} streams[16];
-
-FILE *kh_win_open_memstream(char **buf, size_t *size)
-{
-	int fd, slot = -1;
-	FILE *f;
-
-	for (int i = 0; i < 16; i++)
-		if (!streams[i].f) {
-			slot = i;
-			break;
-		}
-	if (slot < 0) {
-		errno = EMFILE;
-		return NULL;
-	}
-	fd = kh_win_memfd("memstream", 0);
+	free(dir);
+	free(full);
+	free(w);
 	if (fd < 0)
-		return NULL;
-	f = _fdopen(fd, "w+b");
-	if (!f) {
-		_close(fd);
-		return NULL;
-	}
-	*buf = NULL;
-	*size = 0;
-	streams[slot].f = f;
-	streams[slot].buf = buf;
-	streams[slot].size = size;
-	return f;
-}
-
-int kh_win_fclose(FILE *f)
-{
-	for (int i = 0; i < 16; i++) {
-		struct memstream *m = &streams[i];
-		long len;
-		char *b;
-		int bad;
-
-		if (!f || m->f != f)
-			continue;
-		m->f = NULL;
-		bad = fflush(f) != 0 || fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0;
-		if (bad) {
-			fclose(f);
-			return EOF;
-		}
-		b = malloc((size_t)len + 1);
-		if (!b || fseek(f, 0, SEEK_SET) != 0 ||
-		    fread(b, 1, (size_t)len, f) != (size_t)len) {
-			free(b);
-			fclose(f);
-			errno = ENOMEM;
-			return EOF;
-		}
-		b[len] = '\0';
-		*m->buf = b;
-		*m->size = (size_t)len;
-		return fclose(f);
-	}
-	return fclose(f);
+		errno = e;
+	return fd;
 }
 
 /* strptime subset: %Y %m %d %H %M %S (digits), %T, %%, whitespace, literals. */

@@ -83,15 +83,6 @@ static inline char *kh_win_strndup(const char *s, size_t n)
 #define O_DIRECTORY 0
 #endif
 
-/* open_memstream: a FILE on an anonymous temporary file; the buffer and
- * size are filled in by fclose() (the only way the shared code ends a
- * memstream), so fclose is routed through kh_win_fclose, which is plain
- * fclose for every other stream. */
-FILE *kh_win_open_memstream(char **buf, size_t *size);
-int kh_win_fclose(FILE *f);
-#define open_memstream(b, s) kh_win_open_memstream((b), (s))
-#define fclose(f) kh_win_fclose(f)
-
 /* strptime (numeric conversions %Y %m %d %H %M %S %j-free subset, %%, and
  * literal text) and timegm (= _mkgmtime). */
 struct tm;
@@ -99,12 +90,13 @@ char *kh_win_strptime(const char *s, const char *fmt, struct tm *tm);
 #define strptime(s, f, tm) kh_win_strptime((s), (f), (tm))
 #define timegm(tm) _mkgmtime(tm)
 
-/* No symbolic links through the CRT on Windows: open() never follows one
- * because the CRT cannot create or resolve them; the live code that must
- * not follow reparse points uses plat_win32.c's handle-based functions. */
-#ifndef O_NOFOLLOW
-#define O_NOFOLLOW 0
-#endif
+/* The CRT's open() follows symbolic links and junctions (CreateFile
+ * without FILE_FLAG_OPEN_REPARSE_POINT) and has no O_NOFOLLOW.  Host files
+ * are read through kh_read_host, whose Windows opener is
+ * kh_win_open_nofollow (compat.c): a CRT descriptor for reading, or -1
+ * with errno ELOOP when path is a link at its end; files under the Windows
+ * root go through the handle-based plat_* functions. */
+int kh_win_open_nofollow(const char *path);
 #ifndef O_CLOEXEC
 #define O_CLOEXEC 0
 #endif

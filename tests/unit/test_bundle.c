@@ -481,6 +481,23 @@ static void test_overlong_line(void **state)
 	load_ok(NULL);
 }
 
+/* A NUL byte would end a line early for minIni: refused, naming the line;
+ * the same manifest without it loads. */
+static void test_nul_byte(void **state)
+{
+	char text[512];
+	int n;
+
+	good_bundle();
+	n = snprintf(text, sizeof(text), "[bundle]\nformat = 1\n[install]\n%s = %s\n", A, sha_a);
+	assert_true(n > 0 && (size_t)n < sizeof(text));
+	put(dir, "manifest.ini", text, (size_t)n);
+	load_ok(NULL);
+	text[18] = '\0';                    /* "format = 1" -> "format = \0" */
+	put(dir, "manifest.ini", text, (size_t)n);
+	load_fails(NULL, KH_ERR_BUNDLE, "line 2: NUL byte");
+}
+
 /* Notepad's byte order mark would hide [bundle] from minIni. */
 static void test_bom(void **state)
 {
@@ -759,6 +776,7 @@ int main(void)
 		T(test_listed_file_missing),
 		T(test_missing_manifest),
 		T(test_overlong_line),
+		T(test_nul_byte),
 		T(test_bom),
 		T(test_unknown_keys_warned),
 		T(test_find_case_insensitive),

@@ -30,15 +30,20 @@ static int teardown(void **state)
 	return 0;
 }
 
-static int load(const char *text, struct kh_config **c)
+static int load_bytes(const char *text, size_t len, struct kh_config **c)
 {
-	FILE *f = fopen(path, "w");
+	FILE *f = fopen(path, "wb");
 
 	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
 	kh_clearerr();
 	return config_load(path, NULL, c);
+}
+
+static int load(const char *text, struct kh_config **c)
+{
+	return load_bytes(text, strlen(text), c);
 }
 
 static void test_defaults(void **state)
@@ -120,6 +125,78 @@ static void test_bad_values(void **state)
 	expect_bad("[task]\nname = khreset\n", "must start with");
 }
 
+/* Bytes minIni would misread are refused, naming the line. */
+static void test_bad_bytes(void **state)
+{
+	static const char nul[] = "[policy]\nkeep_backups = 3\0 5\n";
+	struct kh_config *c = NULL;
+	char *text = malloc(1100);
+
+	assert_int_equal(load_bytes(nul, sizeof(nul) - 1, &c), KH_ERR_CONFIG);
+	assert_null(c);
+	assert_non_null(strstr(kh_lasterr(), "khreset.ini line 2: NUL byte"));
+	/* a line of 1022 bytes is read, one of 1023 is not */
+	assert_non_null(text);
+	memcpy(text, "[policy]\nkeep_backups = 3 ;", 27);
+	memset(text + 27, 'x', 1022 - 18);
+	strcpy(text + 27 + 1022 - 18, "\n");
+	assert_int_equal(load(text, &c), KH_OK);
+	assert_int_equal(c->keep_backups, 3);
+	config_free(c);
+	strcpy(text + 27 + 1022 - 18, "x\n");
+	expect_bad(text, "line 2: line longer than 1022 bytes");
+	free(text);
+}
+
+/* A value is named by its own line, also when its key is given twice. */
+static void test_line_of_repeated_key(void **state)
+{
+	expect_bad("[policy]\nkeep_backups = 3\n[log]\n[policy]\nkeep_backups = many\n",
+		   "line 5: [policy] keep_backups");
+}
+
+/* The file is not read through a symbolic link; the same file is read as a
+ * regular file. */
+static void test_symlink_refused(void **state)
+{
+	struct kh_config *c = NULL;
+	char link[300];
+
+	snprintf(link, sizeof(link), "%s/link.ini", dir);
+	assert_int_equal(load("[policy]\nkeep_backups = 4\n", &c), KH_OK);
+	config_free(c);
+	assert_int_equal(symlink("khreset.ini", link), 0);
+	assert_int_equal(config_load(link, NULL, &c), KH_ERR_UNSAFE);
+	assert_null(c);
+	assert_non_null(strstr(kh_lasterr(), "symbolic link"));
+	unlink(link);
+	assert_int_equal(config_load(path, NULL, &c), KH_OK);
+	assert_int_equal(c->keep_backups, 4);
+	config_free(c);
+}
+
+/* Bytes already read: named as shown, bundle relative to base. */
+static void test_parse_bytes(void **state)
+{
+	static const char text[] = "[bundle]\ndir = kh\n[policy]\nkeep_backups = 2\n";
+	struct kh_config *c = NULL;
+
+	assert_int_equal(config_parse(text, sizeof(text) - 1, "/vol/khreset.ini", "/vol/base",
+				      &c), KH_OK);
+	assert_string_equal(c->path, "/vol/khreset.ini");
+	assert_string_equal(c->bundle_dir, "/vol/base/kh");
+	assert_int_equal(c->keep_backups, 2);
+	config_free(c);
+	assert_int_equal(config_parse("[policy]\nkeep_backups = 0\n", 26, "/vol/khreset.ini",
+				      "/vol/base", &c), KH_ERR_CONFIG);
+	assert_null(c);
+	assert_non_null(strstr(kh_lasterr(), "/vol/khreset.ini line 2: [policy] keep_backups"));
+	assert_int_equal(config_parse(NULL, 0, NULL, "/vol/base", &c), KH_OK);
+	assert_null(c->path);
+	assert_string_equal(c->bundle_dir, "/vol/base/bundle");
+	config_free(c);
+}
+
 static void test_unknown_key_warns(void **state)
 {
 	struct kh_config *c;
@@ -144,6 +221,10 @@ int main(void)
 		cmocka_unit_test(test_full_file),
 		cmocka_unit_test(test_bad_syntax),
 		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_bad_bytes),
+		cmocka_unit_test(test_line_of_repeated_key),
+		cmocka_unit_test(test_symlink_refused),
+		cmocka_unit_test(test_parse_bytes),
 		cmocka_unit_test(test_unknown_key_warns),
 		cmocka_unit_test(test_missing_file),
 	};

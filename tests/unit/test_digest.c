@@ -1,5 +1,4 @@
 /* test_digest.c - SHA-256 and Ed25519 against sha256sum and openssl(1). */
-#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -102,38 +101,23 @@ static void test_sha256_vectors(void **state)
 				"b00361a396177a9cb410ff61f20015ad");
 }
 
-/* Buffer and descriptor digests agree with sha256sum across chunk edges. */
+/* Buffer digests agree with sha256sum across block and size edges. */
 static void test_sha256_matches_sha256sum(void **state)
 {
-	static const size_t sizes[] = { 0, 1, 65535, 65536, 65537, 300001 };
-	char want[KH_SHA256_HEX], got[KH_SHA256_HEX], p[256];
+	static const size_t sizes[] = { 0, 1, 55, 56, 64, 65535, 65536, 65537, 300001 };
+	char want[KH_SHA256_HEX], got[KH_SHA256_HEX];
 	unsigned char *buf = malloc(300001);
 
 	assert_non_null(buf);
 	for (size_t i = 0; i < 300001; i++)
 		buf[i] = (unsigned char)(i * 7 + (i >> 9));
-	path(p, sizeof(p), "blob");
 	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
-		int fd;
-
 		put("blob", buf, sizes[s]);
 		sha256sum("blob", want);
 		assert_int_equal(kh_sha256_buf(buf, sizes[s], got), KH_OK);
 		assert_string_equal(got, want);
-		assert_true((fd = open(p, O_RDONLY)) >= 0);
-		assert_int_equal(kh_sha256_fd(fd, got), KH_OK);
-		close(fd);
-		assert_string_equal(got, want);
 	}
 	free(buf);
-}
-
-static void test_sha256_fd_bad(void **state)
-{
-	char hex[KH_SHA256_HEX];
-
-	assert_int_equal(kh_sha256_fd(-1, hex), KH_ERR_IO);
-	assert_non_null(strstr(kh_lasterr(), "read"));
 }
 
 static void test_is_sha256_hex(void **state)
@@ -250,8 +234,42 @@ static void test_bad_keys(void **state)
 	assert_int_equal(kh_ed25519_verify(p, msg, 3, sig, 64), KH_ERR_DATA);
 	assert_non_null(strstr(kh_lasterr(), "absent.pem"));
 	assert_int_equal(kh_ed25519_verify(tmp, msg, 3, sig, 64), KH_ERR_DATA);
+	assert_non_null(strstr(kh_lasterr(), "not a regular file"));
 	assert_int_equal(kh_ed25519_sign(NULL, msg, 3, sig), KH_ERR_DATA);
 	assert_int_equal(kh_ed25519_verify("", msg, 3, sig, 64), KH_ERR_DATA);
+}
+
+/* A key is never read through a symbolic link; the same key as a regular
+ * file is. */
+static void test_key_symlink(void **state)
+{
+	unsigned char sig[64];
+	char k[256], pub[256];
+
+	path(k, sizeof(k), "link.pem");
+	path(pub, sizeof(pub), "link.pub");
+	assert_int_equal(tu_run(tmp, "ln -sf k.pem link.pem && ln -sf k.pub link.pub"), 0);
+	assert_int_equal(kh_ed25519_sign(k, msg, 3, sig), KH_ERR_DATA);
+	assert_non_null(strstr(kh_lasterr(), "symbolic link"));
+	assert_non_null(strstr(kh_lasterr(), "link.pem"));
+	assert_int_equal(tu_run(tmp, "rm link.pem && cp k.pem link.pem"), 0);
+	assert_int_equal(kh_ed25519_sign(k, msg, 3, sig), KH_OK);
+	assert_int_equal(kh_ed25519_verify(pub, msg, 3, sig, 64), KH_ERR_DATA);
+	assert_non_null(strstr(kh_lasterr(), "symbolic link"));
+	assert_int_equal(tu_run(tmp, "rm link.pub && cp k.pub link.pub"), 0);
+	assert_int_equal(kh_ed25519_verify(pub, msg, 3, sig, 64), KH_OK);
+}
+
+/* An oversized key file is not read. */
+static void test_key_too_big(void **state)
+{
+	unsigned char sig[64] = { 0 };
+	char p[256];
+
+	assert_int_equal(tu_run(tmp, "cp k.pub big.pub && head -c 70000 /dev/zero >> big.pub"), 0);
+	path(p, sizeof(p), "big.pub");
+	assert_int_equal(kh_ed25519_verify(p, msg, 3, sig, 64), KH_ERR_DATA);
+	assert_non_null(strstr(kh_lasterr(), "larger than"));
 }
 
 int main(void)
@@ -259,12 +277,13 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sha256_vectors),
 		cmocka_unit_test(test_sha256_matches_sha256sum),
-		cmocka_unit_test(test_sha256_fd_bad),
 		cmocka_unit_test(test_is_sha256_hex),
 		cmocka_unit_test(test_sign_verified_by_openssl),
 		cmocka_unit_test(test_verify_openssl_signature),
 		cmocka_unit_test(test_empty_message),
 		cmocka_unit_test(test_bad_keys),
+		cmocka_unit_test(test_key_symlink),
+		cmocka_unit_test(test_key_too_big),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
