@@ -49,8 +49,7 @@ static int fail(const struct kh_globals *g, const char *verb, int rc)
 {
 	const char *m = kh_lasterr();
 
-	fprintf(stderr, "%s: %s: %s\n", g && g->argv0 ? g->argv0 : "khreset",
-		verb, *m ? m : kh_errstr(rc));
+	fprintf(stderr, "khreset: %s: %s\n", verb, *m ? m : kh_errstr(rc));
 	return kh_exitcode(rc);
 }
 
@@ -899,7 +898,7 @@ static int bake_run(struct bake *b, const struct kh_globals *g)
 	return bake_write(b, g);
 }
 
-int cmd_bake(int argc, char **argv, const struct kh_globals *g)
+int cmd_bake(int argc, char **argv, struct kh_globals *g)
 {
 	struct bake b = { 0 };
 	int rc;
@@ -1229,7 +1228,7 @@ static int lint_run(struct lint *l, const char *bundle, const struct kh_globals 
 	return KH_OK;
 }
 
-int cmd_lint(int argc, char **argv, const struct kh_globals *g)
+int cmd_lint(int argc, char **argv, struct kh_globals *g)
 {
 	struct lint l = { 0 };
 	const char *bundle = NULL;
