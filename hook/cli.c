@@ -171,7 +171,7 @@ static void usage_all(FILE *f)
 	fprintf(f, "usage: khreset " GLOBALS " VERB [ARGS]\n\nverbs:\n");
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		put_item(f, verbs[i].synopsis, verbs[i].what);
-	fprintf(f, "\noptions (before or after the verb; --opt=VALUE or --opt VALUE):\n");
+	fprintf(f, "\noptions (before or after the verb; a value as --root=DIR or --root DIR):\n");
 	for (size_t i = 0; i < sizeof(global_help) / sizeof(global_help[0]); i++)
 		put_item(f, global_help[i].flag, global_help[i].what);
 	fprintf(f, "\n%s", exit_text);
