@@ -236,21 +236,41 @@ int cli_fail(int rc, const char *fmt, ...)
 	return kh_exitcode(rc);
 }
 
-/* The option getopt_long just refused, named as it was typed. */
-static int bad_option(const char *verb, char **argv, int ch, const struct option *lo)
+/* The long option name[0..n) stands for: exact, else an unambiguous
+ * abbreviation (as getopt_long takes them); NULL if none. */
+static const struct option *lookup(const struct option *lo, const char *name, size_t n)
+{
+	const struct option *hit = NULL;
+	int abbrev = 0;
+
+	for (; lo->name; lo++) {
+		if (strncmp(lo->name, name, n) != 0)
+			continue;
+		if (!lo->name[n])
+			return lo;
+		hit = lo;
+		abbrev++;
+	}
+	return abbrev == 1 ? hit : NULL;
+}
+
+/* The option getopt_long just refused, named as it was typed.  Decided
+ * from the table, not from getopt's return, which differs between C
+ * libraries (mingw's says ':' for a value given to a flag). */
+static int bad_option(const char *verb, char **argv, const struct option *lo)
 {
 	const char *a = optind > 0 ? argv[optind - 1] : "";
+	const struct option *o;
 	int n;
 
 	if (strncmp(a, "--", 2) != 0)
 		return cli_usage_error(verb, "unknown option '-%c'", optopt ? optopt : '?');
 	n = (int)strcspn(a, "=");
-	if (ch == ':')
-		return cli_usage_error(verb, "option '%.*s' needs a value", n, a);
-	for (; a[n] && lo->name; lo++)
-		if (!strncmp(lo->name, a + 2, (size_t)n - 2) && !lo->name[n - 2])
-			return cli_usage_error(verb, "option '%.*s' takes no value", n, a);
-	return cli_usage_error(verb, "unknown option '%.*s'", n, a);
+	if (!(o = lookup(lo, a + 2, (size_t)n - 2)))
+		return cli_usage_error(verb, "unknown option '%.*s'", n, a);
+	if (o->has_arg == no_argument)
+		return cli_usage_error(verb, "option '--%s' takes no value", o->name);
+	return cli_usage_error(verb, "option '--%s' needs a value", o->name);
 }
 
 static size_t add_opts(struct option *lo, size_t n, const struct option *add)
@@ -286,7 +306,7 @@ int cli_getopt(int argc, char **argv, const char *verb, struct kh_globals *g)
 			cli_usage(stdout, verb);
 			return CLI_HELP;
 		case '?': case ':':
-			bad_option(v ? verb : NULL, argv, ch, lo);
+			bad_option(v ? verb : NULL, argv, lo);
 			return CLI_BAD;
 		case -1:
 			kh_log_setlevel(g->verbosity == 0 ? KH_LOG_ERROR

@@ -69,7 +69,7 @@ static int parse(int argc, char **argv, struct kh_globals *g, struct bundle_opts
 	if (strcmp(o->sub, "create") && strcmp(o->sub, "verify"))
 		return cli_usage_error("bundle", "create or verify?");
 	if (!o->dir)
-		return cli_usage_error("bundle", "%s: which folder?", o->sub);
+		return cli_usage_error("bundle", "%s needs DIR", o->sub);
 	if (optind < argc)
 		return cli_usage_error("bundle", "unexpected argument '%s'", argv[optind]);
 	if (for_create && strcmp(o->sub, "create"))
