@@ -35,7 +35,10 @@ UNIT_SRC    = $(wildcard tests/unit/test_*.c)
 UNIT_BIN    = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLS       = $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
 
-.PHONY: all deps check check-unit check-integration check-asan demo bench media clean
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+.PHONY: all deps check check-unit check-integration check-asan demo bench media install clean
 all: $(BUILD)/khreset $(TOOLS)
 
 $(BUILD)/obj/%.o: %.c $(HDRS)
@@ -107,6 +110,12 @@ bench: deps all
 # The payload folder for `khreset bake` (BUNDLE=DIR PUBKEY=FILE optional).
 media: deps all
 	@BUILD=$(BUILD) sh setupcomplete/make-media.sh $(BUILD)/media
+
+# The Linux build and its manual page, under $(DESTDIR)$(PREFIX).
+install: $(BUILD)/khreset
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 755 $(BUILD)/khreset $(DESTDIR)$(PREFIX)/bin/khreset
+	install -m 644 doc/khreset.8 $(DESTDIR)$(PREFIX)/share/man/man8/khreset.8
 
 clean:
 	rm -rf build

@@ -1,4 +1,5 @@
 /* cmd_bundle.c - `bundle create` and `bundle verify`. */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,14 +11,6 @@
 #include "khreset.h"
 
 #define MAX_FILE 1048576
-
-static int fail(int rc, const char *dir)
-{
-	const char *d = kh_lasterr();
-
-	fprintf(stderr, "khreset: bundle %s: %s\n", dir, d[0] ? d : kh_errstr(rc));
-	return kh_exitcode(rc);
-}
 
 static int report(const struct kh_globals *g, const char *verb, const struct kh_bundle *b)
 {
@@ -43,54 +36,64 @@ static int report(const struct kh_globals *g, const char *verb, const struct kh_
 	return KH_EXIT_OK;
 }
 
-int cmd_bundle(int argc, char **argv, const struct kh_globals *g)
+struct bundle_opts {
+	const char *sub, *dir;
+	const char *key, *ref, *pub, *name;
+	long build;
+};
+
+static int parse(int argc, char **argv, struct kh_globals *g, struct bundle_opts *o)
 {
-	const char *sub = argc > 1 ? argv[1] : "", *dir = argc > 2 ? argv[2] : NULL;
-	const char *key = NULL, *ref = NULL, *pub = NULL, *name = NULL;
+	int for_create = 0;
+	char *end;
+	int ch;
+
+	while ((ch = cli_getopt(argc, argv, "bundle", g)) != -1) {
+		switch (ch) {
+		case OPT_SIGN: o->key = optarg; for_create = 1; break;
+		case OPT_REFERENCE: o->ref = optarg; for_create = 1; break;
+		case OPT_NAME: o->name = optarg; for_create = 1; break;
+		case OPT_BUILD:
+			o->build = strtol(optarg, &end, 10);
+			if (*end || end == optarg || o->build <= 0)
+				return cli_usage_error("bundle", "--build: expected a build number, "
+						       "got '%s'", optarg);
+			for_create = 1;
+			break;
+		case OPT_PUBKEY: o->pub = optarg; break;
+		default: return cli_exit(ch);
+		}
+	}
+	o->sub = optind < argc ? argv[optind++] : "";
+	o->dir = optind < argc ? argv[optind++] : NULL;
+	if (strcmp(o->sub, "create") && strcmp(o->sub, "verify"))
+		return cli_usage_error("bundle", "create or verify?");
+	if (!o->dir)
+		return cli_usage_error("bundle", "%s needs DIR", o->sub);
+	if (optind < argc)
+		return cli_usage_error("bundle", "unexpected argument '%s'", argv[optind]);
+	if (for_create && strcmp(o->sub, "create"))
+		return cli_usage_error("bundle", "--sign, --reference, --name and --build are "
+				       "for bundle create");
+	if (o->pub && strcmp(o->sub, "verify"))
+		return cli_usage_error("bundle", "--pubkey is for bundle verify");
+	return -1;
+}
+
+int cmd_bundle(int argc, char **argv, struct kh_globals *g)
+{
+	struct bundle_opts o = { 0 };
 	struct kh_bundle *b = NULL;
-	long build = 0;
 	int rc, ex;
 
-	for (int i = 3; i < argc; i++) {
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!v) {
-			fprintf(stderr, "khreset: bundle: %s needs a value\n", argv[i]);
-			return KH_EXIT_USAGE;
-		}
-		if (!strcmp(argv[i], "--sign") && !strcmp(sub, "create"))
-			key = v;
-		else if (!strcmp(argv[i], "--reference") && !strcmp(sub, "create"))
-			ref = v;
-		else if (!strcmp(argv[i], "--name") && !strcmp(sub, "create"))
-			name = v;
-		else if (!strcmp(argv[i], "--build") && !strcmp(sub, "create")) {
-			char *end;
-			build = strtol(v, &end, 10);
-			if (*end || end == v || build <= 0) {
-				fprintf(stderr, "khreset: bundle: --build: expected a build number, got '%s'\n", v);
-				return KH_EXIT_USAGE;
-			}
-		}
-		else if (!strcmp(argv[i], "--pubkey") && !strcmp(sub, "verify"))
-			pub = v;
-		else {
-			fprintf(stderr, "khreset: bundle %s: unexpected argument '%s'\n", sub, argv[i]);
-			return KH_EXIT_USAGE;
-		}
-		i++;
-	}
-	if (!dir || (strcmp(sub, "create") && strcmp(sub, "verify"))) {
-		fprintf(stderr, "usage: khreset bundle create DIR [--sign KEY.pem] "
-				"[--reference ARCHIVE_DIR]\n       khreset bundle verify DIR "
-				"[--pubkey PUB.pem]\n");
-		return KH_EXIT_USAGE;
-	}
-	if (!strcmp(sub, "create") &&
-	    (rc = bundle_create(dir, name, build, key, ref, MAX_FILE)) != KH_OK)
-		return fail(rc, dir);
-	if ((rc = bundle_load(dir, pub, MAX_FILE, &b)) != KH_OK)
-		return fail(rc, dir);
-	ex = report(g, sub, b);
+	if ((ex = parse(argc, argv, g, &o)) != -1)
+		return ex;
+	if (!strcmp(o.sub, "create") &&
+	    (rc = bundle_create(o.dir, o.name, o.build, o.key, o.ref, MAX_FILE)) != KH_OK)
+		return cli_fail(rc, "bundle %s", o.dir);
+	if ((rc = bundle_load(o.dir, o.pub, MAX_FILE, &b)) != KH_OK)
+		return cli_fail(rc, "bundle %s", o.dir);
+	ex = report(g, o.sub, b);
 	bundle_free(b);
 	return ex;
 }

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
@@ -17,65 +16,11 @@
 #define LOG_MAX  (1u << 20)
 #define LOG_KEEP 3
 
-#define OFFLINE_CONFIG "Windows\\Setup\\Scripts\\khreset\\khreset.ini"
-#define OFFLINE_BASE   "Windows/Setup/Scripts/khreset"
-
 struct session {
 	kh_plat *p;
 	struct kh_config *c;
 	int locked;
 };
-
-static int fail(int rc, const char *what)
-{
-	const char *d = kh_lasterr();
-
-	fprintf(stderr, "khreset: %s: %s\n", what, d[0] ? d : kh_errstr(rc));
-	return kh_exitcode(rc);
-}
-
-/* Offline default config: read safely from inside the root. */
-static int load_offline_config(struct session *s, const char *root)
-{
-	unsigned char *buf = NULL;
-	char *shown, *base;
-	size_t len;
-	int rc = plat_read(s->p, OFFLINE_CONFIG, 1 << 20, &buf, &len);
-
-	base = kh_asprintf("%s/%s", root, OFFLINE_BASE);
-	shown = kh_asprintf("%s/%s/khreset.ini", root, OFFLINE_BASE);
-	if (!base || !shown)
-		rc = KH_ERR_NOMEM;
-	if (rc == KH_ERR_NOENT)
-		rc = config_load(NULL, base, &s->c);
-	else if (rc == KH_OK)
-		rc = config_parse(buf, len, shown, base, &s->c);
-	free(buf);
-	free(base);
-	free(shown);
-	return rc;
-}
-
-/* Live default config: khreset.ini beside the executable, else defaults
- * with bundle\ beside it. */
-static int load_live_config(struct session *s)
-{
-	char *dir = plat_self_dir(), *path = dir ? kh_asprintf("%s\\khreset.ini", dir) : NULL;
-	int rc;
-
-	if (!path) {
-		free(dir);
-		kh_seterr("cannot find the executable's folder");
-		return KH_ERR_IO;
-	}
-	if ((rc = config_load(path, NULL, &s->c)) == KH_ERR_NOENT) {
-		kh_clearerr();
-		rc = config_load(NULL, dir, &s->c);
-	}
-	free(path);
-	free(dir);
-	return rc;
-}
 
 static int session_open(struct session *s, const struct kh_globals *g)
 {
@@ -84,19 +29,15 @@ static int session_open(struct session *s, const struct kh_globals *g)
 	memset(s, 0, sizeof(*s));
 #ifndef _WIN32
 	if (!g->root) {
-		fprintf(stderr, "khreset: live mode needs Windows; on Linux give --root DIR "
-				"(a mounted Windows volume)\n");
+		cli_say("live mode needs Windows; on Linux give --root DIR "
+			"(a mounted Windows volume)");
 		return KH_EXIT_USAGE;
 	}
 #endif
 	if ((rc = plat_open(&s->p, g->root)) != KH_OK)
-		return fail(rc, g->root ? g->root : "live system");
-	rc = g->config ? config_load(g->config, NULL, &s->c)
-	   : g->root ? load_offline_config(s, g->root) : load_live_config(s);
-	if (rc != KH_OK)
-		return fail(rc, "configuration");
-	kh_log_setlevel(g->verbosity == 0 ? KH_LOG_ERROR
-			: g->verbosity == 2 ? KH_LOG_DEBUG : KH_LOG_WARN);
+		return cli_fail(rc, "%s", g->root ? g->root : "live system");
+	if ((rc = cli_config(g, s->p, &s->c)) != KH_OK)
+		return cli_fail(rc, "configuration");
 	return 0;
 }
 
@@ -155,15 +96,16 @@ static int session_lock(struct session *s, struct kh_result *r)
 	if (rc == KH_OK)
 		rc = plat_mkdirs(s->p, KH_STATE_DIR);
 	if (rc != KH_OK)
-		return fail(rc, plat_is_offline(s->p) ? "volume not writable" : "not permitted");
+		return cli_fail(rc, "%s", plat_is_offline(s->p) ? "volume not writable"
+								 : "not permitted");
 	if ((rc = plat_lock(s->p, KH_LOCKFILE)) != KH_OK)
-		return fail(rc, "lock");
+		return cli_fail(rc, "lock");
 	s->locked = 1;
 	kh_log_sink(log_to_file, s->p, s->c->log_level);
 	if ((rc = journal_recover(s->p, &r->recovery)) != KH_OK)
-		return fail(rc, "recovering the interrupted run");
+		return cli_fail(rc, "recovering the interrupted run");
 	if (r->recovery.found)
-		fprintf(stderr, "khreset: %s\n", r->recovery.detail);
+		cli_say("%s", r->recovery.detail);
 	return 0;
 }
 
@@ -174,7 +116,7 @@ static void emit(struct session *s, const struct kh_globals *g, const struct kh_
 	int rc;
 
 	if (!json) {
-		fprintf(stderr, "khreset: out of memory building the status\n");
+		cli_say("out of memory building the status");
 		return;
 	}
 	if ((rc = report_save(s->p, json, durable)) != KH_OK)
@@ -194,7 +136,7 @@ static int observe_decide(struct session *s, int force, struct kh_obs *o,
 	int rc = observe(s->p, s->c, o);
 
 	if (rc != KH_OK)
-		return fail(rc, "observing the system");
+		return cli_fail(rc, "observing the system");
 	facts_from(o, s->c, force, &f);
 	decide(&f, d);
 	return 0;
@@ -204,24 +146,24 @@ static int bundle_needed(const struct kh_obs *o, const struct kh_decision *d)
 {
 	if (o->bundle || (d->verdict != KH_V_REPAIR && d->verdict != KH_V_ACTIVATE))
 		return 0;
-	fprintf(stderr, "khreset: cannot %s without the official keyholder set: %s\n",
+	cli_say("cannot %s without the official keyholder set: %s",
 		d->verdict == KH_V_REPAIR ? "repair" : "activate",
 		o->bundle_msg ? o->bundle_msg : "bundle unavailable");
 	return kh_exitcode(o->bundle_err ? o->bundle_err : KH_ERR_BUNDLE);
 }
 
-int cmd_check(int argc, char **argv, const struct kh_globals *g)
+int cmd_check(int argc, char **argv, struct kh_globals *g)
 {
 	struct session s;
 	struct kh_obs o;
 	struct kh_decision d;
 	struct kh_result r = { 0 };
-	int ex;
+	int ch, ex;
 
-	if (argc > 1) {
-		fprintf(stderr, "khreset: check: unexpected argument '%s'\n", argv[1]);
-		return KH_EXIT_USAGE;
-	}
+	if ((ch = cli_getopt(argc, argv, "check", g)) != -1)
+		return cli_exit(ch);
+	if (optind < argc)
+		return cli_usage_error("check", "unexpected argument '%s'", argv[optind]);
 	memset(&o, 0, sizeof(o));
 	if ((ex = session_open(&s, g)) != 0 || (ex = observe_decide(&s, 0, &o, &d)) != 0)
 		goto out;
@@ -238,45 +180,44 @@ out:
 	return ex;
 }
 
-static int parse_run(int argc, char **argv, struct kh_runopts *opt)
+static int parse_run(int argc, char **argv, struct kh_globals *g, struct kh_runopts *opt)
 {
-	static const struct option lo[] = {
-		{ "force", no_argument, NULL, 'f' },
-		{ "no-activate", no_argument, NULL, 'n' },
-		{ "wait", required_argument, NULL, 'w' },
-		{ "from-task", no_argument, NULL, 't' },
-		{ NULL, 0, NULL, 0 }
-	};
 	char *end;
 	int ch;
 
 	*opt = (struct kh_runopts){ .wait_s = -1 };
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, "run", g)) != -1) {
 		switch (ch) {
-		case 'f': opt->force = 1; break;
-		case 'n': opt->no_activate = 1; break;
-		case 't': opt->from_task = 1; break;
-		case 'w':
+		case OPT_FORCE: opt->force = 1; break;
+		case OPT_NO_ACTIVATE: opt->no_activate = 1; break;
+		case OPT_FROM_TASK: opt->from_task = 1; break;
+		case OPT_WAIT:
 			opt->wait_s = (int)strtol(optarg, &end, 10);
-			if (*end || end == optarg || opt->wait_s < 0 || opt->wait_s > 86400) {
-				fprintf(stderr, "khreset: --wait: expected seconds 0..86400, got '%s'\n",
-					optarg);
-				return KH_EXIT_USAGE;
-			}
+			if (*end || end == optarg || opt->wait_s < 0 || opt->wait_s > 86400)
+				return cli_usage_error("run", "--wait: expected seconds 0..86400, "
+						       "got '%s'", optarg);
 			break;
 		default:
-			return KH_EXIT_USAGE;
+			return cli_exit(ch);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "khreset: run: unexpected argument '%s'\n", argv[optind]);
-		return KH_EXIT_USAGE;
-	}
-	return 0;
+	if (optind < argc)
+		return cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
+	return -1;
 }
 
-int cmd_run(int argc, char **argv, const struct kh_globals *g)
+/* Live: the retry task follows the outcome, Status values and event. */
+static void finish_live(struct session *s, const struct kh_decision *d, int from_task,
+			long attempt, struct kh_result *r)
+{
+	struct kh_task t;
+	int rc = cli_task(s->c, &t);
+
+	retry_finish(s->p, s->c, rc == KH_OK ? &t : NULL, d, from_task, attempt, r);
+	cli_task_free(&t);
+}
+
+int cmd_run(int argc, char **argv, struct kh_globals *g)
 {
 	struct kh_runopts opt;
 	struct session s;
@@ -288,13 +229,12 @@ int cmd_run(int argc, char **argv, const struct kh_globals *g)
 
 	memset(&o, 0, sizeof(o));
 	memset(&s, 0, sizeof(s));
-	if ((ex = parse_run(argc, argv, &opt)) != 0)
+	if ((ex = parse_run(argc, argv, g, &opt)) != -1)
 		return ex;
 	if ((ex = session_open(&s, g)) != 0)
 		goto out;
 	if (opt.from_task && plat_is_offline(s.p)) {
-		fprintf(stderr, "khreset: --from-task is for the live retry task only\n");
-		ex = KH_EXIT_USAGE;
+		ex = cli_usage_error("run", "--from-task is for the live retry task only");
 		goto out;
 	}
 	attempt = retry_begin(s.p, s.c, opt.from_task);
@@ -308,16 +248,17 @@ int cmd_run(int argc, char **argv, const struct kh_globals *g)
 	} else if (d.verdict == KH_V_BLOCKED) {
 		r.outcome = KH_OUT_BLOCKED;
 		r.exit_code = KH_EXIT_ATTENTION;
-		fprintf(stderr, "khreset: blocked: %s\n", d.why);
+		cli_say("blocked: %s", d.why);
 	} else {
 		kh_log(KH_LOG_INFO, "run", "khreset %s: verdict %s (%s)", KH_VERSION,
 		       verdict_name(d.verdict), d.why);
 		repair_run(s.p, s.c, &o, &d, &opt, &r);
 	}
 	/* the status document reports the licence as it is now */
-	if (!plat_is_offline(s.p))
+	if (!plat_is_offline(s.p)) {
 		plat_licence(s.p, &o.lic, &o.lic_reason);
-	retry_finish(s.p, s.c, &d, opt.from_task, attempt, &r);
+		finish_live(&s, &d, opt.from_task, attempt, &r);
+	}
 	ex = r.exit_code;
 	kh_log(ex == KH_EXIT_FAILED ? KH_LOG_ERROR : KH_LOG_INFO, "run", "outcome %s, exit %d%s%s",
 	       outcome_name(r.outcome), ex, r.backup_id[0] ? ", backup " : "", r.backup_id);
@@ -346,7 +287,7 @@ static int list_backups(struct session *s, const struct kh_globals *g)
 
 	if (rc != KH_OK) {
 		json_decref(arr);
-		return fail(rc, "listing backups");
+		return cli_fail(rc, "listing backups");
 	}
 	if (!g->json)
 		printf("%zu backup(s) under %s\n", n, KH_BACKUP_DIR);
@@ -391,29 +332,26 @@ static char *latest_complete(struct session *s)
 	return id;
 }
 
-int cmd_restore(int argc, char **argv, const struct kh_globals *g)
+int cmd_restore(int argc, char **argv, struct kh_globals *g)
 {
 	struct kh_result r = { 0 };
 	struct session s;
 	char *id = NULL;
-	int list = 0, latest = 0, ex, rc;
+	int list = 0, latest = 0, ch, ex, rc;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--list"))
-			list = 1;
-		else if (!strcmp(argv[i], "--latest"))
-			latest = 1;
-		else if (argv[i][0] != '-' && !id)
-			id = argv[i];
-		else {
-			fprintf(stderr, "khreset: restore: unexpected argument '%s'\n", argv[i]);
-			return KH_EXIT_USAGE;
+	while ((ch = cli_getopt(argc, argv, "restore", g)) != -1) {
+		switch (ch) {
+		case OPT_LIST: list = 1; break;
+		case OPT_LATEST: latest = 1; break;
+		default: return cli_exit(ch);
 		}
 	}
-	if (list + latest + (id != NULL) != 1) {
-		fprintf(stderr, "khreset: restore needs exactly one of ID, --latest, --list\n");
-		return KH_EXIT_USAGE;
-	}
+	if (optind < argc)
+		id = argv[optind++];
+	if (optind < argc)
+		return cli_usage_error("restore", "unexpected argument '%s'", argv[optind]);
+	if (list + latest + (id != NULL) != 1)
+		return cli_usage_error("restore", "needs exactly one of ID, --latest, --list");
 	if ((ex = session_open(&s, g)) != 0)
 		goto out;
 	if (list) {
@@ -433,14 +371,14 @@ int cmd_restore(int argc, char **argv, const struct kh_globals *g)
 				printf("khreset: %s\n", msg);
 			ex = KH_EXIT_OK;
 		} else {
-			fprintf(stderr, "khreset: no complete backup to restore\n");
+			cli_say("no complete backup to restore");
 			ex = KH_EXIT_FAILED;
 		}
 		goto out;
 	}
 	rc = restore_backup(s.p, s.c, id, &r);
 	if (rc != KH_OK) {
-		ex = fail(rc, "restore");
+		ex = cli_fail(rc, "restore");
 	} else {
 		ex = KH_EXIT_OK;
 		if (g->json)

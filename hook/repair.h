@@ -27,11 +27,13 @@ int restore_backup(kh_plat *p, const struct kh_config *c, const char *id,
 
 /* Live retry bookkeeping (retry.c).  retry_begin: for a task run, waits
  * the random jitter and returns this attempt's number (0 otherwise).
- * retry_finish: the retry task follows the outcome (after the last attempt
- * a pending outcome becomes failed), then the Status values and the event.
- * Both do nothing offline. */
+ * retry_finish: the retry task t (defined by the CLI edge, cli_task; NULL
+ * when it could not be, kh_lasterr() says why) follows the outcome (after
+ * the last attempt a pending outcome becomes failed), then the Status
+ * values and the event.  Both do nothing offline. */
 long retry_begin(kh_plat *p, const struct kh_config *c, int from_task);
-void retry_finish(kh_plat *p, const struct kh_config *c, const struct kh_decision *d,
-		  int from_task, long attempts, struct kh_result *r);
+void retry_finish(kh_plat *p, const struct kh_config *c, const struct kh_task *t,
+		  const struct kh_decision *d, int from_task, long attempts,
+		  struct kh_result *r);
 
 #endif

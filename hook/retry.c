@@ -42,26 +42,13 @@ long retry_begin(kh_plat *p, const struct kh_config *c, int from_task)
 	return attempts + 1;
 }
 
-static int task_of(const struct kh_config *c, struct kh_task *t, char **cmd)
-{
-	char *dir = plat_self_dir();
-
-	*cmd = dir ? kh_asprintf("%s\\khreset.exe", dir) : NULL;
-	free(dir);
-	*t = (struct kh_task){ c->task_name, c->task_delay, c->task_interval,
-			       c->task_max_attempts, *cmd, "run --from-task" };
-	return *cmd ? KH_OK : KH_ERR_NOMEM;
-}
-
 /* The retry task follows the outcome: removed once healthy or repaired,
  * installed while pending, removed with a failure after the last attempt. */
-static void follow_task(kh_plat *p, const struct kh_config *c, int from_task,
-			long attempts, struct kh_result *r)
+static void follow_task(kh_plat *p, const struct kh_config *c, const struct kh_task *t,
+			int from_task, long attempts, struct kh_result *r)
 {
 	struct kh_stepres *s = &r->steps[r->n_steps < 15 ? r->n_steps++ : 15];
-	struct kh_task t;
-	char *cmd = NULL;
-	int rc = task_of(c, &t, &cmd);
+	int rc = t ? KH_OK : KH_ERR_IO;
 
 	memset(s, 0, sizeof(*s));
 	s->step = "task";
@@ -69,7 +56,7 @@ static void follow_task(kh_plat *p, const struct kh_config *c, int from_task,
 	    attempts >= c->task_max_attempts) {
 		r->outcome = KH_OUT_FAILED;
 		r->exit_code = KH_EXIT_FAILED;
-		rc = plat_task_remove(p, c->task_name);
+		rc = plat_task_remove(p, t->name);
 		snprintf(s->detail, sizeof(s->detail),
 			 "attempt %ld of %d still not activated: giving up, task removed",
 			 attempts, c->task_max_attempts);
@@ -77,12 +64,12 @@ static void follow_task(kh_plat *p, const struct kh_config *c, int from_task,
 		snprintf(s->detail, sizeof(s->detail), "attempt %ld of %d; the task tries again",
 			 attempts, c->task_max_attempts);
 	} else if (rc == KH_OK && r->outcome == KH_OUT_PENDING) {
-		rc = plat_task_install(p, &t);
-		snprintf(s->detail, sizeof(s->detail), "retry task %s registered", t.name);
+		rc = plat_task_install(p, t);
+		snprintf(s->detail, sizeof(s->detail), "retry task %s registered", t->name);
 	} else if (rc == KH_OK && (r->outcome == KH_OUT_REPAIRED ||
 				   r->outcome == KH_OUT_HEALTHY)) {
-		rc = plat_task_remove(p, c->task_name);
-		snprintf(s->detail, sizeof(s->detail), "retry task %s removed (if present)", t.name);
+		rc = plat_task_remove(p, t->name);
+		snprintf(s->detail, sizeof(s->detail), "retry task %s removed (if present)", t->name);
 	} else if (rc == KH_OK) {
 		snprintf(s->detail, sizeof(s->detail), "retry task left as it is");
 	}
@@ -91,7 +78,6 @@ static void follow_task(kh_plat *p, const struct kh_config *c, int from_task,
 		snprintf(s->detail, sizeof(s->detail), "%s", kh_lasterr());
 		kh_log(KH_LOG_ERROR, "task", "%s", s->detail);
 	}
-	free(cmd);
 }
 
 static void write_status(kh_plat *p, const struct kh_result *r, long attempts)
@@ -124,14 +110,15 @@ static int event_id(enum kh_outcome o)
 	return (unsigned)o < KH_OUT__COUNT ? ids[o] : 200;
 }
 
-void retry_finish(kh_plat *p, const struct kh_config *c, const struct kh_decision *d,
-		  int from_task, long attempts, struct kh_result *r)
+void retry_finish(kh_plat *p, const struct kh_config *c, const struct kh_task *t,
+		  const struct kh_decision *d, int from_task, long attempts,
+		  struct kh_result *r)
 {
 	char *text;
 
 	if (plat_is_offline(p))
 		return;
-	follow_task(p, c, from_task, attempts, r);
+	follow_task(p, c, t, from_task, attempts, r);
 	/* the count stays while the task retries and after it gave up; a
 	 * healthy or repaired system starts again from 0 */
 	write_status(p, r, r->outcome == KH_OUT_PENDING || r->outcome == KH_OUT_FAILED

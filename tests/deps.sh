@@ -3,7 +3,7 @@
 # says which are missing.
 set -e
 PKGS="build-essential pkg-config libxml2-dev libssl-dev openssl libjansson-dev
-dpkg-dev libhivex-dev libhivex-bin libwin-hivex-perl libcmocka-dev
+dpkg-dev libhivex-dev libhivex-bin libwin-hivex-perl libcmocka-dev man-db groff-base
 libwim-dev wimtools p7zip-full jq util-linux time wine64 gcc-mingw-w64-x86-64"
 missing=""
 for p in $PKGS; do

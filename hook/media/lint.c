@@ -1,0 +1,349 @@
+/* lint.c - `khreset lint`: the findings per image of a WIM (SPEC section
+ * 7) and the verb; it changes nothing. */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "bundle.h"
+#include "cli.h"
+#include "config.h"
+#include "khreset.h"
+#include "media.h"
+#include "wim.h"
+
+enum sev { SEV_ERROR, SEV_WARNING, SEV_INFO };
+static const char *const sev_names[] = { "error", "warning", "info" };
+
+struct finding {
+	const char *id;
+	enum sev sev;
+	char *path;
+	char *detail;
+};
+
+struct lint_image {
+	int image;
+	struct finding *f;
+	size_t n;
+};
+
+struct lint {
+	const char *wim;
+	kh_wim *w;
+	struct kh_bundle *bundle;
+	struct lint_image *img;
+	int nimg;
+	int count[3];
+};
+
+static int finding(struct lint *l, struct lint_image *li, const char *id, enum sev s,
+		const char *path, const char *fmt, ...)
+	KH_PRINTF(6, 7);
+
+static int finding(struct lint *l, struct lint_image *li, const char *id, enum sev s,
+		const char *path, const char *fmt, ...)
+{
+	struct finding *v = realloc(li->f, (li->n + 1) * sizeof(*v));
+	va_list ap;
+	int r;
+
+	if (!v)
+		return KH_ERR_NOMEM;
+	li->f = v;
+	v = &li->f[li->n++];
+	v->id = id;
+	v->sev = s;
+	v->path = strdup(path);
+	va_start(ap, fmt);
+	r = vasprintf(&v->detail, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		v->detail = NULL;
+	l->count[s]++;
+	return v->path && v->detail ? KH_OK : KH_ERR_NOMEM;
+}
+
+static int lint_archive(struct lint *l, struct lint_image *li)
+{
+	struct kh_wim_ent *e = NULL;
+	char names[256] = "";
+	size_t n = 0, used = 0;
+	int rc;
+
+	if ((rc = wim_list(l->w, li->image, ARCHIVE_DIR, 0, &e, &n)) != KH_OK || !n)
+		return rc;
+	for (size_t i = 0; i < n && used < sizeof(names); i++)
+		used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
+					 i ? ", " : "", e[i].name);
+	rc = finding(l, li, "archive-keyholders-present", SEV_ERROR, ARCHIVE_DIR,
+		  "%zu entr%s captured from a used system: %s", n, n == 1 ? "y" : "ies", names);
+	wim_free_ents(e, n);
+	return rc;
+}
+
+static int lint_install(struct lint *l, struct lint_image *li)
+{
+	int rc = KH_OK;
+
+	for (size_t i = 0; rc == KH_OK && l->bundle && i < l->bundle->n; i++) {
+		const struct kh_bundle_file *f = &l->bundle->files[i];
+		char *path = kh_asprintf("%s\\%s", INSTALL_DIR, f->name);
+		unsigned char *buf = NULL;
+		size_t len;
+
+		if (!path)
+			return KH_ERR_NOMEM;
+		rc = wim_read(l->w, li->image, path, f->len, &buf, &len);
+		if (rc == KH_ERR_NOENT)
+			rc = finding(l, li, "install-keyholder-missing", SEV_ERROR, path,
+				  "bundle file not in the image");
+		else if (rc == KH_ERR_TOOBIG || rc == KH_ERR_UNSAFE ||
+			 (rc == KH_OK && (len != f->len || memcmp(buf, f->data, len))))
+			rc = finding(l, li, "install-keyholder-mismatch", SEV_ERROR, path,
+				  "differs from the bundle's (sha256 %s)", f->sha256);
+		free(buf);
+		free(path);
+	}
+	return rc;
+}
+
+/* Reads an image script as text; *text NULL when absent. */
+static int read_text(struct lint *l, int image, const char *path, char **text)
+{
+	unsigned char *buf = NULL;
+	size_t len;
+	int rc;
+
+	*text = NULL;
+	rc = wim_read(l->w, image, path, SCRIPT_MAX, &buf, &len);
+	if (rc == KH_ERR_NOENT || rc == KH_ERR_TOOBIG || rc == KH_ERR_UNSAFE)
+		return KH_OK;
+	if (rc == KH_OK && !(*text = script_text(buf, len)))
+		rc = KH_ERR_NOMEM;
+	free(buf);
+	return rc;
+}
+
+static int lint_temp_script(struct lint *l, struct lint_image *li, const char *path,
+			    const char *text)
+{
+	char *hit = script_temp_line(text);
+	int rc = KH_OK;
+
+	if (hit)
+		rc = finding(l, li, "program-in-temp", SEV_ERROR, path,
+			  "runs a program from Windows\\Temp (user-writable): %.160s", hit);
+	free(hit);
+	return rc;
+}
+
+static int lint_hook(struct lint *l, struct lint_image *li)
+{
+	char *text = NULL;
+	int found, rc;
+
+	if ((rc = read_text(l, li->image, SC_PATH, &text)) != KH_OK)
+		return rc;
+	if ((rc = wim_stat(l->w, li->image, KHDIR "\\khreset.exe", &found, NULL)) != KH_OK)
+		goto out;
+	if (!text)
+		rc = finding(l, li, "hook-missing", SEV_WARNING, SC_PATH,
+			  "no SetupComplete.cmd: khreset does not run after the upgrade");
+	else if (!script_mentions(text, "khreset.exe"))
+		rc = finding(l, li, "hook-missing", SEV_WARNING, SC_PATH,
+			  "SetupComplete.cmd does not run khreset");
+	else if (!found)
+		rc = finding(l, li, "hook-missing", SEV_WARNING, KHDIR "\\khreset.exe",
+			  "SetupComplete.cmd runs khreset but khreset.exe is not in the image");
+	if (rc == KH_OK && text && !script_is_ours(text))
+		rc = finding(l, li, "setupcomplete-foreign", SEV_INFO, SC_PATH,
+			  "SetupComplete.cmd is not khreset's (bake chains it after khreset)");
+	if (rc == KH_OK && text)
+		rc = lint_temp_script(l, li, SC_PATH, text);
+out:
+	free(text);
+	return rc;
+}
+
+static int lint_chained(struct lint *l, struct lint_image *li)
+{
+	struct kh_wim_ent *e = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = wim_list(l->w, li->image, KHDIR, 0, &e, &n)) != KH_OK)
+		return rc;
+	for (size_t i = 0; rc == KH_OK && i < n; i++) {
+		char *text = NULL;
+		if (!script_is_chained(e[i].name) || e[i].is_dir)
+			continue;
+		if ((rc = read_text(l, li->image, e[i].path, &text)) == KH_OK && text) {
+			rc = finding(l, li, "setupcomplete-foreign", SEV_INFO, e[i].path,
+				  "earlier SetupComplete.cmd, chained after khreset");
+			if (rc == KH_OK)
+				rc = lint_temp_script(l, li, e[i].path, text);
+		}
+		free(text);
+	}
+	wim_free_ents(e, n);
+	return rc;
+}
+
+static int lint_tasks(struct lint *l, struct lint_image *li)
+{
+	struct kh_wim_ent *e = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = wim_list(l->w, li->image, TASKS_DIR, 1, &e, &n)) != KH_OK)
+		return rc;
+	for (size_t i = 0; rc == KH_OK && i < n; i++) {
+		char *text = NULL, *hit = NULL;
+		if (e[i].is_dir || e[i].is_reparse)
+			continue;
+		if ((rc = read_text(l, li->image, e[i].path, &text)) == KH_OK && text &&
+		    (hit = task_temp_command(text)))
+			rc = finding(l, li, "program-in-temp", SEV_ERROR, e[i].path,
+				  "scheduled task runs %.160s (Windows\\Temp is user-writable)", hit);
+		free(hit);
+		free(text);
+	}
+	wim_free_ents(e, n);
+	return rc;
+}
+
+static int lint_image(struct lint *l, struct lint_image *li)
+{
+	int rc;
+
+	if ((rc = lint_archive(l, li)) != KH_OK || (rc = lint_install(l, li)) != KH_OK ||
+	    (rc = lint_hook(l, li)) != KH_OK || (rc = lint_chained(l, li)) != KH_OK)
+		return rc;
+	return lint_tasks(l, li);
+}
+
+static void lint_free(struct lint *l)
+{
+	for (int i = 0; i < l->nimg; i++) {
+		for (size_t j = 0; j < l->img[i].n; j++) {
+			free(l->img[i].f[j].path);
+			free(l->img[i].f[j].detail);
+		}
+		free(l->img[i].f);
+	}
+	free(l->img);
+	bundle_free(l->bundle);
+	wim_close(l->w);
+}
+
+static void lint_json(struct lint *l, int code)
+{
+	json_t *imgs = json_array(), *root;
+
+	for (int i = 0; i < l->nimg; i++) {
+		const struct lint_image *li = &l->img[i];
+		json_t *fs = json_array();
+		for (size_t j = 0; j < li->n; j++)
+			json_array_append_new(fs, json_pack("{s:s, s:s, s:s, s:s}",
+				"id", li->f[j].id, "severity", sev_names[li->f[j].sev],
+				"path", li->f[j].path, "detail", li->f[j].detail));
+		json_array_append_new(imgs, json_pack("{s:i, s:s, s:s, s:s, s:o}",
+			"index", li->image, "name", wim_prop(l->w, li->image, "NAME"),
+			"edition", wim_prop(l->w, li->image, "WINDOWS/EDITIONID"),
+			"build", wim_prop(l->w, li->image, "WINDOWS/VERSION/BUILD"),
+			"findings", fs));
+	}
+	root = json_pack("{s:s, s:s?, s:o, s:{s:i, s:i, s:i}, s:i}", "wim", l->wim,
+			 "bundle", l->bundle ? l->bundle->path : NULL, "images", imgs,
+			 "summary", "error", l->count[SEV_ERROR], "warning",
+			 l->count[SEV_WARNING], "info", l->count[SEV_INFO], "exit_code", code);
+	media_json(root);
+	json_decref(root);
+}
+
+static void lint_human(struct lint *l)
+{
+	printf("lint: %s: %d error(s), %d warning(s), %d info in %d image(s) of %s\n",
+	       l->count[SEV_ERROR] ? "FAIL" : "ok", l->count[SEV_ERROR],
+	       l->count[SEV_WARNING], l->count[SEV_INFO], l->nimg, l->wim);
+	for (int i = 0; i < l->nimg; i++) {
+		const struct lint_image *li = &l->img[i];
+		printf("  image %-3d %-24s %-14s %s\n", li->image,
+		       wim_prop(l->w, li->image, "NAME"),
+		       wim_prop(l->w, li->image, "WINDOWS/EDITIONID"),
+		       wim_prop(l->w, li->image, "WINDOWS/VERSION/BUILD"));
+		if (!li->n)
+			printf("    %-7s no findings\n", "ok");
+		for (size_t j = 0; j < li->n; j++)
+			printf("    %-7s %-26s %s: %s\n", sev_names[li->f[j].sev],
+			       li->f[j].id, li->f[j].path, li->f[j].detail);
+	}
+}
+
+/* --bundle: verified with the key and size limit of --config, if given
+ * (no system here: else the built-in defaults). */
+static int lint_load_bundle(struct lint *l, const char *dir, const struct kh_globals *g)
+{
+	struct kh_config *cfg = NULL;
+	int rc;
+
+	if ((rc = cli_config(g, NULL, &cfg)) != KH_OK)
+		return rc;
+	rc = bundle_load(dir, cfg->public_key, cfg->max_file_size, &l->bundle);
+	config_free(cfg);
+	return rc;
+}
+
+static int lint_run(struct lint *l, const char *bundle, const struct kh_globals *g)
+{
+	int rc;
+
+	if (bundle && (rc = lint_load_bundle(l, bundle, g)) != KH_OK)
+		return rc;
+	if ((rc = wim_open(l->wim, 0, &l->w)) != KH_OK)
+		return rc;
+	if (!(l->img = calloc((size_t)wim_image_count(l->w) + 1, sizeof(*l->img))))
+		return KH_ERR_NOMEM;
+	for (int i = 1; i <= wim_image_count(l->w); i++) {
+		l->img[l->nimg].image = i;
+		if ((rc = lint_image(l, &l->img[l->nimg++])) != KH_OK)
+			return rc;
+	}
+	return KH_OK;
+}
+
+int cmd_lint(int argc, char **argv, struct kh_globals *g)
+{
+	struct lint l = { 0 };
+	const char *bundle = NULL;
+	int ch, rc, code;
+
+	while ((ch = cli_getopt(argc, argv, "lint", g)) != -1) {
+		if (ch != OPT_BUNDLE)
+			return cli_exit(ch);
+		bundle = optarg;
+	}
+	if (optind >= argc)
+		return cli_usage_error("lint", "which WIM?");
+	l.wim = argv[optind++];
+	if (optind < argc)
+		return cli_usage_error("lint", "unexpected argument '%s'", argv[optind]);
+	kh_clearerr();
+	wim_init();
+	rc = lint_run(&l, bundle, g);
+	if (rc != KH_OK)
+		code = cli_fail(rc, "lint");
+	else
+		code = l.count[SEV_ERROR] ? KH_EXIT_ATTENTION : KH_EXIT_OK;
+	if (rc == KH_OK && g->json)
+		lint_json(&l, code);
+	else if (rc == KH_OK)
+		lint_human(&l);
+	lint_free(&l);
+	wim_cleanup();
+	return code;
+}
