@@ -22,7 +22,8 @@
 #   is_link PATH
 # Helpers: sum FILE, voldigest DIR, treedigest DIR..., wait_for SECONDS CMD...,
 #   on_exit CMD, fresh NAME [ENV=VAL...], originals_back, regval KEY NAME,
-#   hivedump HIVE, hive_is HIVE DUMP, mkpayload DIR EXE, $KH_VERSION (hook/khreset.h).
+#   hivedump HIVE, hivevalues HIVE, hive_is HIVE WANT [DUMPER],
+#   mkpayload DIR EXE, $KH_VERSION (hook/khreset.h).
 # Variables: TOP, BUILD (absolute: $B), KH, T (a temporary folder, removed at
 #   exit), CASE (the prefix of expect_exit's names; fresh sets it), STRIP_CR=1
 #   (drop the CRs of Windows programs from $OUT and $ERR).
@@ -233,10 +234,17 @@ fresh() {
 originals_back() { (cd "$A" && sha256sum -c --quiet "$d/originals.sha256") >/dev/null 2>&1; }
 regval() { hivexget "$V/Windows/System32/config/SOFTWARE" "$1" "$2" 2>/dev/null; }
 # hivedump HIVE: every key and value of a hive, as hivexregedit exports it;
-# hive_is HIVE DUMP: the hive reads back as DUMP (an unreadable hive fails)
+# hivevalues HIVE: only its values, each after its key (empty keys left out);
+# hive_is HIVE WANT [DUMPER]: the hive reads back as WANT (DUMPER's output,
+# default hivedump); an unreadable hive fails
 hivedump() { hivexregedit --export "$1" '\'; }
+hivevalues() {
+	hivedump "$1" | awk '/^\[/ { k = $0; next } /^"/ { print k " " $0 }'
+}
 hive_is() {
-	lib_got=$(hivedump "$1" 2>&1) || { echo "  hivexregedit cannot read $1: $lib_got" >&2; return 1; }
+	hivedump "$1" >/dev/null 2>"$T/hive.err" ||
+		{ echo "  hivexregedit cannot read $1: $(cat "$T/hive.err")" >&2; return 1; }
+	lib_got=$(${3:-hivedump} "$1")
 	[ "$lib_got" = "$2" ] && return
 	echo "  $1 differs:" >&2
 	printf '%s\n' "$2" >"$T/hive.want"
