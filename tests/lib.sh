@@ -7,6 +7,7 @@
 #   check NAME CMD...        ok when CMD succeeds
 #   expect_exit CODE CMD...  runs CMD (see run) and checks its exit code;
 #                            the check is named "CASE: CMD exits CODE"
+#   quiet CMD...             CMD without its output (for fixture and check)
 #   run CMD...               stdout in $OUT ($T/out), stderr in $ERR ($T/err),
 #                            exit code in $RC; never stops the suite
 #   kh ARGS...               run khreset: kh_exec, by default $KH with
@@ -107,6 +108,8 @@ run() { # CMD...
 	ERR=$(lib_read "$T/err")
 }
 
+quiet() { "$@" >/dev/null 2>&1; }   # CMD...: its status only
+
 kh_exec() {
 	if [ -n "$V" ]; then "$KH" --root "$V" "$@"; else "$KH" "$@"; fi
 }
@@ -115,7 +118,7 @@ kh() { run kh_exec "$@"; }
 # a command as the check names it: kh is khreset, paths lose $T and $TOP
 lib_say() {
 	[ "$1" = kh ] && { shift; set -- khreset "$@"; }
-	echo "$*" | sed -e "s|$T/||g" -e "s|$TOP/||g"
+	printf "%s\n" "$*" | sed -e "s|$T/||g" -e "s|$TOP/||g"
 }
 
 expect_exit() { # CODE CMD...
