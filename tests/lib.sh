@@ -13,7 +13,7 @@
 #   kh ARGS...               run khreset: kh_exec, by default $KH with
 #                            --root $V when V is set (a suite may redefine kh_exec)
 #   fixture NAME CMD...      a step the checks rely on: silent when it works,
-#                            a failure when it does not
+#                            a failure (and status 1) when it does not
 #   skip NAME                a case this machine cannot run, said so
 #   adopt STATUS FILE [PRE]  the ok / not ok lines of a sub-suite, counted here
 # Assertions (for check; each says what it saw when it fails):
@@ -72,7 +72,9 @@ check() { # NAME CMD...
 fixture() { # NAME CMD...
 	lib_name=$1
 	shift
-	"$@" || notok "fixture: $lib_name"
+	"$@" && return
+	notok "fixture: $lib_name"
+	return 1
 }
 
 finish() {
