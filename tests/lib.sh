@@ -24,7 +24,7 @@
 # Helpers: sum FILE, voldigest DIR, treedigest DIR..., wait_for SECONDS CMD...,
 #   on_exit CMD, fresh NAME [ENV=VAL...], originals_back, regval KEY NAME,
 #   hivedump HIVE, hivevalues HIVE, hive_is HIVE WANT [DUMPER],
-#   mkpayload DIR EXE, $KH_VERSION (hook/khreset.h).
+#   mkpayload DIR EXE, $KH_VERSION (hook/khreset.h); for the demos: say TITLE [CMD].
 # Variables: TOP, BUILD (absolute: $B), KH, T (a temporary folder, removed at
 #   exit), CASE (the prefix of expect_exit's names; fresh sets it), STRIP_CR=1
 #   (drop the CRs of Windows programs from $OUT and $ERR).
@@ -255,6 +255,12 @@ hive_is() {
 	printf '%s\n' "$2" >"$T/hive.want"
 	printf '%s\n' "$lib_got" | diff "$T/hive.want" - | head -n 8 | sed 's/^/    /' >&2
 	return 1
+}
+
+# --- demos ------------------------------------------------------------------------
+say() { # TITLE [COMMAND]: a bold heading, then the command about to run
+	printf '\n\033[1m== %s\033[0m\n' "$1"
+	[ $# -lt 2 ] || printf '$ %s\n' "$2"
 }
 
 # --- media ---------------------------------------------------------------------------
