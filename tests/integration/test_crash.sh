@@ -18,6 +18,11 @@ for s in $STOPS; do
 	values=$(hivevalues "$V/$SOFTWARE_HIVE")
 	CASE="kill at $s"
 	KHRESET_TEST_STOP_AT=$s expect_exit 137 kh run
+	if late "$s"; then
+		check "kill at $s: the journal was closed" test ! -e "$V/ProgramData/khreset/journal"
+	else
+		check "kill at $s: the journal is left for recovery" test -s "$V/ProgramData/khreset/journal"
+	fi
 	CASE="kill at $s, then restore"
 	expect_exit 0 kh restore --latest
 	check "kill at $s, then restore: every original byte back" originals_back
