@@ -65,7 +65,7 @@ for i in 1 2 3 4; do
 	fixture "image $i properties set" quiet wimlib-imagex info media.wim $i --image-property WINDOWS/EDITIONID=EnterpriseG \
 		--image-property WINDOWS/VERSION/BUILD=17763
 done
-check "fixture: 4-image WIM made by wimlib-imagex" same "$(wimlib-imagex info media.wim | sed -n 's/^Image Count: *//p')" 4
+fixture "the WIM holds 4 images" same "$(wimlib-imagex info media.wim | sed -n 's/^Image Count: *//p')" 4
 
 # payload (SPEC 7): khreset.exe (any file here), khreset.ini, bundle/, SetupComplete.cmd
 head -c 70000 /dev/urandom >khreset-exe.bin
@@ -243,7 +243,7 @@ check "bake --index 2: image 2 changed (7z)" listed '2/Windows/Setup/Scripts/khr
 check "bake --index 2: images 1, 3, 4 not changed (7z)" unlisted '^[134]/Windows/Setup/Scripts/khreset'
 cp orig.wim integ.wim
 fixture "integrity table added" quiet wimlib-imagex optimize integ.wim --check
-check "fixture: WIM with an integrity table" sh -c "wimlib-imagex info integ.wim | grep -q '^Attributes:.*Integrity info'"
+fixture "the WIM has an integrity table" sh -c "wimlib-imagex info integ.wim | grep -q '^Attributes:.*Integrity info'"
 CASE="bake, WIM with an integrity table"
 expect_exit 0 kh bake integ.wim --payload payload
 check "bake: integrity table kept" sh -c "wimlib-imagex info integ.wim | grep -q '^Attributes:.*Integrity info'"
