@@ -36,9 +36,9 @@ KH_VERSION=$(sed -n 's/^#define KH_VERSION "\(.*\)"$/\1/p' "$TOP/hook/khreset.h"
 PASS=0
 FAIL=0
 SKIP=0
-CASE=${CASE:-}
-STRIP_CR=${STRIP_CR:-0}
-V=${V:-}
+CASE=
+STRIP_CR=0
+V=
 T=$(mktemp -d "${TMPDIR:-/tmp}/khreset-test.XXXXXX")
 
 LIB_AT_EXIT=
