@@ -259,7 +259,10 @@ check "bake --rebuild: payload in every image (7z)" same "$(l7 rebuilt.wim | gre
 # ---------------------------------------------------------------- crash mid-commit
 cp orig.wim crash.wim
 CASE="crash: bake SIGKILLed mid-commit"
-KHRESET_TEST_STOP_AT=bake-commit expect_exit 137 kh bake crash.wim --payload payload
+# its scratch folder (TMPDIR/khreset-wim.*) cannot be removed by a killed
+# process: keep it inside $T
+mkdir scratch
+KHRESET_TEST_STOP_AT=bake-commit TMPDIR=$T/scratch expect_exit 137 kh bake crash.wim --payload payload
 check "crash: new data was already appended" test "$(stat -c %s crash.wim)" -gt "$(stat -c %s orig.wim)"
 check "crash: wimlib-imagex verify accepts the WIM" quiet wimlib-imagex verify crash.wim
 check "crash: 7z t accepts the WIM" quiet 7z t crash.wim
