@@ -6,17 +6,15 @@
 # Writes bench/bake-results.md (the lead merges it into bench/results.md).
 # usage: bake.sh [WORK_DIR]   env BUILD (default build), BIG_MB (1024), SMALL_MB (100)
 set -eu
-REPO=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD="$REPO/$BUILD" ;; esac
-K="$BUILD/khreset"
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+. "$TOP/tests/lib.sh"
 BIG_MB=${BIG_MB:-1024}
 SMALL_MB=${SMALL_MB:-100}
 WORK=${1:-$(mktemp -d "${TMPDIR:-/tmp}/khreset-bench-bake.XXXXXX")}
-OUT="$REPO/bench/bake-results.md"
+RESULTS="$TOP/bench/bake-results.md"
 mkdir -p "$WORK"
 cd "$WORK"
-trap 'rm -rf "$WORK"/tree-* "$WORK"/*.wim' EXIT
+on_exit 'rm -rf "$WORK"/tree-* "$WORK"/*.wim'
 
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
@@ -27,12 +25,7 @@ RUNS=${RUNS:-3}
 best_of() { r=""; i=0; while [ $i -lt "$RUNS" ]; do r="$r $($1 "$2")"; i=$((i + 1)); done; median $r; }
 
 # payload: the Linux binary stands in for khreset.exe
-KH=f912421d-3371-f33c-3cf8-22df25e5851f.xml
-rm -rf payload && mkdir -p payload/bundle
-cp "$K" payload/khreset.exe
-cp "$REPO/setupcomplete/khreset.ini" "$REPO/setupcomplete/SetupComplete.cmd" payload/
-printf '<?xml version="1.0"?><License xmlns="urn:khreset:bench"/>' >payload/bundle/$KH
-"$K" -q bundle create payload/bundle >/dev/null
+mkpayload payload "$KH"
 
 # mkwim NAME MB: two images, the second the first plus one small file
 mkwim() {
@@ -63,7 +56,7 @@ EOF
 time_bake() {
 	cp "$1.wim" run.wim && sync
 	t0=$(now)
-	"$K" -q bake run.wim --payload payload >/dev/null
+	"$KH" -q bake run.wim --payload payload >/dev/null
 	t1=$(now)
 	secs "$t0" "$t1"
 }
@@ -89,7 +82,7 @@ big_bake=$(best_of time_bake big)
 ratio=$(awk -v a="$big_bake" -v b="$big_update" 'BEGIN { printf "%.2f", a / b }')
 
 {
-	echo "## bake (khreset $("$K" version 2>/dev/null | head -n 1 | awk '{print $NF}'))"
+	echo "## bake (khreset $("$KH" version 2>/dev/null | head -n 1 | awk '{print $NF}'))"
 	echo
 	echo "$(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPU(s), wimlib $(wimlib-imagex --version | head -n 1 | awk '{print $2}')."
 	echo "Two-image WIMs of random (incompressible) data, image 2 = image 1 plus one file;"
@@ -104,5 +97,5 @@ ratio=$(awk -v a="$big_bake" -v b="$big_update" 'BEGIN { printf "%.2f", a / b }'
 	echo
 	echo "Bake time on ${small_size} MB vs ${big_size} MB: ${small_bake} s vs ${big_bake} s (append mode writes only the new"
 	echo "file data and metadata; the existing file data is neither read nor rewritten)."
-} >"$OUT"
-cat "$OUT"
+} >"$RESULTS"
+cat "$RESULTS"

@@ -3,14 +3,28 @@
 # keyholder files, side by side with sha256sum over the same files (the
 # floor: reading and hashing them), and `check` on the demo volume (time and
 # peak RSS).  Writes bench/results.md.  Not part of `make check`.
+# SIZES (default "10 1000 100000") picks the archive sizes.
 set -eu
-BUILD=${BUILD:-build}
-KH=$(pwd)/$BUILD/khreset
+. tests/lib.sh
 W=$BUILD/bench
-OUT=bench/results.md
+SIZES=${SIZES:-10 1000 100000}
+RESULTS=bench/results.md
 REPS=${REPS:-5}
+on_exit 'rm -f "$RESULTS.tmp"'
 rm -rf "$W"
 mkdir -p "$W"
+
+# expect CODE CMD...: CMD exits CODE, else the benchmark stops (a failing
+# verb is not timed)
+expect() {
+	want=$1
+	shift
+	run "$@"
+	[ "$RC" = "$want" ] && return
+	echo "bench: $(lib_say "$@") exited $RC, not $want:" >&2
+	printf '%s\n' "$ERR" >&2
+	exit 1
+}
 
 # median over REPS batches of the mean wall time in ms of BATCH runs of
 # "$@" (output discarded); batching keeps the clock reads out of short runs
@@ -53,16 +67,16 @@ fill() {
 	echo
 	echo "| archive files | khreset check --json (ms) | sha256sum (ms) | ratio | target |"
 	echo "|---:|---:|---:|---:|---|"
-} > "$OUT.tmp"
+} > "$RESULTS.tmp"
 
-for n in 10 1000 100000; do
+for n in $SIZES; do
 	d=$W/n$n
 	BUILD=$BUILD sh tests/mkvolume.sh "$d" >/dev/null 2>&1
 	A=$d/vol/ProgramData/Microsoft/Windows/ClipSVC/Archive/KeyHolder
 	rm -f "$A"/*
 	fill "$A" "$n"
-	# warm up
-	"$KH" --root "$d/vol" --json check >/dev/null 2>&1 || true
+	# warm up, and the verdict the timed runs repeat: repair (exit 3)
+	expect 3 "$KH" --root "$d/vol" --json check
 	(cd "$A" && find . -type f -exec sha256sum {} + >/dev/null)
 	b=1
 	[ "$n" = 100000 ] || b=10
@@ -71,7 +85,7 @@ for n in 10 1000 100000; do
 	ratio=$(awk -v a="$kh" -v b="$fl" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 	target=""
 	[ "$n" = 100000 ] && target="<= 1.5x"
-	echo "| $n | $kh | $fl | $ratio | $target |" >> "$OUT.tmp"
+	echo "| $n | $kh | $fl | $ratio | $target |" >> "$RESULTS.tmp"
 	echo "n=$n: khreset $kh ms, sha256sum $fl ms, ratio $ratio"
 	[ "$n" = 100000 ] || rm -rf "$d"
 done
@@ -79,7 +93,7 @@ rm -rf "$W/n100000"
 
 d=$W/demo
 BUILD=$BUILD sh tests/mkvolume.sh "$d" >/dev/null 2>&1
-"$KH" --root "$d/vol" check >/dev/null 2>&1 || true
+expect 3 "$KH" --root "$d/vol" check
 ms=$(BATCH=20 median_ms "$KH" --root "$d/vol" check)
 rss=$(/usr/bin/time -f %M "$KH" --root "$d/vol" check 2>&1 >/dev/null | tail -n1)
 {
@@ -90,7 +104,7 @@ rss=$(/usr/bin/time -f %M "$KH" --root "$d/vol" check 2>&1 >/dev/null | tail -n1
 	echo "|---|---:|---|"
 	echo "| wall time (median) | $ms ms | < 20 ms |"
 	echo "| peak RSS | $((rss / 1024)).$(((rss % 1024) * 10 / 1024)) MB | < 10 MB |"
-} >> "$OUT.tmp"
+} >> "$RESULTS.tmp"
 echo "demo check: $ms ms, peak RSS $rss KiB"
 if [ -f build/win/khreset.map ] && [ -f build/win/khreset.exe ]; then
 	{
@@ -98,12 +112,14 @@ if [ -f build/win/khreset.map ] && [ -f build/win/khreset.exe ]; then
 		echo "## khreset.exe size by library (stripped; target about 3 MB)"
 		echo
 		sh win/size-report.sh build/win/khreset.map build/win/khreset.exe
-	} >> "$OUT.tmp"
+	} >> "$RESULTS.tmp"
 fi
 if [ "${BENCH_BAKE:-1}" = 1 ]; then
-	BUILD=$BUILD sh bench/bake.sh || echo "bench: bake.sh failed" >&2
+	# a failed bake benchmark stops here: the old bake-results.md would be
+	# reported as this run's
+	BUILD=$BUILD sh bench/bake.sh || { echo "bench: bake.sh failed" >&2; exit 1; }
 fi
-[ -f bench/bake-results.md ] && { echo; cat bench/bake-results.md; } >> "$OUT.tmp"
-mv "$OUT.tmp" "$OUT"
+[ -f bench/bake-results.md ] && { echo; cat bench/bake-results.md; } >> "$RESULTS.tmp"
+mv "$RESULTS.tmp" "$RESULTS"
 rm -rf "$W"
-echo "written to $OUT"
+echo "written to $RESULTS"

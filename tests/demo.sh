@@ -1,14 +1,11 @@
 #!/bin/sh
 # demo.sh - the field case, reproduced on a sample volume and repaired.
 set -u
-BUILD=${BUILD:-build}
-KH=$BUILD/khreset
+. tests/lib.sh
 D=$BUILD/demo
 rm -rf "$D"
 BUILD=$BUILD sh tests/mkvolume.sh "$D" >/dev/null 2>&1 || { echo "demo: could not build the sample volume" >&2; exit 1; }
 V=$D/vol
-
-say() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "$2"; }
 
 echo "Sample volume: $V"
 echo "  a Windows 10 CMGE VM upgraded in place from build 17134 (V0-H) to 17763 (V2020-L):"
@@ -35,5 +32,5 @@ say "4. restore --list: nothing was lost; the old archive is a backup that 'rest
 "$KH" --root "$V" restore --list
 echo "(exit $?)"
 
-printf '\n\033[1m== 5. media: bake khreset into a sample two-image install.wim and lint it before and after\033[0m\n'
+say "5. media: bake khreset into a sample two-image install.wim and lint it before and after"
 BUILD=$BUILD sh tests/demo-media.sh "" "$D/media"

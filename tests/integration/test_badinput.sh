@@ -2,43 +2,50 @@
 # test_badinput.sh - bad input gets a clear message naming the file, line,
 # key or entry, the SPEC exit code, and leaves the volume unchanged; each
 # case next to its healthy twin.
-. tests/integration/lib.sh
+. tests/lib.sh
 chmod 755 "$T"
+BK=ProgramData/khreset/backup
 
 # twin for every archive case: the healthy volume is healthy
 fresh healthy KH_HEALTHY=1
-kh check
-check "twin: healthy volume checks healthy" rc_is 0
+expect_exit 0 kh check
+check "twin: healthy volume checks healthy" out_first '^verdict: *healthy'
 
 # --- archive entries that are not keyholders: classed invalid, named ---
-bad_entry() { # name desc reason-pattern setup-cmd
+bad_entry() { # name reason-pattern setup-cmd
 	fresh "$1" KH_HEALTHY=1
 	sh -c "$3" _ "$A" "$T"
 	before=$(voldigest "$V")
-	kh check
-	check "$1: check exit 3, entry invalid with reason" sh -c "[ $RC = 3 ] && printf '%s' \"\$1\" | grep -q \"invalid .*$2\"" _ "$OUT"
+	expect_exit 3 kh check
+	check "$1: entry classed invalid with its reason" out_has "invalid .*$2"
 	check "$1: check leaves the volume unchanged" same "$(voldigest "$V")" "$before"
 }
-X=$A
 bad_entry malformed "line [0-9]" 'printf "<?xml version=\"1.0\"?>\n<License>\n<KeyHolder></License>\n" > "$1/11111111-2222-3333-4444-555555555555.xml"'
 bad_entry doctype "DOCTYPE" 'printf "<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\"><!ENTITY lol3 \"&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;\">]>\n<License>&lol3;</License>\n" > "$1/11111111-2222-3333-4444-555555555555.xml"'
-bad_entry xxe "DOCTYPE" 'echo secret-canary > "$2/canary"; printf "<?xml version=\"1.0\"?>\n<!DOCTYPE x [<!ENTITY e SYSTEM \"file://$2/canary\">]>\n<License>&e;</License>\n" > "$1/11111111-2222-3333-4444-555555555555.xml"'
-check "xxe: the entity target never shows up" sh -c "! grep -rq secret-canary '$V/ProgramData/khreset' && ! printf '%s' \"\$1\" | grep -q secret-canary" _ "$OUT"
+# The external entity names a FIFO with a writer waiting on it: the writer
+# finishes only if something opens the FIFO to read it.
+mkfifo "$T/canary"
+sh -c 'printf "secret-canary\n" >"$1"' _ "$T/canary" &
+canary=$!
+bad_entry xxe "DOCTYPE" 'printf "<?xml version=\"1.0\"?>\n<!DOCTYPE x [<!ENTITY e SYSTEM \"file://$2/canary\">]>\n<License>&e;</License>\n" > "$1/11111111-2222-3333-4444-555555555555.xml"'
+check "xxe: the entity's target is never opened" kill -0 "$canary"
+kill "$canary" 2>/dev/null
+wait "$canary" 2>/dev/null
 bad_entry oversize "larger than max_file_size" 'head -c 1100000 /dev/zero | tr "\0" " " > "$1/11111111-2222-3333-4444-555555555555.xml"'
 bad_entry badname "not <uuid>.xml" 'cp "$1/f912421d-3371-f33c-3cf8-22df25e5851f.xml" "$1/notes.xml"'
 bad_entry directory "a directory" 'mkdir "$1/11111111-2222-3333-4444-555555555555.xml"'
-kh run --force
-check "directory: run moves it aside (exit 2)" sh -c "[ $RC = 2 ] && [ -d '$V/ProgramData/khreset/backup/'*/archive/11111111-2222-3333-4444-555555555555.xml ]"
+expect_exit 2 kh run --force
+check "directory: run moves it aside" sh -c "[ -d '$V/$BK/'*/archive/11111111-2222-3333-4444-555555555555.xml ]"
 
 # a symlink planted in the archive: classed invalid, moved as a link, never followed
 bad_entry symlink "a symbolic link" 'echo canary > "$2/outside-file"; ln -s "$2/outside-file" "$1/22222222-2222-3333-4444-555555555555.xml"'
-canary=$(sha256sum < "$T/outside-file")
-kh run --force
-check "symlink: run moves the link itself" sh -c "[ $RC = 2 ] && [ -L \"\$(echo '$V/ProgramData/khreset/backup/'*/archive/22222222-2222-3333-4444-555555555555.xml)\" ]"
-check "symlink: its target untouched" same "$(sha256sum < "$T/outside-file")" "$canary"
-kh restore --latest
-check "symlink: restore puts the link back as a link" sh -c "[ $RC = 0 ] && [ -L '$A/22222222-2222-3333-4444-555555555555.xml' ]"
-check "symlink: target still untouched" same "$(sha256sum < "$T/outside-file")" "$canary"
+canary=$(sum "$T/outside-file")
+expect_exit 2 kh run --force
+check "symlink: run moves the link itself" is_link "$(echo "$V/$BK/"*/archive/22222222-2222-3333-4444-555555555555.xml)"
+check "symlink: its target untouched" same "$(sum "$T/outside-file")" "$canary"
+expect_exit 0 kh restore --latest
+check "symlink: restore puts the link back as a link" is_link "$A/22222222-2222-3333-4444-555555555555.xml"
+check "symlink: target still untouched" same "$(sum "$T/outside-file")" "$canary"
 
 # a symlink on the way to the archive: refused, nothing outside touched
 fresh linkpath
@@ -46,92 +53,102 @@ mkdir -p "$T/elsewhere/KeyHolder"
 echo keep > "$T/elsewhere/KeyHolder/$ROOT_KH"
 rm -rf "$V/ProgramData/Microsoft/Windows/ClipSVC/Archive"
 ln -s "$T/elsewhere" "$V/ProgramData/Microsoft/Windows/ClipSVC/Archive"
-kh run
-check "link on the path: run refused (exit 65) naming it" sh -c "[ $RC = 65 ] && printf '%s' \"\$1\" | grep -qi 'Archive'" _ "$ERR"
-check "link on the path: outside file untouched" sh -c "[ \"\$(cat '$T/elsewhere/KeyHolder/$ROOT_KH')\" = keep ] && [ ! -e '$V/ProgramData/khreset/backup' ]"
+expect_exit 65 kh run
+check "link on the path: run names it" err_has 'Archive'
+check "link on the path: outside file untouched" same "$(cat "$T/elsewhere/KeyHolder/$ROOT_KH")" keep
+check "link on the path: no backup made" test ! -e "$V/$BK"
 
 # --- registry hives ---
 fresh nohive
 rm "$V/Windows/System32/config/SYSTEM"
 before=$(voldigest "$V")
-kh run
-check "missing SYSTEM hive: exit 65 naming it" sh -c "[ $RC = 65 ] && printf '%s' \"\$1\" | grep -q 'config/SYSTEM'" _ "$ERR"
+expect_exit 65 kh run
+check "missing SYSTEM hive: named" err_has 'config/SYSTEM'
 check "missing SYSTEM hive: volume unchanged" same "$(voldigest "$V")" "$before"
 fresh corrupthive
 printf 'garbage' | dd of="$V/Windows/System32/config/SOFTWARE" bs=1 seek=0 conv=notrunc 2>/dev/null
 before=$(voldigest "$V")
-kh run
-check "corrupt SOFTWARE hive: exit 65 naming it" sh -c "[ $RC = 65 ] && printf '%s' \"\$1\" | grep -q 'SOFTWARE'" _ "$ERR"
+expect_exit 65 kh run
+check "corrupt SOFTWARE hive: named" err_has 'SOFTWARE'
 check "corrupt SOFTWARE hive: volume unchanged" same "$(voldigest "$V")" "$before"
 fresh nosource KH_NO_UPGRADE=1
-kh --json check
-check "missing Source OS keys: upgraded_from null, blocked" jq_is '"\(.system.upgraded_from) \(.verdict)"' "null blocked"
+expect_exit 3 kh --json check
+check "missing Source OS keys: upgraded_from null" jq_is .system.upgraded_from null
+check "missing Source OS keys: verdict blocked" jq_is .verdict blocked
 
 # --- configuration ---
 INI=Windows/Setup/Scripts/khreset/khreset.ini
 fresh ini
 printf '[policy]\nthis line is wrong\n' >> "$V/$INI"
 before=$(voldigest "$V")
-kh run
-check "malformed INI: exit 65 with file and line" sh -c "[ $RC = 65 ] && printf '%s' \"\$1\" | grep -q 'khreset.ini line 13: expected'" _ "$ERR"
+expect_exit 65 kh run
+check "malformed INI: message names file and line" err_has 'khreset.ini line 13: expected'
 check "malformed INI: volume unchanged" same "$(voldigest "$V")" "$before"
 fresh inival
 printf '[clipsvc]\ntimeout = soon\n' >> "$V/$INI"
-kh check
-check "invalid value: exit 65 naming line and key" sh -c "[ $RC = 65 ] && printf '%s' \"\$1\" | grep -q 'line 13: \[clipsvc\] timeout'" _ "$ERR"
+expect_exit 65 kh check
+check "invalid value: message names line and key" err_has 'line 13: \[clipsvc\] timeout'
 fresh iniunknown
 printf '[policy]\nfrobnicate = 1\n' >> "$V/$INI"
-kh check
-check "unknown key: warning only, check goes on (exit 3)" sh -c "[ $RC = 3 ] && printf '%s' \"\$1\" | grep -q 'unknown key \[policy\] frobnicate'" _ "$ERR"
-kh --config "$T/nonexistent.ini" check
-check "missing --config file: exit 65 naming it" sh -c "[ $RC = 65 ] && printf '%s' \"\$1\" | grep -q nonexistent.ini" _ "$ERR"
+expect_exit 3 kh check
+check "unknown key: a warning" err_has 'unknown key \[policy\] frobnicate'
+check "unknown key: check goes on" out_first '^verdict: *repair'
+expect_exit 65 kh --config "$T/nonexistent.ini" check
+check "missing --config file: named" err_has nonexistent.ini
 
 # --- the bundle ---
 PB=Windows/Setup/Scripts/khreset/bundle
 fresh digest
 printf ' ' >> "$V/$PB/$ROOT_KH"
 before=$(voldigest "$V")
-kh run
-check "bundle digest mismatch: run exit 65 naming the file" sh -c "[ $RC = 65 ] && printf '%s' \"\$1\" | grep -q '$ROOT_KH'" _ "$ERR"
+expect_exit 65 kh run
+check "bundle digest mismatch: the file named" err_has "$ROOT_KH"
 check "bundle digest mismatch: volume unchanged" same "$(voldigest "$V")" "$before"
 fresh unsigned
 rm "$V/$PB/manifest.sig"
 before=$(voldigest "$V")
-kh run
-check "unsigned bundle with public_key set: exit 65" sh -c "[ $RC = 65 ] && printf '%s' \"\$1\" | grep -q 'manifest.sig'" _ "$ERR"
+expect_exit 65 kh run
+check "unsigned bundle with public_key set: manifest.sig named" err_has 'manifest.sig'
 check "unsigned bundle: volume unchanged" same "$(voldigest "$V")" "$before"
 fresh unsigned-ok KH_UNSIGNED=1
 rm "$V/$PB/manifest.sig"
-kh run
-check "twin: unsigned bundle without public_key repairs (exit 2)" rc_is 2
+expect_exit 2 kh run
+check "twin: unsigned bundle without public_key repairs" is_empty "$A"
 fresh forged
 sed -i 's/^name = .*/name = forged/' "$V/$PB/manifest.ini"
 before=$(voldigest "$V")
-kh run
-check "forged bundle: exit 65" sh -c "[ $RC = 65 ] && printf '%s' \"\$1\" | grep -qi 'signature'" _ "$ERR"
+expect_exit 65 kh run
+check "forged bundle: the signature named" err_has '[Ss]ignature'
 check "forged bundle: volume unchanged" same "$(voldigest "$V")" "$before"
 
 # --- concurrency and permissions ---
+# The lock is held by a subshell that reads from a FIFO the test keeps open:
+# it holds the lock until the test writes a line.
 fresh busy
+LOCK=$V/ProgramData/khreset/lock
 mkdir -p "$V/ProgramData/khreset"
-touch "$V/ProgramData/khreset/lock"
-flock "$V/ProgramData/khreset/lock" sleep 5 &
+touch "$LOCK"
+mkfifo "$T/release"
+exec 8<>"$T/release"
+( flock 9 && read -r _ <"$T/release" ) 9<"$LOCK" &
 holder=$!
-sleep 0.5
+held() { ! flock -n "$LOCK" true; }
+fixture "another process holds the lock" wait_for 10 held
 before=$(voldigest "$V")
-kh run
-check "second concurrent run: exit 75" sh -c "[ $RC = 75 ] && printf '%s' \"\$1\" | grep -qi 'another khreset is running'" _ "$ERR"
+expect_exit 75 kh run
+check "second concurrent run: says why" err_has 'another khreset is running'
 check "second concurrent run: volume unchanged" same "$(voldigest "$V")" "$before"
+echo >&8
 wait $holder
-kh run
-check "twin: once the lock is free, run works (exit 2)" rc_is 2
+exec 8>&-
+CASE="busy, lock released"
+expect_exit 2 kh run
+check "twin: once the lock is free, run repairs" is_empty "$A"
 
 fresh readonly
 before=$(voldigest "$V")
-setpriv --reuid=65534 --regid=65534 --clear-groups "$KH" --root "$V" run >"$T/out" 2>"$T/err"
-RC=$?
-ERR=$(cat "$T/err")
-check "read-only volume: exit 77" sh -c "[ $RC = 77 ] && printf '%s' \"\$1\" | grep -q 'not writable'" _ "$ERR"
+expect_exit 77 setpriv --reuid=65534 --regid=65534 --clear-groups "$KH" --root "$V" run
+check "read-only volume: says it is not writable" err_has 'not writable'
 check "read-only volume: unchanged" same "$(voldigest "$V")" "$before"
 
 finish

@@ -4,7 +4,7 @@
 # renders, one grammar for every verb (global options before or after the
 # verb, --opt=value and --opt value, VERB --help, unknown options named),
 # and `make install`.  Every case has its negative twin.
-. tests/integration/lib.sh
+. tests/lib.sh
 MAN=$TOP/doc/khreset.8
 
 # kx ARGS...: khreset exactly as given (no --root added); RC, OUT, ERR as kh.

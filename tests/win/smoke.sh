@@ -1,21 +1,25 @@
 #!/bin/sh
 # tests/win/smoke.sh - smoke test of the live platform body under Wine:
-# builds tests/win/plat_smoke.exe (the body hook/win32/*.c + util.c, no core)
-# and runs it in a private Wine prefix; then, when build/win/khreset.exe
-# exists, checks that it starts (version, help, a Linux-only verb).
+# builds tests/win/plat_smoke.exe (the body hook/win32/*.c + util.c, no
+# core) and runs it in a private Wine prefix; then, when
+# build/win/khreset.exe exists, checks that it starts (version, a Linux-only
+# verb).  Prints ok / not ok lines (plat_smoke.exe's own included) and ends
+# with "N passed, N failed".
 #
 # Prefix: a template made once (build/win/wine-template, wineboot), copied
 # fresh per run to build/win/wine-smoke; a persistent wineserver (-p) is
 # started before any other wine command and killed at the end; crash dialog
 # off (tests/win/wine-lib.sh).  Needs: wine64 (Debian wine64 8.0), mingw-w64, win/deps.sh done.
-set -eu
+set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$TOP"
+. "$TOP/tests/lib.sh"
 . "$TOP/tests/win/wine-lib.sh"
 W=${W:-build/win}
 CC=x86_64-w64-mingw32-gcc-win32
 command -v $CC >/dev/null || CC=x86_64-w64-mingw32-gcc
 wine_find smoke
+STRIP_CR=1
 
 # --- build the test program ------------------------------------------------------
 mkdir -p "$W/tests"
@@ -29,9 +33,9 @@ BODY=
 for f in hook/win32/*.c; do
 	case $f in */wmain.c | */nomedia.c | */task.c) ;; *) BODY="$BODY $f" ;; esac
 done
-$CC $FLAGS -o "$W/tests/plat_smoke.exe" tests/win/plat_smoke.c $BODY \
-	hook/util.c /usr/x86_64-w64-mingw32/lib/binmode.o -static -ladvapi32
-sh win/check-imports.sh "$W/tests/plat_smoke.exe" >/dev/null
+fixture "plat_smoke.exe builds" $CC $FLAGS -o "$W/tests/plat_smoke.exe" tests/win/plat_smoke.c $BODY \
+	hook/util.c /usr/x86_64-w64-mingw32/lib/binmode.o -static -ladvapi32 || { finish; exit 1; }
+fixture "plat_smoke.exe imports system DLLs only" quiet sh win/check-imports.sh "$W/tests/plat_smoke.exe"
 
 # --- Wine prefix --------------------------------------------------------------------
 wine_env
@@ -39,60 +43,54 @@ wine_prefix smoke "$TOP/$W/wine-template" "$TOP/$W/wine-smoke"
 wine_start
 
 # fixtures: an upgrade marker, a disabled service, a linked folder
-"$WINE" reg add 'HKLM\SYSTEM\Setup\Source OS (Updated on 5/12/2020 10:01:58)' \
-	/v CurrentBuild /t REG_SZ /d 17134 /f >/dev/null 2>&1
-"$WINE" reg add 'HKLM\SYSTEM\Setup\Source OS (Updated on 5/12/2020 10:01:58)' \
-	/v ProductName /t REG_SZ /d 'Windows 10 Enterprise G' /f >/dev/null 2>&1
-"$WINE" sc create khsmoke binPath= 'C:\windows\system32\cmd.exe' start= disabled >/dev/null 2>&1
+SRC='HKLM\SYSTEM\Setup\Source OS (Updated on 5/12/2020 10:01:58)'
+fixture "Source OS CurrentBuild set" quiet "$WINE" reg add "$SRC" /v CurrentBuild /t REG_SZ /d 17134 /f
+fixture "Source OS ProductName set" quiet "$WINE" reg add "$SRC" /v ProductName /t REG_SZ /d 'Windows 10 Enterprise G' /f
+fixture "disabled service khsmoke created" quiet "$WINE" sc create khsmoke binPath= 'C:\windows\system32\cmd.exe' start= disabled
 C=$WINEPREFIX/drive_c
 mkdir -p "$C/ProgramData/khsmoke-target"
 echo '<a/>' >"$C/ProgramData/khsmoke-target/target.xml"
 ln -s "$C/ProgramData/khsmoke-target" "$C/ProgramData/khsmoke-link"
 
 # --- run -------------------------------------------------------------------------------
-rc=0
 # +eventlog: Wine's event log only reaches the debug channel; the text of
 # the events plat_event() wrote is checked there.
+rc=0
 WINEDEBUG=+eventlog "$WINE" "$W/tests/plat_smoke.exe" khsmoke 'ProgramData\khsmoke-link' \
-	2>"$W/tests/plat_smoke.trace" || rc=1
-grep -Ev '^[0-9a-f]+:(trace|err|fixme|warn):' "$W/tests/plat_smoke.trace" >&2 || true
+	>"$T/plat_smoke.out" 2>"$W/tests/plat_smoke.trace" || rc=$?
+tr -d '\r' <"$T/plat_smoke.out" >"$T/plat_smoke.tap"
+adopt "$rc" "$T/plat_smoke.tap" "plat_smoke: "
+grep -Ev '^[0-9a-f]+:(trace|err|fixme|warn):' "$W/tests/plat_smoke.trace" | sed 's/^/# /'
 for t in 'khreset smoke test: healthy' 'khreset smoke test: failed'; do
-	if grep -q ":eventlog:ReportEventW L\"$t\"" "$W/tests/plat_smoke.trace"; then
-		echo "ok - event text in the +eventlog trace: $t"
-	else
-		echo "not ok - event text missing from the +eventlog trace: $t"; rc=1
-	fi
+	check "event text in the +eventlog trace: $t" file_has "$W/tests/plat_smoke.trace" ":eventlog:ReportEventW L\"$t\""
 done
-[ -f "$C/ProgramData/khsmoke-target/target.xml" ] ||
-	{ echo "not ok - the link target was deleted"; rc=1; }
+check "the link's target was not deleted" test -f "$C/ProgramData/khsmoke-target/target.xml"
 
 if [ -f "$W/khreset.exe" ]; then
-	out=$("$WINE" "$W/khreset.exe" version 2>&1) && echo "$out" | grep -q '^khreset ' &&
-		echo "ok - khreset.exe version: $out" || { echo "not ok - khreset.exe version: $out"; rc=1; }
-	set +e
-	"$WINE" "$W/khreset.exe" lint x.wim >/dev/null 2>&1; r=$?
-	set -e
-	[ $r = 64 ] && echo "ok - khreset.exe lint: exit 64 (Linux only)" ||
-		{ echo "not ok - khreset.exe lint exit $r"; rc=1; }
+	kh_exec() { "$WINE" "$W/khreset.exe" "$@"; }
+	CASE=khreset.exe
+	expect_exit 0 kh version
+	check "khreset.exe version: khreset $KH_VERSION" same "$OUT" "khreset $KH_VERSION"
+	expect_exit 64 kh lint x.wim
+	check "khreset.exe lint: says it is in the Linux build only" err_has 'Linux build only'
 	# host files are never read through a link (kh_read_host): a --config
 	# behind a Unix symlink (Wine shows it as a plain file) is refused, the
 	# same file itself is read (its bad value named by line)
 	printf '[policy]\nkeep_backups = many\n' >"$C/khsmoke.ini"
 	ln -s "$C/khsmoke.ini" "$C/khsmoke-link.ini"
-	for c in 'khsmoke-link.ini:reparse point' 'khsmoke.ini:line 2: \[policy\] keep_backups'; do
-		set +e
-		out=$("$WINE" "$W/khreset.exe" --config "C:\\${c%%:*}" check 2>&1); r=$?
-		set -e
-		[ $r = 65 ] && printf '%s' "$out" | grep -q "${c#*:}" &&
-			echo "ok - khreset.exe --config ${c%%:*}: exit 65, ${c#*:}" ||
-			{ echo "not ok - khreset.exe --config ${c%%:*}: exit $r: $out"; rc=1; }
-	done
+	CASE="khreset.exe, --config behind a link"
+	expect_exit 65 kh --config 'C:\khsmoke-link.ini' check
+	check "khreset.exe --config behind a link: refused as a reparse point" err_has 'reparse point'
+	CASE="khreset.exe, --config itself"
+	expect_exit 65 kh --config 'C:\khsmoke.ini' check
+	check "khreset.exe --config itself: read, its bad value named by line" err_has 'line 2: \[policy\] keep_backups'
+else
+	skip "khreset.exe: $W/khreset.exe not built (make windows)"
 fi
 wine_stop
-if [ $rc = 0 ]; then
-	echo "smoke: PASS"
+if [ "$FAIL" = 0 ]; then
 	rm -rf "$WINEPREFIX"        # ~700 MB; kept when something failed
 else
-	echo "smoke: FAIL (prefix kept: $WINEPREFIX)"
+	echo "# prefix kept: $WINEPREFIX"
 fi
-exit $rc
+finish

@@ -1,6 +1,6 @@
 #!/bin/sh
 # tests/win/task.sh - `khreset.exe task install|remove|status` under Wine:
-# the Task Scheduler 2.0 COM path of hook/task_win32.c and hook/cmd_task.c
+# the Task Scheduler 2.0 COM path of hook/win32/task.c and hook/cmd_task.c
 # with the real executable, in a private Wine prefix.
 #
 # What Wine 8 can show: registration and removal through ITaskService /
@@ -21,15 +21,17 @@
 # once with wineboot), copied fresh to build/win/wine-task; a persistent
 # wineserver (-p) started before any other wine command and killed at the
 # end; crash dialog off (tests/win/wine-lib.sh).  Needs wine64 (Debian 8.0) and build/win/khreset.exe
-# (make windows).
-set -eu
+# (make windows).  Ends with "N passed, N failed".
+set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$TOP"
+. "$TOP/tests/lib.sh"
 . "$TOP/tests/win/wine-lib.sh"
 W=${W:-build/win}
 EXE=$W/khreset.exe
 wine_find task
-[ -s "$EXE" ] || { echo "task: $EXE missing (make windows)"; exit 1; }
+[ -s "$EXE" ] || { notok "$EXE built (make windows)"; finish; exit 1; }
+STRIP_CR=1
 
 # --- Wine prefix ----------------------------------------------------------------
 wine_env
@@ -38,96 +40,78 @@ wine_start
 C=$WINEPREFIX/drive_c
 TASKS=$C/windows/system32/tasks      # where Wine's schedsvc keeps task files
 
-# --- helpers ---------------------------------------------------------------------------
-pass=0 failed=0
-ok() { echo "ok - $*"; pass=$((pass + 1)); }
-no() { echo "not ok - $*"; failed=$((failed + 1)); }
-# kh ARGS...: runs khreset.exe; sets $out (stdout+stderr, CR stripped) and $rc
-kh() {
-	set +e
-	"$WINE" "$EXE" "$@" >"$W/tests/task.out" 2>&1
-	rc=$?
-	set -e
-	out=$(tr -d '\r' <"$W/tests/task.out")
-}
-# expect RC WHAT PATTERN: exit code RC and output matching PATTERN (grep -E)
-expect() {
-	if [ "$rc" = "$1" ] && printf '%s\n' "$out" | grep -Eq "$3"; then
-		ok "$2 (exit $rc)"
-	else
-		no "$2: exit $rc (want $1), output: $out"
-	fi
-}
-mkdir -p "$W/tests"
+kh_exec() { "$WINE" "$EXE" "$@"; }
 task_file() { find "$TASKS" -ipath "*/$1" -type f 2>/dev/null | head -1; }
 
 # --- the default task: \khreset\Retry ---------------------------------------------------
-kh task status
-expect 0 "status before install: not installed" 'task \\khreset\\Retry: not installed'
+CASE="before install"
+expect_exit 0 kh task status
+check "status before install: not installed" out_has 'task \\khreset\\Retry: not installed'
 
-kh task install
-expect 0 "install registers \\khreset\\Retry" 'task \\khreset\\Retry installed: at boot \+ PT2M, every PT15M for PT3H \(12 attempts\), as SYSTEM'
+CASE=install
+expect_exit 0 kh task install
+check "install registers \\khreset\\Retry at boot + PT2M, every PT15M for PT3H (12 attempts), as SYSTEM" \
+	out_has 'task \\khreset\\Retry installed: at boot + PT2M, every PT15M for PT3H (12 attempts), as SYSTEM'
 
-kh task status
-expect 0 "status after install: installed" 'task \\khreset\\Retry: installed \(state '
+CASE="after install"
+expect_exit 0 kh task status
+check "status after install: installed" out_has 'task \\khreset\\Retry: installed (state '
 
 # Wine parsed our XML (sent as UTF-16, declaration rewritten) and stored
 # what it understood: registration info and the settings it implements.
 # (It drops Triggers, the Principal and the Exec action - see the top.)
 f=$(task_file khreset/retry)
-miss=
+check "Wine stored the task file (${f#$C/})" test -f "$f"
 for want in '<Author>khreset</Author>' '<DisallowStartIfOnBatteries>false</DisallowStartIfOnBatteries>' \
 	    '<StopIfGoingOnBatteries>false</StopIfGoingOnBatteries>' \
 	    '<ExecutionTimeLimit>PT30M</ExecutionTimeLimit>' '<StartWhenAvailable>true</StartWhenAvailable>' \
 	    '<MultipleInstancesPolicy>IgnoreNew</MultipleInstancesPolicy>'; do
-	[ -n "$f" ] && grep -qF "$want" "$f" || miss="$miss $want"
+	check "Wine parsed and stored our XML: $want" file_has "$f" "$want"
 done
-if [ -z "$miss" ]; then
-	ok "Wine parsed and stored our XML: author, batteries, time limit, instances (${f#$C/})"
-else
-	no "task file ${f:-missing under $TASKS} lacks:$miss"
-fi
 
-kh task install
-expect 0 "install again updates in place (TASK_CREATE_OR_UPDATE)" 'installed'
+CASE="install again"
+expect_exit 0 kh task install
+check "install again updates in place (TASK_CREATE_OR_UPDATE)" out_has 'installed'
 
-kh --json task status
-if [ "$rc" = 0 ] && printf '%s\n' "$out" | grep -q '"exists": true' &&
-   printf '%s\n' "$out" | grep -q '"principal": "S-1-5-18"'; then
-	ok "--json status: exists true, definition shown (exit 0)"
-else
-	no "--json status: exit $rc: $out"
-fi
+CASE="--json status"
+expect_exit 0 kh --json task status
+check "--json status: exists true" jq_is .exists true
+check "--json status: the definition's principal is SYSTEM" jq_is .definition.principal S-1-5-18
 
-KHRESET_TEST_NOT_ELEVATED=1 kh task remove
-expect 77 "remove when not elevated refused" 'not permitted|Administrators|elevat'
-kh task status
-expect 0 "... and the task is still there" 'installed \(state '
+CASE="not elevated"
+KHRESET_TEST_NOT_ELEVATED=1 expect_exit 77 kh task remove
+check "remove when not elevated: says why" err_has 'not elevated'
+CASE="after the refused remove"
+expect_exit 0 kh task status
+check "... and the task is still there" out_has 'installed (state '
 
-kh task remove
-expect 0 "remove deletes the task" 'task \\khreset\\Retry removed'
-kh task status
-expect 0 "status after remove: not installed" 'not installed'
+CASE=remove
+expect_exit 0 kh task remove
+check "remove deletes the task" out_has 'task \\khreset\\Retry removed'
+CASE="after remove"
+expect_exit 0 kh task status
+check "status after remove: not installed" out_has 'not installed'
 # (The emptied \khreset folder is removed only when Task Scheduler says it
 # is empty; Wine 8's IRegisteredTaskCollection::get_Count is a stub, so
 # there the folder stays - not asserted.)
-if [ -z "$(task_file khreset/retry)" ]; then
-	ok "the task file is gone"
-else
-	no "left behind: $(find "$TASKS" 2>/dev/null | tr '\n' ' ')"
-fi
-kh task remove
-expect 0 "remove again: nothing to do" 'was not installed'
+check "the task file is gone" same "$(task_file khreset/retry)" ""
+CASE="remove again"
+expect_exit 0 kh task remove
+check "remove again: nothing to do" out_has 'was not installed'
 
 # --- refusals ---------------------------------------------------------------------------------
-KHRESET_TEST_NOT_ELEVATED=1 kh task install
-expect 77 "install when not elevated refused" '.'
-kh task status
-expect 0 "... nothing registered" 'not installed'
-kh --root 'C:\' task install
-expect 64 "--root refused (live mode only)" 'only in live mode'
-kh task frobnicate
-expect 64 "unknown task verb" 'usage: khreset task'
+CASE="not elevated"
+KHRESET_TEST_NOT_ELEVATED=1 expect_exit 77 kh task install
+check "install when not elevated: says why" err_has 'not elevated'
+CASE="after the refused install"
+expect_exit 0 kh task status
+check "... nothing registered" out_has 'not installed'
+CASE="--root"
+expect_exit 64 kh --root 'C:\' task install
+check "--root refused (live mode only)" err_has 'only in live mode'
+CASE="unknown task verb"
+expect_exit 64 kh task frobnicate
+check "unknown task verb: usage" err_has 'usage: khreset task'
 
 # --- the configuration decides name and timing ------------------------------------------
 cat >"$C/kh-test.ini" <<'INI'
@@ -137,36 +121,42 @@ delay        = PT5M
 interval     = PT1H
 max_attempts = 30
 INI
-kh --config 'C:\kh-test.ini' task install
-expect 0 "install with --config: name and timing from khreset.ini" 'task \\kh-test\\Other installed: at boot \+ PT5M, every PT1H for P1DT6H \(30 attempts\)'
-kh --config 'C:\kh-test.ini' task status
-expect 0 "status with --config" 'task \\kh-test\\Other: installed'
-kh task status
-expect 0 "the default task is still absent" 'task \\khreset\\Retry: not installed'
-kh --config 'C:\kh-test.ini' task remove
-expect 0 "remove with --config" 'removed'
+CASE="--config"
+expect_exit 0 kh --config 'C:\kh-test.ini' task install
+check "install with --config: name and timing from khreset.ini" \
+	out_has 'task \\kh-test\\Other installed: at boot + PT5M, every PT1H for P1DT6H (30 attempts)'
+expect_exit 0 kh --config 'C:\kh-test.ini' task status
+check "status with --config" out_has 'task \\kh-test\\Other: installed'
+CASE="without --config"
+expect_exit 0 kh task status
+check "the default task is still absent" out_has 'task \\khreset\\Retry: not installed'
+CASE="--config"
+expect_exit 0 kh --config 'C:\kh-test.ini' task remove
+check "remove with --config" out_has 'task \\kh-test\\Other removed'
 
 printf '[task]\ninterval = PT30S\n' >"$C/kh-bad.ini"
-kh --config 'C:\kh-bad.ini' task install
-expect 65 "interval below PT1M refused before registering" 'PT1M'
-kh task status
-expect 0 "... nothing registered" 'not installed'
+CASE="interval PT30S"
+expect_exit 65 kh --config 'C:\kh-bad.ini' task install
+check "interval below PT1M refused before registering: says why" err_has 'PT1M'
+CASE="after the refused install"
+expect_exit 0 kh task status
+check "... nothing registered" out_has 'not installed'
 
 # --- a SYSTEM task never runs khreset from a temp folder --------------------------------------
 cp "$EXE" "$C/windows/temp/khreset.exe"
-set +e
-"$WINE" 'C:\windows\temp\khreset.exe' task install >"$W/tests/task.out" 2>&1
-rc=$?
-set -e
-out=$(tr -d '\r' <"$W/tests/task.out")
-expect 77 "install from C:\\Windows\\Temp refused" 'temporary folder'
+kh_from_temp() { "$WINE" 'C:\windows\temp\khreset.exe' "$@"; }
+CASE='khreset.exe in C:\Windows\Temp'
+expect_exit 77 kh_from_temp task install
+check "install from C:\\Windows\\Temp refused: says why" err_has 'temporary folder'
 rm -f "$C/windows/temp/khreset.exe"
+CASE="after the refused install"
+expect_exit 0 kh task status
+check "... nothing registered from C:\\Windows\\Temp" out_has 'not installed'
 
 wine_stop
-echo "$pass passed, $failed failed"
-if [ $failed = 0 ]; then
+if [ "$FAIL" = 0 ]; then
 	rm -rf "$WINEPREFIX"        # ~700 MB; kept when something failed
-	exit 0
+else
+	echo "# task: prefix kept: $WINEPREFIX"
 fi
-echo "task: prefix kept: $WINEPREFIX"
-exit 1
+finish

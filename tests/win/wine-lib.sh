@@ -1,6 +1,6 @@
 # tests/win/wine-lib.sh - the private Wine prefix shared by the Wine tests
-# (tests/win/smoke.sh, task.sh, e2e.sh); sourced, POSIX sh, defines
-# functions only.
+# (tests/win/smoke.sh, task.sh, e2e.sh); sourced after tests/lib.sh, POSIX
+# sh, defines functions only.
 #
 # A template prefix is made once (wineboot) and copied fresh per run; a
 # persistent wineserver (-p) is started before any other wine command in
@@ -9,8 +9,10 @@
 #   wine_find TAG                    WINE, WINESERVER (exit 77 without wine64)
 #   wine_env [OVERRIDE]              WINEDEBUG, WINEDLLOVERRIDES (+ ;OVERRIDE), WINEARCH
 #   wine_prefix TAG TEMPLATE PREFIX  the template once, then WINEPREFIX=PREFIX, a fresh copy
-#   wine_start [EXIT_TRAP]           wineserver -p, trap EXIT_TRAP (default wine_stop)
-#                                    on EXIT, crash dialog off
+#   wine_start                       wineserver -p, wine_stop at exit (on_exit,
+#                                    tests/lib.sh), crash dialog off
+#   service_is SERVICE STATE         Wine's SCM reports SERVICE in STATE
+#                                    (RUNNING, STOPPED): for wait_for
 #   wine_stop                        wineserver -k
 # TAG starts the lines printed ("TAG: ...").
 
@@ -42,10 +44,14 @@ wine_prefix() {
 
 wine_start() {
 	"$WINESERVER" -p
-	trap "${1:-wine_stop}" EXIT
+	on_exit wine_stop
 	"$WINE" reg add 'HKCU\Software\Wine\WineDbg' /v ShowCrashDialog /t REG_DWORD /d 0 /f >/dev/null 2>&1
 }
 
 wine_stop() {
 	"$WINESERVER" -k 2>/dev/null || true
+}
+
+service_is() {
+	"$WINE" sc query "$1" 2>/dev/null | tr -d '\r' | grep -q "STATE.*$2"
 }
