@@ -16,7 +16,7 @@
 #endif
 
 /*
- * Stable error codes.  Core code returns these; only the CLI edge (main.c)
+ * Stable error codes.  Core code returns these; only the CLI edge (cli.c)
  * prints and exits.  kh_errstr() maps each to a short text, kh_exitcode()
  * to the SPEC exit code it stands for.
  */

@@ -1,6 +1,6 @@
 /* taskxml.h - the Task Scheduler 2.0 XML of the retry task (SPEC section 3
  * step 10, section 6 [task]).  Pure C on libxml2's tree API, compiled on
- * Linux (unit tests) and Windows (task_win32.c hands it to RegisterTask). */
+ * Linux (unit tests) and Windows (hook/win32/task.c hands it to RegisterTask). */
 #ifndef KH_TASKXML_H
 #define KH_TASKXML_H
 

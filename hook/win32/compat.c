@@ -25,7 +25,7 @@ int kh_win_kill(int pid, int sig)
 }
 
 /* UTF-8 to UTF-16, malloc'd; NULL for NULL, invalid UTF-8 or no memory
- * (also hook/plat_win32.c's to_w). */
+ * (also hook/win32/win32.c's to_w). */
 wchar_t *kh_win_utf8_to_w(const char *s)
 {
 	int n;

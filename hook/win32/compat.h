@@ -21,7 +21,7 @@
 #endif
 
 /* kill(getpid(), SIGKILL) in kh_test_stop(): Windows has neither.  The
- * replacement (plat_win32.c) terminates the current process at once, exit
+ * replacement (compat.c) terminates the current process at once, exit
  * code 137 (128 + 9, as a shell reports SIGKILL); other pids: -1/ENOSYS. */
 #ifndef SIGKILL
 #define SIGKILL 9
@@ -34,13 +34,13 @@ int kh_win_kill(int pid, int sig);
 #include <string.h>
 
 /* rename(): POSIX replaces an existing target, msvcrt's fails with EEXIST.
- * kh_win_rename (plat_win32.c) = MoveFileExW(REPLACE_EXISTING |
+ * kh_win_rename (compat.c) = MoveFileExW(REPLACE_EXISTING |
  * WRITE_THROUGH) on UTF-8 names, errno set from the Win32 error. */
 int kh_win_rename(const char *from, const char *to);
 #define rename(from, to) kh_win_rename((from), (to))
 
 /* UTF-8 to UTF-16 (hook/win32/compat.c; malloc'd, NULL for NULL, invalid
- * UTF-8 or no memory): kh_win_rename's names and plat_win32.c's to_w. */
+ * UTF-8 or no memory): kh_win_rename's names and win32.c's to_w. */
 wchar_t *kh_win_utf8_to_w(const char *s);
 
 /* fsync -> _commit (FlushFileBuffers on the CRT descriptor). */

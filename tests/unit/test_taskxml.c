@@ -313,7 +313,7 @@ static void test_default_task_valid(void **state)
 		fail_msg("schema: %s\n%s", schema_err, xml);
 	if (rule_check(doc, &deftask) != 0)
 		fail_msg("rule: %s\n%s", rule_err, xml);
-	/* UTF-8 text with its declaration (task_win32.c turns it into UTF-16) */
+	/* UTF-8 text with its declaration (hook/win32/task.c turns it into UTF-16) */
 	assert_true(!strncmp(xml, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>", 38));
 	assert_non_null(strstr(xml, "version=\"1.2\""));
 	xmlFreeDoc(doc);
