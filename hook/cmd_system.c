@@ -298,11 +298,11 @@ static int list_backups(struct session *s, const struct kh_globals *g)
 
 		kh_fmt_time(b.created, when);
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", ids[i],
-			"state", ok ? b.state : "unreadable", "reason", ok ? b.reason : "",
+			"state", ok ? bstate_name(b.state) : "unreadable", "reason", ok ? b.reason : "",
 			"created", when, "entries", (json_int_t)b.n));
 		if (!g->json)
 			printf("  %-20s %-12s %-9s %3zu entr%s  %s\n", ids[i],
-			       ok ? b.state : "UNREADABLE", ok ? b.reason : "-", b.n,
+			       ok ? bstate_name(b.state) : "UNREADABLE", ok ? b.reason : "-", b.n,
 			       b.n == 1 ? "y  " : "ies", when);
 		backup_free(&b);
 	}
@@ -324,7 +324,7 @@ static char *latest_complete(struct session *s)
 		return NULL;
 	for (size_t i = n; !id && i-- > 0;) {
 		struct kh_backup b;
-		if (backup_load(s->p, ids[i], &b) == KH_OK && !strcmp(b.state, "complete"))
+		if (backup_load(s->p, ids[i], &b) == KH_OK && b.state == KH_BS_COMPLETE)
 			id = kh_strdup(ids[i]);
 		backup_free(&b);
 	}

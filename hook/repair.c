@@ -87,9 +87,8 @@ static int do_backup(struct run *x, struct kh_stepres *s)
 		rc = backup_move_dir(x->p, &x->b, "archive", x->c->archive_dir, NULL,
 				     x->c->max_file_size);
 	if (rc == KH_OK) {
-		free(x->b.state);
-		x->b.state = kh_strdup("complete");
-		rc = x->b.state ? backup_save(x->p, &x->b) : KH_ERR_NOMEM;
+		x->b.state = KH_BS_COMPLETE;
+		rc = backup_save(x->p, &x->b);
 	}
 	if (rc == KH_OK)
 		snprintf(s->detail, sizeof(s->detail), "%zu entr%s moved to backup %s",
@@ -463,8 +462,9 @@ int restore_backup(kh_plat *p, const struct kh_config *c, const char *id,
 	memset(&now, 0, sizeof(now));
 	if ((rc = backup_load(p, id, &old)) != KH_OK)
 		goto out;
-	if (strcmp(old.state, "complete")) {
-		kh_seterr("backup %s is %s; only a complete backup can be restored", id, old.state);
+	if (old.state != KH_BS_COMPLETE) {
+		kh_seterr("backup %s is %s; only a complete backup can be restored", id,
+			  bstate_name(old.state));
 		rc = KH_ERR_DATA;
 		goto out;
 	}
@@ -477,8 +477,7 @@ int restore_backup(kh_plat *p, const struct kh_config *c, const char *id,
 	    (rc = backup_save(p, &now)) == KH_OK)
 		rc = backup_move_dir(p, &now, "archive", c->archive_dir, NULL, c->max_file_size);
 	if (rc == KH_OK) {
-		free(now.state);
-		now.state = kh_strdup("complete");
+		now.state = KH_BS_COMPLETE;
 		rc = backup_save(p, &now);
 		snprintf(r->backup_id, sizeof(r->backup_id), "%s", now.id);
 		snprintf(s->detail, sizeof(s->detail), "%zu current entr%s moved to backup %s",
@@ -489,8 +488,7 @@ int restore_backup(kh_plat *p, const struct kh_config *c, const char *id,
 		s = step_begin(r, "restore");
 		rc = move_back(p, &old);
 		if (rc == KH_OK) {
-			free(old.state);
-			old.state = kh_strdup("restored");
+			old.state = KH_BS_RESTORED;
 			rc = backup_save(p, &old);
 			snprintf(s->detail, sizeof(s->detail), "archive entries of %s put back", id);
 		}

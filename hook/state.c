@@ -22,6 +22,27 @@
 
 /* ---- backups ---- */
 
+static const char *const bstate_names[KH_BS__COUNT] = {
+	[KH_BS_IN_PROGRESS] = "in-progress", [KH_BS_COMPLETE] = "complete",
+	[KH_BS_ROLLED_BACK] = "rolled-back", [KH_BS_RESTORED] = "restored",
+};
+
+const char *bstate_name(enum kh_bstate s)
+{
+	return (unsigned)s < KH_BS__COUNT ? bstate_names[s] : "unknown";
+}
+
+/* 1 and *s set when text names a state, else 0. */
+static int bstate_parse(const char *text, enum kh_bstate *s)
+{
+	for (int i = 0; i < KH_BS__COUNT; i++)
+		if (!strcmp(text, bstate_names[i])) {
+			*s = (enum kh_bstate)i;
+			return 1;
+		}
+	return 0;
+}
+
 char *backup_path(const struct kh_backup *b, const char *part, const char *name)
 {
 	if (!name)
@@ -52,8 +73,8 @@ int backup_create(kh_plat *p, struct kh_backup *b, const char *reason)
 		snprintf(b->id, sizeof(b->id), "%s-%d", base, i);
 	}
 	b->reason = kh_strdup(reason);
-	b->state = kh_strdup("in-progress");
-	if (!b->reason || !b->state)
+	b->state = KH_BS_IN_PROGRESS;
+	if (!b->reason)
 		return KH_ERR_NOMEM;
 	dir = backup_path(b, "archive", NULL);
 	rc = dir ? plat_mkdirs(p, dir) : KH_ERR_NOMEM;
@@ -130,7 +151,7 @@ static int fmt_manifest(const struct kh_backup *b, char **out, size_t *len)
 	kh_fmt_time(b->created, when);
 	add(&t, "; khreset backup manifest: what this folder holds and where it came from\n"
 		"[backup]\nid = %s\ncreated = %s\nreason = %s\nstate = %s\ntool = khreset %s\n",
-	    b->id, when, b->reason, b->state, KH_VERSION);
+	    b->id, when, b->reason, bstate_name(b->state), KH_VERSION);
 	for (size_t i = 0; i < b->n; i++) {
 		const struct kh_bfile *e = &b->files[i];
 		kh_fmt_time(e->mtime, when);
@@ -165,6 +186,7 @@ struct mload {
 	struct kh_backup *b;
 	int rc;
 	char cur[64];
+	int have_state;        /* a known state was read */
 };
 
 static int mload_cb(const char *sec, const char *key, const char *val, int line, void *ud)
@@ -177,7 +199,7 @@ static int mload_cb(const char *sec, const char *key, const char *val, int line,
 		if (!kh_strcasecmp(key, "reason"))
 			free(b->reason), b->reason = kh_strdup(val);
 		else if (!kh_strcasecmp(key, "state"))
-			free(b->state), b->state = kh_strdup(val);
+			m->have_state = bstate_parse(val, &b->state);
 		else if (!kh_strcasecmp(key, "created")) {
 			struct tm tm = { 0 };
 			if (strptime(val, "%Y-%m-%dT%H:%M:%SZ", &tm))
@@ -214,7 +236,7 @@ static int mload_cb(const char *sec, const char *key, const char *val, int line,
 
 int backup_load(kh_plat *p, const char *id, struct kh_backup *b)
 {
-	struct mload m = { b, KH_OK, "" };
+	struct mload m = { b, KH_OK, "", 0 };
 	unsigned char *buf = NULL;
 	char *path;
 	size_t len;
@@ -237,8 +259,8 @@ int backup_load(kh_plat *p, const char *id, struct kh_backup *b)
 	free(path);
 	if (rc != KH_OK)
 		return rc;
-	if (m.rc == KH_OK && (!b->state || !b->reason)) {
-		kh_seterr("backup %s: manifest.ini lacks [backup] state or reason", id);
+	if (m.rc == KH_OK && (!m.have_state || !b->reason)) {
+		kh_seterr("backup %s: manifest.ini lacks [backup] reason or a known state", id);
 		m.rc = KH_ERR_DATA;
 	}
 	for (size_t i = 0; m.rc == KH_OK && i < b->n; i++) {
@@ -261,7 +283,6 @@ void backup_free(struct kh_backup *b)
 	}
 	free(b->files);
 	free(b->reason);
-	free(b->state);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -588,10 +609,8 @@ static void mark_rolled_back(kh_plat *p, const char *id)
 	struct kh_backup b;
 
 	if (backup_load(p, id, &b) == KH_OK) {
-		free(b.state);
-		b.state = kh_strdup("rolled-back");
-		if (b.state)
-			backup_save(p, &b);
+		b.state = KH_BS_ROLLED_BACK;
+		backup_save(p, &b);
 	}
 	backup_free(&b);
 }

@@ -25,11 +25,16 @@ struct kh_bfile {
 	char sha256[KH_SHA256_HEX];   /* "" for non-regular entries */
 };
 
+/* A backup's state (its manifest's `state`). */
+enum kh_bstate { KH_BS_IN_PROGRESS, KH_BS_COMPLETE, KH_BS_ROLLED_BACK, KH_BS_RESTORED,
+		 KH_BS__COUNT };
+const char *bstate_name(enum kh_bstate s);
+
 struct kh_backup {
 	char id[32];
 	char *reason;          /* "repair", "activate", "restore" */
 	int64_t created;
-	char *state;           /* "complete", "in-progress", "restored" */
+	enum kh_bstate state;
 	struct kh_bfile *files;
 	size_t n;
 };
