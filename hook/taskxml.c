@@ -173,11 +173,34 @@ static xmlNodePtr add(xmlNodePtr parent, const char *name, const char *text)
 	return xmlNewTextChild(parent, NULL, BAD_CAST name, BAD_CAST text);
 }
 
+/* A trigger (bootTriggerType or registrationTriggerType: the triggerBaseType
+ * sequence, then Delay), repeated every interval for dur.  1, or 0 on
+ * allocation failure. */
+static int add_trigger(xmlNodePtr triggers, const char *type, const struct kh_task *t,
+		       const char *dur)
+{
+	xmlNodePtr trig = xmlNewChild(triggers, NULL, BAD_CAST type, NULL), rep;
+	int ok = trig != NULL;
+
+	if (!trig)
+		return 0;
+	ok &= add(trig, "Enabled", "true") != NULL;
+	/* no StartBoundary, and never an EndBoundary */
+	ok &= (rep = xmlNewChild(trig, NULL, BAD_CAST "Repetition", NULL)) != NULL;
+	if (rep) {
+		ok &= add(rep, "Interval", t->interval) != NULL;
+		ok &= add(rep, "Duration", dur) != NULL;
+		ok &= add(rep, "StopAtDurationEnd", "true") != NULL;
+	}
+	ok &= add(trig, "Delay", t->delay) != NULL;
+	return ok;
+}
+
 char *taskxml_build(const struct kh_task *t)
 {
 	char dur[48], count[8];
 	xmlDocPtr doc;
-	xmlNodePtr root, n, trig, rep, set, rst, pr, act, ex;
+	xmlNodePtr root, n, set, rst, pr, act, ex;
 	xmlNsPtr ns;
 	xmlChar *mem = NULL;
 	int len = 0, ok = 1;
@@ -210,20 +233,13 @@ char *taskxml_build(const struct kh_task *t)
 			  "the last attempt.") != NULL;
 	}
 
-	/* Triggers/BootTrigger: triggerBaseType sequence, then Delay. */
+	/* Triggers: at every boot, and once registered - so a VM that stays up
+	 * after the first boot still retries without waiting for a reboot.
+	 * Both after the delay, both repeated for the same duration. */
 	ok &= (n = xmlNewChild(root, NULL, BAD_CAST "Triggers", NULL)) != NULL;
-	trig = n ? xmlNewChild(n, NULL, BAD_CAST "BootTrigger", NULL) : NULL;
-	ok &= trig != NULL;
-	if (trig) {
-		ok &= add(trig, "Enabled", "true") != NULL;
-		/* no StartBoundary, and never an EndBoundary */
-		ok &= (rep = xmlNewChild(trig, NULL, BAD_CAST "Repetition", NULL)) != NULL;
-		if (rep) {
-			ok &= add(rep, "Interval", t->interval) != NULL;
-			ok &= add(rep, "Duration", dur) != NULL;
-			ok &= add(rep, "StopAtDurationEnd", "true") != NULL;
-		}
-		ok &= add(trig, "Delay", t->delay) != NULL;
+	if (n) {
+		ok &= add_trigger(n, "BootTrigger", t, dur);
+		ok &= add_trigger(n, "RegistrationTrigger", t, dur);
 	}
 
 	/* Settings (xs:all; documented order kept) */

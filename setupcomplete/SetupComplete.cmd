@@ -1,9 +1,10 @@
 @echo off
 rem khreset-setupcomplete version=0.1.0
 rem SetupComplete.cmd baked by `khreset bake` (SPEC section 7).
-rem Runs khreset once after Setup: repairs the licence keyholders, makes sure
-rem the retry task exists when activation is still pending, then calls the
-rem SetupComplete.cmd this image had before (khreset\SetupComplete.chained.cmd).
+rem Registers the retry task first (so a run that is cut short, or stays
+rem pending, is retried at once and at every boot), runs khreset once - it
+rem removes the task again when the system is repaired or healthy - then calls
+rem the SetupComplete.cmd this image had before (khreset\SetupComplete.chained.cmd).
 rem Runs as SYSTEM before the first logon: keep it short, never reboot.
 rem Setup ignores the exit code; this script always exits 0.
 setlocal EnableExtensions DisableDelayedExpansion
@@ -18,14 +19,12 @@ if not exist "%KH_EXE%" (
 	>>"%KH_LOG%" echo %DATE% %TIME% khreset.exe missing, skipped
 	goto chain
 )
-"%KH_EXE%" run --wait 30 >>"%KH_LOG%" 2>&1
-set "KH_RC=%ERRORLEVEL%"
->>"%KH_LOG%" echo %DATE% %TIME% khreset run exit=%KH_RC%
-if not "%KH_RC%"=="2" goto chain
-rem pending: activation is retried by the scheduled task
 "%KH_EXE%" task install >>"%KH_LOG%" 2>&1
 set "KH_RC=%ERRORLEVEL%"
 >>"%KH_LOG%" echo %DATE% %TIME% khreset task install exit=%KH_RC%
+"%KH_EXE%" run --wait 30 >>"%KH_LOG%" 2>&1
+set "KH_RC=%ERRORLEVEL%"
+>>"%KH_LOG%" echo %DATE% %TIME% khreset run exit=%KH_RC%
 :chain
 if not exist "%KH_CHAINED%" goto done
 >>"%KH_LOG%" echo %DATE% %TIME% calling SetupComplete.chained.cmd

@@ -155,13 +155,21 @@ static int rule_check(xmlDocPtr doc, const struct kh_task *t)
 	ok &= expect(xc, "/t:Task/t:Principals/t:Principal/t:RunLevel", "HighestAvailable");
 	ok &= expect_count(xc, "/t:Task/t:Principals/t:Principal/t:GroupId", 0);
 	ok &= expect_count(xc, "/t:Task/t:Actions[@Context = /t:Task/t:Principals/t:Principal/@id]", 1);
-	/* exactly one trigger: at boot, after the delay, repeated */
-	ok &= expect_count(xc, "/t:Task/t:Triggers/*", 1);
-	ok &= expect_count(xc, "/t:Task/t:Triggers/t:BootTrigger[not(t:Enabled) or t:Enabled='true']", 1);
-	ok &= expect(xc, "/t:Task/t:Triggers/t:BootTrigger/t:Delay", t->delay);
-	ok &= expect(xc, "/t:Task/t:Triggers/t:BootTrigger/t:Repetition/t:Interval", t->interval);
-	ok &= expect(xc, "/t:Task/t:Triggers/t:BootTrigger/t:Repetition/t:Duration", dur);
-	ok &= expect(xc, "/t:Task/t:Triggers/t:BootTrigger/t:Repetition/t:StopAtDurationEnd", "true");
+	/* exactly two triggers: at boot and once registered (a VM that stays
+	 * up retries too), each enabled, after the delay, repeated */
+	ok &= expect_count(xc, "/t:Task/t:Triggers/*", 2);
+	for (int i = 0; i < 2; i++) {
+		static const char *const trig[] = { "t:BootTrigger", "t:RegistrationTrigger" };
+		char x[160];
+
+#define TRIG(rest) (snprintf(x, sizeof(x), "/t:Task/t:Triggers/%s%s", trig[i], rest), x)
+		ok &= expect_count(xc, TRIG("[not(t:Enabled) or t:Enabled='true']"), 1);
+		ok &= expect(xc, TRIG("/t:Delay"), t->delay);
+		ok &= expect(xc, TRIG("/t:Repetition/t:Interval"), t->interval);
+		ok &= expect(xc, TRIG("/t:Repetition/t:Duration"), dur);
+		ok &= expect(xc, TRIG("/t:Repetition/t:StopAtDurationEnd"), "true");
+#undef TRIG
+	}
 	/* never expires */
 	ok &= expect_count(xc, "//t:EndBoundary", 0);
 	ok &= expect_count(xc, "//t:DeleteExpiredTaskAfter", 0);
@@ -491,8 +499,28 @@ static void test_forged_twins(void **state)
 	     "</StartWhenAvailable>\n    <Enabled>false</Enabled>\n",
 	     RULES_FAIL, "Settings/t:Enabled");
 	twin("other program", "khreset\\khreset.exe<", "khreset\\evil.exe<", RULES_FAIL, "Command");
-	twin("second trigger", "    </BootTrigger>\n",
+	twin("second boot trigger", "    </BootTrigger>\n",
 	     "    </BootTrigger>\n    <BootTrigger/>\n", RULES_FAIL, "Triggers");
+#define REG_TRIGGER "    <RegistrationTrigger>\n      <Enabled>true</Enabled>\n      <Repetition>\n" \
+	"        <Interval>PT15M</Interval>\n        <Duration>PT3H</Duration>\n" \
+	"        <StopAtDurationEnd>true</StopAtDurationEnd>\n      </Repetition>\n" \
+	"      <Delay>PT2M</Delay>\n    </RegistrationTrigger>\n"
+	twin("no registration trigger (boot only: waits for a reboot)", REG_TRIGGER, "",
+	     RULES_FAIL, "Triggers");
+	twin("registration trigger as a second boot trigger", REG_TRIGGER,
+	     "    <BootTrigger>\n      <Enabled>true</Enabled>\n      <Delay>PT2M</Delay>\n    </BootTrigger>\n",
+	     RULES_FAIL, "BootTrigger");
+	twin("registration trigger without delay",
+	     "      <Delay>PT2M</Delay>\n    </RegistrationTrigger>",
+	     "    </RegistrationTrigger>", RULES_FAIL, "RegistrationTrigger/t:Delay");
+	twin("registration trigger repeated forever",
+	     "        <Duration>PT3H</Duration>\n        <StopAtDurationEnd>true</StopAtDurationEnd>\n      </Repetition>\n      <Delay>PT2M</Delay>\n    </RegistrationTrigger>",
+	     "        <StopAtDurationEnd>true</StopAtDurationEnd>\n      </Repetition>\n      <Delay>PT2M</Delay>\n    </RegistrationTrigger>",
+	     RULES_FAIL, "Duration");
+	twin("Delay before Repetition in the registration trigger",
+	     "    <RegistrationTrigger>\n      <Enabled>true</Enabled>\n      <Repetition>",
+	     "    <RegistrationTrigger>\n      <Enabled>true</Enabled>\n      <Delay>PT2M</Delay>\n      <Repetition>",
+	     SCHEMA_FAILS, "Repetition");
 	twin("second action", "    </Exec>\n",
 	     "    </Exec>\n    <Exec><Command>C:\\x.exe</Command></Exec>\n", RULES_FAIL, "Actions");
 	twin("unescaped ampersand", "run --from-task", "run & --from-task", MALFORMED, NULL);
