@@ -35,14 +35,16 @@ char *from_w(const wchar_t *w, int wlen)
 	return s;
 }
 
-/* The system's English text for a Win32 error or HRESULT, without the
- * closing ".\r\n" (malloc'd; NULL when it has none). */
+/* The system's text for a Win32 error or HRESULT, without the closing
+ * ".\r\n" (malloc'd; NULL when it has none).  Language 0: FormatMessage's
+ * own search order (neutral, thread, user, system, then US English), so a
+ * Chinese Windows without English resources still gives a text - asking for
+ * English alone fails there with ERROR_RESOURCE_LANG_NOT_FOUND. */
 static char *sys_text(DWORD code)
 {
 	wchar_t wb[400];
 	DWORD n = FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
-				 NULL, code, MAKELANGID(LANG_ENGLISH, SUBLANG_DEFAULT),
-				 wb, sizeof(wb) / sizeof(wb[0]), NULL);
+				 NULL, code, 0, wb, sizeof(wb) / sizeof(wb[0]), NULL);
 
 	while (n > 0 && (wb[n - 1] == L'\r' || wb[n - 1] == L'\n' || wb[n - 1] == L'.' ||
 			 wb[n - 1] == L' '))

@@ -12,6 +12,45 @@
 
 int kh_main(int argc, char **argv);
 
+/* The console's output code page as it was, when we changed it (0: not). */
+static UINT saved_cp;
+
+static void restore_cp(void)
+{
+	if (saved_cp)
+		SetConsoleOutputCP(saved_cp);
+	saved_cp = 0;
+}
+
+static BOOL WINAPI on_ctrl(DWORD type)
+{
+	(void)type;
+	restore_cp();
+	return FALSE;          /* the default handler ends the process */
+}
+
+/* UTF-8 text on a console: the output code page is switched only when
+ * stdout or stderr is a console, and put back at exit (also on Ctrl+C).
+ * SetupComplete's cmd.exe reads the rest of its batch file - and the
+ * chained script - in the console's code page: leaving it at 65001 would
+ * change how they are read.  Redirected output is bytes as written. */
+static void console_utf8(void)
+{
+	DWORD mode;
+	UINT cp;
+
+	if (!GetConsoleMode(GetStdHandle(STD_OUTPUT_HANDLE), &mode) &&
+	    !GetConsoleMode(GetStdHandle(STD_ERROR_HANDLE), &mode))
+		return;
+	if (!(cp = GetConsoleOutputCP()) || cp == CP_UTF8)
+		return;
+	if (SetConsoleOutputCP(CP_UTF8)) {
+		saved_cp = cp;
+		atexit(restore_cp);
+		SetConsoleCtrlHandler(on_ctrl, TRUE);
+	}
+}
+
 int wmain(int argc, wchar_t **wargv)
 {
 	char **argv;
@@ -39,7 +78,6 @@ int wmain(int argc, wchar_t **wargv)
 			return 64;
 		}
 	}
-	/* UTF-8 text on a console; redirected output is bytes as written. */
-	SetConsoleOutputCP(CP_UTF8);
+	console_utf8();
 	return kh_main(argc, argv);
 }
