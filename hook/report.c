@@ -19,18 +19,25 @@ static json_t *jtime(int64_t t)
 	return json_string(s);
 }
 
+static json_t *jtime_or_null(int64_t t)
+{
+	return t ? jtime(t) : json_null();
+}
+
 /* time and time_source are null when neither the key's last-write time
- * nor its name tells when the upgrade happened. */
+ * nor its name tells when the upgrade happened; the evidence is both. */
 static json_t *jsystem(const struct kh_obs *o)
 {
 	json_t *up = json_null();
 	const struct kh_upgrade *u = o->upgraded_from;
 
 	if (u)
-		up = json_pack("{s:I, s:s?, s:o, s:s?}", "build", (json_int_t)u->build,
-			       "product", u->product,
-			       "time", u->time ? jtime(u->time) : json_null(),
-			       "time_source", upgrade_time_from_name(u->time_from));
+		up = json_pack("{s:I, s:s?, s:o, s:s?, s:{s:s, s:o, s:o, s:b}}",
+			       "build", (json_int_t)u->build, "product", u->product,
+			       "time", jtime_or_null(u->time),
+			       "time_source", upgrade_time_from_name(u->time_from),
+			       "evidence", "key", u->key, "name_date", jtime_or_null(u->name_date),
+			       "last_write", jtime_or_null(u->last_write), "newest_key", u->newest);
 	return json_pack("{s:I, s:o, s:b}", "build", (json_int_t)o->build,
 			 "upgraded_from", up, "windows_old", o->windows_old);
 }
