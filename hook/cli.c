@@ -56,6 +56,7 @@ static const struct option run_opts[] = {
 	{ "no-activate", no_argument, NULL, OPT_NO_ACTIVATE },
 	{ "wait", required_argument, NULL, OPT_WAIT },
 	{ "from-task", no_argument, NULL, OPT_FROM_TASK },
+	{ "no-registry", no_argument, NULL, OPT_NO_REGISTRY },
 	{ NULL, 0, NULL, 0 }
 };
 static const struct option restore_opts[] = {
@@ -92,7 +93,7 @@ static const struct verb {
 } verbs[] = {
 	{ "check", cmd_check, no_opts, "check",
 	  "diagnose; print the verdict and the plan run would carry out" },
-	{ "run", cmd_run, run_opts, "run [--force] [--no-activate] [--wait SEC] [--from-task]",
+	{ "run", cmd_run, run_opts, "run [--force] [--no-activate] [--no-registry] [--wait SEC] [--from-task]",
 	  "check, then repair, verify and report" },
 	{ "restore", cmd_restore, restore_opts, "restore ID|--latest|--list",
 	  "put a backup's archive entries back (current ones backed up first)" },

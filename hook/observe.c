@@ -144,6 +144,28 @@ static int scan_dir(kh_plat *p, const struct kh_config *c, const char *dir,
 	return KH_OK;
 }
 
+static void observe_hives(kh_plat *p, struct kh_obs *o)
+{
+	const struct kh_hive_state *h;
+	size_t n = plat_hive_states(p, &h);
+
+	o->n_hives = n < 2 ? n : 2;
+	if (o->n_hives)
+		memcpy(o->hives, h, o->n_hives * sizeof(*h));
+}
+
+const struct kh_hive_state *obs_dirty_hive(const struct kh_obs *o, const char *name)
+{
+	for (size_t i = 0; i < o->n_hives; i++) {
+		const char *base = strrchr(o->hives[i].path, '/');
+
+		base = base ? base + 1 : o->hives[i].path;
+		if (o->hives[i].dirty && (!name || !kh_strcasecmp(base, name)))
+			return &o->hives[i];
+	}
+	return NULL;
+}
+
 static int observe_system(kh_plat *p, struct kh_obs *o)
 {
 	struct kh_dirent st;
@@ -161,6 +183,7 @@ static int observe_system(kh_plat *p, struct kh_obs *o)
 		return rc;
 	if (upgrade_find(o->hist, o->n_hist, o->build, &o->upgrade))
 		o->upgraded_from = &o->upgrade;
+	observe_hives(p, o);
 	rc = plat_stat(p, "Windows.old", &st);
 	if (rc == KH_OK) {
 		o->windows_old = st.type == KH_FT_DIR;

@@ -100,6 +100,34 @@ int plat_reg_set(kh_plat *p, const struct kh_regval *vals, size_t n);
 int plat_reg_undo(kh_plat *p, const struct kh_regval *old, size_t n);
 void plat_free_regvals(struct kh_regval *v, size_t n);
 
+/* The consistency of each hive khreset opened, as its files say.
+ * Offline: the regf base block of the hive (primary and secondary
+ * sequence numbers at offsets 4 and 8, checksum) and of the transaction
+ * logs beside it (<hive>.LOG1, .LOG2).  Dirty: the last write did not
+ * complete (the numbers differ, or the checksum is wrong), or a log holds
+ * changes newer than the hive (its sequence number is above the hive's);
+ * Windows replays the logs when it next loads the hive.  A dirty hive is
+ * never written (KH_ERR_HIVE); what is read from it may be stale.  Live:
+ * the system keeps its hives, none is listed. */
+struct kh_hive_log {
+	char name[64];          /* on-disk name, "SOFTWARE.LOG1" */
+	int valid;              /* a regf base block of a log, checksum right */
+	uint32_t seq1, seq2;
+	int newer;              /* seq1 above the hive's secondary number */
+};
+struct kh_hive_state {
+	char path[64];          /* "Windows/System32/config/SOFTWARE" */
+	int regf;               /* the base block was read: "regf", 4096 bytes */
+	uint32_t seq1, seq2;    /* primary, secondary sequence number */
+	int sum_ok;             /* the base block checksum is right */
+	struct kh_hive_log log[2];
+	size_t n_log;
+	int dirty;
+	char evidence[384];     /* for people: the numbers and the logs */
+};
+/* The hives opened so far, each once, in the order first opened. */
+size_t plat_hive_states(kh_plat *p, const struct kh_hive_state **out);
+
 /* The SYSTEM\Setup\Source OS (Updated on ...) keys, raw: upgrade.c says
  * what they mean.  Values are text as plat_reg_get returns them. */
 struct kh_source_os {
