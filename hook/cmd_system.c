@@ -91,7 +91,14 @@ static void session_close(struct session *s)
 /* Writable volume, state folder, single instance, interrupted run undone. */
 static int session_lock(struct session *s, struct kh_result *r)
 {
-	int rc = plat_writable(s->p);
+	const char *ro = plat_readonly_why(s->p);
+	int rc;
+
+	if (ro) {
+		cli_say("nothing was changed: %s", ro);
+		return KH_EXIT_NOPERM;
+	}
+	rc = plat_writable(s->p);
 
 	if (rc == KH_OK)
 		rc = plat_mkdirs(s->p, KH_STATE_DIR);
@@ -213,7 +220,12 @@ int cmd_check(int argc, char **argv, struct kh_globals *g)
 	if (optind < argc)
 		return cli_usage_error("check", "unexpected argument '%s'", argv[optind]);
 	memset(&o, 0, sizeof(o));
-	if ((ex = session_open(&s, g)) != 0 || (ex = observe_decide(&s, 0, &o, &d)) != 0)
+	if ((ex = session_open(&s, g)) != 0)
+		goto out;
+	if (plat_readonly_why(s.p))
+		kh_log(KH_LOG_WARN, "check", "%s; what is read may be stale, and status.json "
+		       "is not written", plat_readonly_why(s.p));
+	if ((ex = observe_decide(&s, 0, &o, &d)) != 0)
 		goto out;
 	r.outcome = d.verdict == KH_V_HEALTHY ? KH_OUT_HEALTHY
 		  : d.verdict == KH_V_BLOCKED ? KH_OUT_BLOCKED : KH_OUT_CHECKED;

@@ -37,6 +37,10 @@ void classify(struct kh_entry *e, const struct kh_bundle *b,
 	const struct kh_bundle_file *bf;
 	char when[32];
 
+	if (e->stat_err)
+		return set_reason(e, KH_CL_INVALID,
+				  kh_asprintf("cannot be examined (%s): left where it is; "
+					      "check the file system (chkdsk /f)", strerror(e->stat_err)));
 	if (e->type != KH_FT_FILE)
 		return set_reason(e, KH_CL_INVALID, kh_asprintf("%s", type_text(e->type)));
 	if (!kh_is_uuid_xml(e->name))
@@ -127,6 +131,7 @@ static int scan_dir(kh_plat *p, const struct kh_config *c, const char *dir,
 		e->type = ents[i].type;
 		e->size = ents[i].size;
 		e->mtime = ents[i].mtime;
+		e->stat_err = ents[i].err;
 		if ((rc = scan_entry(p, dir, e, c, &xml)) != KH_OK) {
 			free(xml);
 			*out = es;

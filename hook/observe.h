@@ -22,6 +22,7 @@ struct kh_entry {
 	char sha256[KH_SHA256_HEX];   /* "" when not read */
 	enum kh_class cls;
 	char *reason;                 /* why this class, for people */
+	int stat_err;                 /* errno of an lstat that failed; 0 */
 };
 
 struct kh_obs {

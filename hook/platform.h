@@ -29,6 +29,8 @@ struct kh_dirent {
 	enum kh_ftype type;  /* lstat type: a symlink is KH_FT_LINK, never followed */
 	uint64_t size;
 	int64_t mtime;       /* seconds since the Unix epoch */
+	int err;             /* plat_list: the errno of an lstat that failed (the
+			      * entry is then KH_FT_OTHER, size and mtime 0); 0 */
 };
 
 /* root == NULL: live mode (not available in the Linux build: KH_ERR_USAGE). */
@@ -40,8 +42,10 @@ char *plat_self_dir(void);
 int plat_is_offline(const kh_plat *p);
 
 /* --- files --- */
-/* Lists dir (not recursive, without "." and ".."), sorted by name.
- * KH_ERR_NOENT when dir does not exist. */
+/* Lists dir (not recursive, without "." and ".."), sorted by name.  An
+ * entry that cannot be examined (on NTFS through ntfs-3g: a damaged
+ * record, a reparse point it cannot map) is listed with its err, not
+ * fatal.  KH_ERR_NOENT when dir does not exist. */
 int plat_list(kh_plat *p, const char *dir, struct kh_dirent **ents, size_t *n);
 void plat_free_list(struct kh_dirent *ents, size_t n);
 /* Type/size/mtime of path (not following a final symlink). KH_ERR_NOENT. */
@@ -71,6 +75,10 @@ int plat_remove(kh_plat *p, const char *path);
 /* Checks that the root is writable (offline: access(W_OK) on the root and a
  * probe of the state folder).  KH_ERR_PERM when not. */
 int plat_writable(kh_plat *p);
+/* Why the volume is read-only, for people (offline: mounted read-only; a
+ * FUSE mount - ntfs-3g - is what a hibernated or uncleanly shut down NTFS
+ * gets); NULL when it is not (live: never). */
+const char *plat_readonly_why(kh_plat *p);
 
 /* --- registry ---
  * key: "HKLM\SOFTWARE\..." or "HKLM\SYSTEM\..." (case-insensitive).
