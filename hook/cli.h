@@ -21,6 +21,7 @@
 
 struct kh_globals {
 	const char *root;      /* --root DIR, NULL: live */
+	const char *image;     /* --image DISK: a VM disk khreset mounts itself */
 	const char *config;    /* --config FILE, NULL: the lookup of cli_config */
 	int json;              /* --json: machine output only on stdout */
 	int verbosity;         /* 0 quiet (-q), 1 normal, 2 verbose (-v) */

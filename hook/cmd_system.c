@@ -126,7 +126,10 @@ static void emit(struct session *s, const struct kh_globals *g, const struct kh_
 		cli_say("out of memory building the status");
 		return;
 	}
-	if ((rc = report_save(s->p, json, durable)) != KH_OK)
+	if (g->image && !durable)       /* check of a disk image: mounted read-only */
+		kh_log(KH_LOG_INFO, "report", "status.json not written: %s is mounted read-only",
+		       g->image);
+	else if ((rc = report_save(s->p, json, durable)) != KH_OK)
 		kh_log(KH_LOG_WARN, "report", "status.json not written: %s",
 		       kh_lasterr()[0] ? kh_lasterr() : kh_errstr(rc));
 	if (g->json)
@@ -222,7 +225,7 @@ int cmd_check(int argc, char **argv, struct kh_globals *g)
 	memset(&o, 0, sizeof(o));
 	if ((ex = session_open(&s, g)) != 0)
 		goto out;
-	if (plat_readonly_why(s.p))
+	if (!g->image && plat_readonly_why(s.p))
 		kh_log(KH_LOG_WARN, "check", "%s; what is read may be stale, and status.json "
 		       "is not written", plat_readonly_why(s.p));
 	if ((ex = observe_decide(&s, 0, &o, &d)) != 0)

@@ -111,3 +111,58 @@ ntfs_hibernate() {
 imgdigest() { # VAR
 	ntfs_umount && lib_sum=$(sum "$IMG") && eval "$1=\$lib_sum" && ntfs_mount
 }
+
+# --- whole VM disks (partition table + NTFS), for --image ---------------------
+# mkdisk DISK LAYOUT [SRC]: a raw disk image DISK, its partitions made with
+# sfdisk and mkntfs, each NTFS one filled through ntfs-3g and written into
+# place with dd:
+#   mbr    1: System Reserved (NTFS, 16 MiB, Boot/BCD), 2: Windows (NTFS,
+#          64 MiB, the tree SRC)
+#   gpt    1: EFI system (8 MiB, no file system), 2: Microsoft reserved
+#          (8 MiB), 3: Windows (NTFS, 64 MiB, SRC), 4: Recovery (NTFS,
+#          16 MiB, Recovery/WindowsRE)
+#   data   1: one NTFS partition (32 MiB) holding Data/ - not Windows
+# qemu-img convert -O qcow2 makes the qcow2 twin.
+lib_part() { # DISK START_MIB SIZE_MIB LABEL FILL-CMD
+	ntfs_image "part-$4" "$3" && (cd "$MNT" && sh -c "$5") && ntfs_umount &&
+	dd if="$IMG" of="$1" bs=1M seek="$2" conv=notrunc status=none && rm -f "$IMG"
+}
+mkdisk() {
+	rm -f "$1"
+	case $2 in
+	mbr)
+		truncate -s 96M "$1" &&
+		printf 'label: dos\nstart=2048, size=32768, type=7\nstart=34816, size=131072, type=7, bootable\n' |
+			sfdisk -q "$1" &&
+		lib_part "$1" 1 16 SysRes 'mkdir -p Boot && echo bcd >Boot/BCD' &&
+		lib_part "$1" 17 64 Windows "cp -r --preserve=timestamps '$3/.' ." ;;
+	gpt)
+		truncate -s 112M "$1" &&
+		printf 'label: gpt\nsize=8MiB, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\nsize=8MiB, type=E3C9E316-0B5C-4DB8-817D-F92DF00215AE\nsize=64MiB, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7\nsize=16MiB, type=DE94BBA4-06D1-4D40-A16A-BFD50179D6AC\n' |
+			sfdisk -q "$1" &&
+		lib_part "$1" 17 64 Windows "cp -r --preserve=timestamps '$3/.' ." &&
+		lib_part "$1" 81 16 Recovery 'mkdir -p Recovery/WindowsRE && echo wim >Recovery/WindowsRE/Winre.wim' ;;
+	data)
+		truncate -s 40M "$1" &&
+		printf 'label: dos\nstart=2048, size=65536, type=7\n' | sfdisk -q "$1" &&
+		lib_part "$1" 1 32 Data 'mkdir -p Data && echo report >Data/report.txt' ;;
+	esac
+}
+# partmount DISK START_MIB SIZE_MIB: the partition copied out with dd (a
+# qcow2 disk converted to raw first, by qemu-img) and mounted read-only at
+# $MNT - khreset's result, read with other tools
+partmount() {
+	lib_raw=$1
+	if [ "$(head -c 4 "$1" | od -An -c | tr -d ' ')" = 'QFI373' ]; then
+		lib_raw=$T/partmount.raw
+		qemu-img convert -O raw "$1" "$lib_raw" || return 1
+	fi
+	ntfs_umount
+	IMG=$T/partmount.ntfs
+	MNT=$T/partmount.mnt
+	dd if="$lib_raw" of="$IMG" bs=1M skip="$2" count="$3" status=none || return 1
+	mkdir -p "$MNT"
+	ntfs-3g -o no_detach,ro "$IMG" "$MNT" >"$T/ntfs-3g.log" 2>&1 &
+	NTFS_PID=$!
+	wait_for 30 mountpoint -q "$MNT"
+}
