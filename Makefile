@@ -4,7 +4,7 @@ CC       ?= cc
 SAN      ?=
 CFLAGS   ?= -O2 -g
 WARN      = -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter
-PKGS      = libxml-2.0 jansson libcrypto hivex
+PKGS      = libxml-2.0 jansson libcrypto hivex blkid
 KH_CFLAGS = -std=gnu11 $(WARN) -D_GNU_SOURCE -Ihook \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(SAN)
 KH_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lwim $(SAN)
@@ -19,7 +19,8 @@ INI_CFLAGS  = -Ihook/ini -I$(MININI_SRC)
 
 # The build picks folders, not files: the portable core is hook/*.c, each
 # platform body or dependency has its own folder.  Linux: core + ini/
-# (minIni) + offline/ (mounted volume, hivex) + media/ (wimlib).  Windows
+# (minIni) + offline/ (mounted volume, hivex) + media/ (wimlib) + image/
+# (--image: a VM disk mounted with qemu-storage-daemon, libblkid, ntfs-3g).  Windows
 # (win/win.mk): core + ini/ + win32/.  Objects mirror the source tree under
 # $(BUILD)/obj.
 HDRS        = $(wildcard hook/*.h hook/*/*.h)
@@ -27,8 +28,9 @@ CORE_SRC    = $(filter-out hook/main.c,$(wildcard hook/*.c))
 INI_SRC     = $(wildcard hook/ini/*.c)
 OFFLINE_SRC = $(wildcard hook/offline/*.c)
 MEDIA_SRC   = $(wildcard hook/media/*.c)
+IMAGE_SRC   = $(wildcard hook/image/*.c)
 obj         = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
-CORE_OBJ    = $(call obj,$(CORE_SRC) $(INI_SRC) $(MEDIA_SRC)) $(BUILD)/obj/minIni.o
+CORE_OBJ    = $(call obj,$(CORE_SRC) $(INI_SRC) $(MEDIA_SRC) $(IMAGE_SRC)) $(BUILD)/obj/minIni.o
 OFFLINE_OBJ = $(call obj,$(OFFLINE_SRC))
 MAIN_OBJ    = $(call obj,hook/main.c)
 UNIT_SRC    = $(wildcard tests/unit/test_*.c)

@@ -16,16 +16,17 @@
 #include "cli.h"
 #include "state.h"
 
-#define GLOBALS     "[--root DIR] [--config FILE] [--json] [-q|-v]"
+#define GLOBALS     "[--root DIR | --image DISK] [--config FILE] [--json] [-q|-v]"
 #define OFFLINE_DIR "Windows/Setup/Scripts/khreset"
 #define MAXOPT      24
 #define COL         28
 
 /* Global options: private getopt values, after enum cli_opt's. */
-enum { G_ROOT = 0x200, G_CONFIG, G_JSON };
+enum { G_ROOT = 0x200, G_CONFIG, G_JSON, G_IMAGE };
 
 static const struct option global_opts[] = {
 	{ "root", required_argument, NULL, G_ROOT },
+	{ "image", required_argument, NULL, G_IMAGE },
 	{ "config", required_argument, NULL, G_CONFIG },
 	{ "json", no_argument, NULL, G_JSON },
 	{ "quiet", no_argument, NULL, 'q' },
@@ -36,6 +37,9 @@ static const struct option global_opts[] = {
 
 static const struct { const char *flag, *what; } global_help[] = {
 	{ "--root DIR", "act on a Windows volume mounted at DIR (offline mode; required on Linux)" },
+	{ "--image DISK", "act on the Windows partition of a VM disk (raw or qcow2) that khreset\n"
+			  "mounts itself (qemu-storage-daemon, ntfs-3g); check, run, restore;\n"
+			  "check is read-only and safe on a running VM's disk, run refuses one" },
 	{ "--config FILE", "khreset.ini; default: live, the one beside the executable; offline,\n"
 			   "DIR/Windows/Setup/Scripts/khreset/khreset.ini when present;\n"
 			   "else the built-in defaults" },
@@ -56,6 +60,7 @@ static const struct option run_opts[] = {
 	{ "no-activate", no_argument, NULL, OPT_NO_ACTIVATE },
 	{ "wait", required_argument, NULL, OPT_WAIT },
 	{ "from-task", no_argument, NULL, OPT_FROM_TASK },
+	{ "no-registry", no_argument, NULL, OPT_NO_REGISTRY },
 	{ NULL, 0, NULL, 0 }
 };
 static const struct option restore_opts[] = {
@@ -92,7 +97,7 @@ static const struct verb {
 } verbs[] = {
 	{ "check", cmd_check, no_opts, "check",
 	  "diagnose; print the verdict and the plan run would carry out" },
-	{ "run", cmd_run, run_opts, "run [--force] [--no-activate] [--wait SEC] [--from-task]",
+	{ "run", cmd_run, run_opts, "run [--force] [--no-activate] [--no-registry] [--wait SEC] [--from-task]",
 	  "check, then repair, verify and report" },
 	{ "restore", cmd_restore, restore_opts, "restore ID|--latest|--list",
 	  "put a backup's archive entries back (current ones backed up first)" },
@@ -295,6 +300,7 @@ int cli_getopt(int argc, char **argv, const char *verb, struct kh_globals *g)
 	for (;;) {
 		switch ((ch = getopt_long(argc, argv, v ? ":qvh" : "+:qvh", lo, NULL))) {
 		case G_ROOT: g->root = optarg; break;
+		case G_IMAGE: g->image = optarg; break;
 		case G_CONFIG: g->config = optarg; break;
 		case G_JSON: g->json = 1; break;
 		case 'q': g->verbosity = 0; break;

@@ -21,6 +21,7 @@
 
 struct kh_globals {
 	const char *root;      /* --root DIR, NULL: live */
+	const char *image;     /* --image DISK: a VM disk khreset mounts itself */
 	const char *config;    /* --config FILE, NULL: the lookup of cli_config */
 	int json;              /* --json: machine output only on stdout */
 	int verbosity;         /* 0 quiet (-q), 1 normal, 2 verbose (-v) */
@@ -55,6 +56,7 @@ enum cli_opt {
 	OPT_SIGN, OPT_REFERENCE, OPT_NAME, OPT_BUILD, OPT_PUBKEY, /* bundle */
 	OPT_PAYLOAD, OPT_INDEX, OPT_DRY_RUN, OPT_REBUILD,       /* bake */
 	OPT_BUNDLE,                                             /* lint */
+	OPT_NO_REGISTRY,                                        /* run */
 };
 
 /*

@@ -91,7 +91,14 @@ static void session_close(struct session *s)
 /* Writable volume, state folder, single instance, interrupted run undone. */
 static int session_lock(struct session *s, struct kh_result *r)
 {
-	int rc = plat_writable(s->p);
+	const char *ro = plat_readonly_why(s->p);
+	int rc;
+
+	if (ro) {
+		cli_say("nothing was changed: %s", ro);
+		return KH_EXIT_NOPERM;
+	}
+	rc = plat_writable(s->p);
 
 	if (rc == KH_OK)
 		rc = plat_mkdirs(s->p, KH_STATE_DIR);
@@ -119,7 +126,10 @@ static void emit(struct session *s, const struct kh_globals *g, const struct kh_
 		cli_say("out of memory building the status");
 		return;
 	}
-	if ((rc = report_save(s->p, json, durable)) != KH_OK)
+	if (g->image && !durable)       /* check of a disk image: mounted read-only */
+		kh_log(KH_LOG_INFO, "report", "status.json not written: %s is mounted read-only",
+		       g->image);
+	else if ((rc = report_save(s->p, json, durable)) != KH_OK)
 		kh_log(KH_LOG_WARN, "report", "status.json not written: %s",
 		       kh_lasterr()[0] ? kh_lasterr() : kh_errstr(rc));
 	if (g->json)
@@ -152,6 +162,54 @@ static int bundle_needed(const struct kh_obs *o, const struct kh_decision *d)
 	return kh_exitcode(o->bundle_err ? o->bundle_err : KH_ERR_BUNDLE);
 }
 
+/* A dirty hive (SPEC section 3) only read: its data may be stale. */
+static void hive_warn(const struct kh_obs *o, const char *what)
+{
+	for (size_t i = 0; i < o->n_hives; i++)
+		if (o->hives[i].dirty)
+			kh_log(KH_LOG_WARN, "registry", "hive %s is dirty (%s): what was read "
+			       "from it may be stale; %s", o->hives[i].path, o->hives[i].evidence, what);
+}
+
+/* The hive a configured key names ("HKLM\SOFTWARE\..." -> "SOFTWARE"). */
+static void hive_of_key(const char *key, char out[16])
+{
+	const char *s = strchr(key, '\\');
+	size_t n = s ? strcspn(s + 1, "\\") : 0;
+
+	snprintf(out, 16, "%.*s", (int)(n < 15 ? n : 15), s ? s + 1 : "");
+}
+
+/* Dirty hives and the plan: --no-registry leaves the registry step to the
+ * live run; else a dirty hive the step would write refuses the run before
+ * anything changes (exit 65). */
+static int hive_gate(const struct kh_obs *o, const struct kh_config *c,
+		     const struct kh_runopts *opt, struct kh_decision *d)
+{
+	const struct kh_hive_state *h = NULL;
+	char name[16];
+
+	if (opt->no_registry && (d->plan & KH_ST_REGISTRY)) {
+		d->plan &= ~(unsigned)KH_ST_REGISTRY;
+		kh_log(KH_LOG_INFO, "registry", "--no-registry: the %zu configured value(s) are "
+		       "left to the live run on the VM", c->n_reg);
+	}
+	for (size_t i = 0; !h && (d->plan & KH_ST_REGISTRY) && i < c->n_reg; i++) {
+		hive_of_key(c->reg[i].key, name);
+		h = obs_dirty_hive(o, name);
+	}
+	if (!h) {
+		hive_warn(o, "it is not written");
+		return 0;
+	}
+	cli_say("registry hive %s is dirty (%s): Windows has not yet replayed its "
+		"transaction logs, and writing it would throw those changes away; "
+		"nothing was changed.  Start the VM once and shut it down cleanly, then "
+		"run again, or run --no-registry to repair the archive and leave the "
+		"registry values to the live run", h->path, h->evidence);
+	return KH_EXIT_DATAERR;
+}
+
 int cmd_check(int argc, char **argv, struct kh_globals *g)
 {
 	struct session s;
@@ -165,13 +223,19 @@ int cmd_check(int argc, char **argv, struct kh_globals *g)
 	if (optind < argc)
 		return cli_usage_error("check", "unexpected argument '%s'", argv[optind]);
 	memset(&o, 0, sizeof(o));
-	if ((ex = session_open(&s, g)) != 0 || (ex = observe_decide(&s, 0, &o, &d)) != 0)
+	if ((ex = session_open(&s, g)) != 0)
+		goto out;
+	if (!g->image && plat_readonly_why(s.p))
+		kh_log(KH_LOG_WARN, "check", "%s; what is read may be stale, and status.json "
+		       "is not written", plat_readonly_why(s.p));
+	if ((ex = observe_decide(&s, 0, &o, &d)) != 0)
 		goto out;
 	r.outcome = d.verdict == KH_V_HEALTHY ? KH_OUT_HEALTHY
 		  : d.verdict == KH_V_BLOCKED ? KH_OUT_BLOCKED : KH_OUT_CHECKED;
 	ex = d.verdict == KH_V_HEALTHY ? KH_EXIT_OK : KH_EXIT_ATTENTION;
 	if (bundle_needed(&o, &d))
 		ex = bundle_needed(&o, &d);
+	hive_warn(&o, "run will not write it");
 	r.exit_code = ex;
 	emit(&s, g, &o, &d, &r, 0);
 out:
@@ -191,6 +255,7 @@ static int parse_run(int argc, char **argv, struct kh_globals *g, struct kh_runo
 		case OPT_FORCE: opt->force = 1; break;
 		case OPT_NO_ACTIVATE: opt->no_activate = 1; break;
 		case OPT_FROM_TASK: opt->from_task = 1; break;
+		case OPT_NO_REGISTRY: opt->no_registry = 1; break;
 		case OPT_WAIT:
 			opt->wait_s = (int)strtol(optarg, &end, 10);
 			if (*end || end == optarg || opt->wait_s < 0 || opt->wait_s > 86400)
@@ -241,6 +306,8 @@ int cmd_run(int argc, char **argv, struct kh_globals *g)
 	if ((ex = session_lock(&s, &r)) != 0 || (ex = observe_decide(&s, opt.force, &o, &d)) != 0)
 		goto out;
 	if ((ex = bundle_needed(&o, &d)) != 0)
+		goto out;
+	if ((ex = hive_gate(&o, s.c, &opt, &d)) != 0)
 		goto out;
 	if (d.verdict == KH_V_HEALTHY) {
 		r.outcome = KH_OUT_HEALTHY;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "image/image.h"
 #include "khreset.h"
 
 int main(int argc, char **argv)
@@ -28,5 +29,7 @@ int main(int argc, char **argv)
 		return cli_usage_error(NULL, "no verb given");
 	if (!(verb = cli_verb(argv[optind])))
 		return cli_usage_error(NULL, "unknown verb '%s'", argv[optind]);
+	if (g.image)
+		return image_verb(verb, argc - optind, argv + optind, &g);
 	return verb(argc - optind, argv + optind, &g);
 }

@@ -37,6 +37,10 @@ void classify(struct kh_entry *e, const struct kh_bundle *b,
 	const struct kh_bundle_file *bf;
 	char when[32];
 
+	if (e->stat_err)
+		return set_reason(e, KH_CL_INVALID,
+				  kh_asprintf("cannot be examined (%s): left where it is; "
+					      "check the file system (chkdsk /f)", strerror(e->stat_err)));
 	if (e->type != KH_FT_FILE)
 		return set_reason(e, KH_CL_INVALID, kh_asprintf("%s", type_text(e->type)));
 	if (!kh_is_uuid_xml(e->name))
@@ -127,6 +131,7 @@ static int scan_dir(kh_plat *p, const struct kh_config *c, const char *dir,
 		e->type = ents[i].type;
 		e->size = ents[i].size;
 		e->mtime = ents[i].mtime;
+		e->stat_err = ents[i].err;
 		if ((rc = scan_entry(p, dir, e, c, &xml)) != KH_OK) {
 			free(xml);
 			*out = es;
@@ -142,6 +147,28 @@ static int scan_dir(kh_plat *p, const struct kh_config *c, const char *dir,
 	*out = n ? es : NULL;
 	*n_out = n;
 	return KH_OK;
+}
+
+static void observe_hives(kh_plat *p, struct kh_obs *o)
+{
+	const struct kh_hive_state *h;
+	size_t n = plat_hive_states(p, &h);
+
+	o->n_hives = n < 2 ? n : 2;
+	if (o->n_hives)
+		memcpy(o->hives, h, o->n_hives * sizeof(*h));
+}
+
+const struct kh_hive_state *obs_dirty_hive(const struct kh_obs *o, const char *name)
+{
+	for (size_t i = 0; i < o->n_hives; i++) {
+		const char *base = strrchr(o->hives[i].path, '/');
+
+		base = base ? base + 1 : o->hives[i].path;
+		if (o->hives[i].dirty && (!name || !kh_strcasecmp(base, name)))
+			return &o->hives[i];
+	}
+	return NULL;
 }
 
 static int observe_system(kh_plat *p, struct kh_obs *o)
@@ -161,6 +188,7 @@ static int observe_system(kh_plat *p, struct kh_obs *o)
 		return rc;
 	if (upgrade_find(o->hist, o->n_hist, o->build, &o->upgrade))
 		o->upgraded_from = &o->upgrade;
+	observe_hives(p, o);
 	rc = plat_stat(p, "Windows.old", &st);
 	if (rc == KH_OK) {
 		o->windows_old = st.type == KH_FT_DIR;

@@ -22,6 +22,7 @@ struct kh_entry {
 	char sha256[KH_SHA256_HEX];   /* "" when not read */
 	enum kh_class cls;
 	char *reason;                 /* why this class, for people */
+	int stat_err;                 /* errno of an lstat that failed; 0 */
 };
 
 struct kh_obs {
@@ -43,6 +44,8 @@ struct kh_obs {
 	struct kh_entry *install;
 	size_t n_install;
 	int archive_missing;             /* the folder does not exist */
+	struct kh_hive_state hives[2];   /* each hive read, and whether it is dirty */
+	size_t n_hives;
 };
 
 /*
@@ -59,6 +62,9 @@ void classify(struct kh_entry *e, const struct kh_bundle *b,
 	      const struct kh_upgrade *upgraded_from, int64_t max_size,
 	      const char *xml_reason);
 const char *class_name(enum kh_class c);
+/* The first dirty hive of o whose file name (the last path component)
+ * is name, any case; NULL (name NULL: any dirty hive) when none. */
+const struct kh_hive_state *obs_dirty_hive(const struct kh_obs *o, const char *name);
 
 /* --- decision (pure) --- */
 enum kh_verdict { KH_V_HEALTHY, KH_V_REPAIR, KH_V_ACTIVATE, KH_V_BLOCKED };

@@ -29,6 +29,8 @@ struct kh_dirent {
 	enum kh_ftype type;  /* lstat type: a symlink is KH_FT_LINK, never followed */
 	uint64_t size;
 	int64_t mtime;       /* seconds since the Unix epoch */
+	int err;             /* plat_list: the errno of an lstat that failed (the
+			      * entry is then KH_FT_OTHER, size and mtime 0); 0 */
 };
 
 /* root == NULL: live mode (not available in the Linux build: KH_ERR_USAGE). */
@@ -40,8 +42,10 @@ char *plat_self_dir(void);
 int plat_is_offline(const kh_plat *p);
 
 /* --- files --- */
-/* Lists dir (not recursive, without "." and ".."), sorted by name.
- * KH_ERR_NOENT when dir does not exist. */
+/* Lists dir (not recursive, without "." and ".."), sorted by name.  An
+ * entry that cannot be examined (on NTFS through ntfs-3g: a damaged
+ * record, a reparse point it cannot map) is listed with its err, not
+ * fatal.  KH_ERR_NOENT when dir does not exist. */
 int plat_list(kh_plat *p, const char *dir, struct kh_dirent **ents, size_t *n);
 void plat_free_list(struct kh_dirent *ents, size_t n);
 /* Type/size/mtime of path (not following a final symlink). KH_ERR_NOENT. */
@@ -71,6 +75,10 @@ int plat_remove(kh_plat *p, const char *path);
 /* Checks that the root is writable (offline: access(W_OK) on the root and a
  * probe of the state folder).  KH_ERR_PERM when not. */
 int plat_writable(kh_plat *p);
+/* Why the volume is read-only, for people (offline: mounted read-only; a
+ * FUSE mount - ntfs-3g - is what a hibernated or uncleanly shut down NTFS
+ * gets); NULL when it is not (live: never). */
+const char *plat_readonly_why(kh_plat *p);
 
 /* --- registry ---
  * key: "HKLM\SOFTWARE\..." or "HKLM\SYSTEM\..." (case-insensitive).
@@ -99,6 +107,34 @@ int plat_reg_set(kh_plat *p, const struct kh_regval *vals, size_t n);
 /* Puts back old values, last first (NULL data: the value is deleted). */
 int plat_reg_undo(kh_plat *p, const struct kh_regval *old, size_t n);
 void plat_free_regvals(struct kh_regval *v, size_t n);
+
+/* The consistency of each hive khreset opened, as its files say.
+ * Offline: the regf base block of the hive (primary and secondary
+ * sequence numbers at offsets 4 and 8, checksum) and of the transaction
+ * logs beside it (<hive>.LOG1, .LOG2).  Dirty: the last write did not
+ * complete (the numbers differ, or the checksum is wrong), or a log holds
+ * changes newer than the hive (its sequence number is above the hive's);
+ * Windows replays the logs when it next loads the hive.  A dirty hive is
+ * never written (KH_ERR_HIVE); what is read from it may be stale.  Live:
+ * the system keeps its hives, none is listed. */
+struct kh_hive_log {
+	char name[64];          /* on-disk name, "SOFTWARE.LOG1" */
+	int valid;              /* a regf base block of a log, checksum right */
+	uint32_t seq1, seq2;
+	int newer;              /* seq1 above the hive's secondary number */
+};
+struct kh_hive_state {
+	char path[64];          /* "Windows/System32/config/SOFTWARE" */
+	int regf;               /* the base block was read: "regf", 4096 bytes */
+	uint32_t seq1, seq2;    /* primary, secondary sequence number */
+	int sum_ok;             /* the base block checksum is right */
+	struct kh_hive_log log[2];
+	size_t n_log;
+	int dirty;
+	char evidence[384];     /* for people: the numbers and the logs */
+};
+/* The hives opened so far, each once, in the order first opened. */
+size_t plat_hive_states(kh_plat *p, const struct kh_hive_state **out);
 
 /* The SYSTEM\Setup\Source OS (Updated on ...) keys, raw: upgrade.c says
  * what they mean.  Values are text as plat_reg_get returns them. */

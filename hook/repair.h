@@ -12,6 +12,7 @@ struct kh_runopts {
 	int no_activate;
 	int wait_s;        /* -1: activation.timeout */
 	int from_task;
+	int no_registry;   /* --no-registry: the registry step is left out */
 };
 
 /* Runs d->plan; fills r (outcome, exit code, steps, backup ID).  A failure

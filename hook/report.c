@@ -19,20 +19,58 @@ static json_t *jtime(int64_t t)
 	return json_string(s);
 }
 
+static json_t *jtime_or_null(int64_t t)
+{
+	return t ? jtime(t) : json_null();
+}
+
+static const char hive_meaning[] =
+	"a write did not complete or the transaction logs hold changes not yet in the hive: "
+	"Windows replays them at its next boot; what was read may be stale, and khreset does "
+	"not write the hive (start the VM once and shut it down cleanly)";
+
+/* Each hive read, with its base block's evidence. */
+static json_t *jhives(const struct kh_obs *o)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < o->n_hives; i++) {
+		const struct kh_hive_state *h = &o->hives[i];
+		json_t *logs = json_array();
+
+		for (size_t k = 0; k < h->n_log; k++)
+			json_array_append_new(logs, json_pack("{s:s, s:b, s:I, s:I, s:b}",
+				"name", h->log[k].name, "valid", h->log[k].valid,
+				"primary_sequence", (json_int_t)h->log[k].seq1,
+				"secondary_sequence", (json_int_t)h->log[k].seq2,
+				"newer", h->log[k].newer));
+		json_array_append_new(a, json_pack("{s:s, s:b, s:I, s:I, s:b, s:o, s:s, s:s?}",
+			"path", h->path, "dirty", h->dirty,
+			"primary_sequence", (json_int_t)h->seq1,
+			"secondary_sequence", (json_int_t)h->seq2,
+			"checksum_ok", h->sum_ok, "logs", logs, "evidence", h->evidence,
+			"meaning", h->dirty ? hive_meaning : NULL));
+	}
+	return a;
+}
+
 /* time and time_source are null when neither the key's last-write time
- * nor its name tells when the upgrade happened. */
+ * nor its name tells when the upgrade happened; the evidence is both. */
 static json_t *jsystem(const struct kh_obs *o)
 {
 	json_t *up = json_null();
 	const struct kh_upgrade *u = o->upgraded_from;
 
 	if (u)
-		up = json_pack("{s:I, s:s?, s:o, s:s?}", "build", (json_int_t)u->build,
-			       "product", u->product,
-			       "time", u->time ? jtime(u->time) : json_null(),
-			       "time_source", upgrade_time_from_name(u->time_from));
-	return json_pack("{s:I, s:o, s:b}", "build", (json_int_t)o->build,
-			 "upgraded_from", up, "windows_old", o->windows_old);
+		up = json_pack("{s:I, s:s?, s:o, s:s?, s:{s:s, s:o, s:o, s:b}}",
+			       "build", (json_int_t)u->build, "product", u->product,
+			       "time", jtime_or_null(u->time),
+			       "time_source", upgrade_time_from_name(u->time_from),
+			       "evidence", "key", u->key, "name_date", jtime_or_null(u->name_date),
+			       "last_write", jtime_or_null(u->last_write), "newest_key", u->newest);
+	return json_pack("{s:I, s:o, s:b, s:o}", "build", (json_int_t)o->build,
+			 "upgraded_from", up, "windows_old", o->windows_old,
+			 "hives", jhives(o));
 }
 
 static json_t *jbundle(const struct kh_obs *o)
@@ -164,6 +202,10 @@ static void human_system(FILE *out, const struct kh_obs *o)
 	} else
 		fprintf(out, "no in-place upgrade recorded");
 	fprintf(out, "%s\n", o->windows_old ? "; Windows.old present" : "");
+	for (size_t i = 0; i < o->n_hives; i++)
+		if (o->hives[i].dirty)
+			fprintf(out, "hive:      %s DIRTY: %s\n           (%s)\n", o->hives[i].path,
+				o->hives[i].evidence, hive_meaning);
 	fprintf(out, "licence:   %s\n", licnames[o->lic]);
 	if (o->bundle)
 		fprintf(out, "bundle:    %s, %zu file(s), %s\n", o->bundle->name ? o->bundle->name : o->bundle_path,

@@ -415,6 +415,11 @@ int backup_move_dir(kh_plat *p, struct kh_backup *b, const char *part,
 
 		if (only && kh_strcasecmp(only, ents[i].name))
 			continue;
+		if (ents[i].err) {      /* cannot be examined, nor moved */
+			kh_log(KH_LOG_WARN, "backup", "%s\\%s cannot be examined (%s): left where "
+			       "it is", dir, ents[i].name, strerror(ents[i].err));
+			continue;
+		}
 		if (!(from = kh_asprintf("%s\\%s", dir, ents[i].name)))
 			rc = KH_ERR_NOMEM;
 		else if (ents[i].type == KH_FT_FILE)

@@ -3,9 +3,14 @@
  *
  * Names are parsed strictly: Setup writes "Source OS (Updated on M/D/YYYY
  * h:mm:ss)"; anything else (no time, an hour of 25, 2/30, text after the
- * ")") carries no date rather than a guessed one.  The order of upgrades
- * is one function, newer(): today the time (last-write, else the name),
- * ties broken so that the listing order never matters. */
+ * ")") carries no date rather than a guessed one.
+ *
+ * The order of upgrades is one function, newer(): the date in the name,
+ * by build where the dates tie or a name does not parse.  Last-write
+ * times cannot order them: a later upgrade rewrites every Source OS key,
+ * so on a real hive upgraded twice both keys carry the second upgrade's
+ * time.  For the same reason the last-write time is the upgrade's own time
+ * only for the newest key; an older one takes the date in its name. */
 #include <string.h>
 #include <strings.h>
 
@@ -90,48 +95,77 @@ long upgrade_build(const char *text)
 	return end && !*end && v > 0 ? v : 0;
 }
 
-/* The one order of upgrades: the later time; on a tie (a later upgrade
- * rewrites every Source OS key, so their last-write times are equal) the
- * later date in the name, then the higher build, then the larger key name. */
+/* The one order of upgrades: the later date in the name; by build where
+ * the dates tie or a name does not parse; then the key name, so that the
+ * listing order never decides. */
 static int newer(const struct kh_upgrade *a, const struct kh_upgrade *b)
 {
-	int64_t na, nb;
-
-	if (a->time != b->time)
-		return a->time > b->time;
-	na = upgrade_name_date(a->key);
-	nb = upgrade_name_date(b->key);
-	if (na != nb)
-		return na > nb;
+	if (a->name_date && b->name_date && a->name_date != b->name_date)
+		return a->name_date > b->name_date;
 	if (a->build != b->build)
 		return a->build > b->build;
+	if (!a->name_date != !b->name_date)
+		return a->name_date != 0;
 	return strcmp(a->key, b->key) > 0;
 }
 
 static void interpret(const struct kh_source_os *s, struct kh_upgrade *u)
 {
+	memset(u, 0, sizeof(*u));
 	u->key = s->key ? s->key : "";
 	u->build = upgrade_build(s->build);
 	u->product = s->product;
-	u->time = s->written > 0 ? s->written : upgrade_name_date(s->key);
-	u->time_from = s->written > 0 ? KH_TIME_LAST_WRITE
-		     : u->time ? KH_TIME_NAME : KH_TIME_NONE;
+	u->name_date = upgrade_name_date(s->key);
+	u->last_write = s->written > 0 ? s->written : 0;
+}
+
+/* The newest of the entries keep() accepts.  Dated and undated ones are
+ * ranked apart, then the two winners by newer(): data whose dates and
+ * builds disagree (an order with a cycle) still gives one answer for any
+ * listing order. */
+static int best(const struct kh_source_os *list, size_t n, long below,
+		struct kh_upgrade *out)
+{
+	struct kh_upgrade win[2], u;
+	int have[2] = { 0, 0 };
+
+	for (size_t i = 0; i < n; i++) {
+		int k;
+
+		interpret(&list[i], &u);
+		if (below > 0 && (u.build <= 0 || u.build >= below))
+			continue;
+		k = u.name_date != 0;
+		if (!have[k] || newer(&u, &win[k]))
+			win[k] = u;
+		have[k] = 1;
+	}
+	if (!have[0] && !have[1])
+		return 0;
+	*out = !have[0] ? win[1] : !have[1] ? win[0]
+	     : newer(&win[0], &win[1]) ? win[0] : win[1];
+	return 1;
 }
 
 int upgrade_find(const struct kh_source_os *list, size_t n, long running,
 		 struct kh_upgrade *out)
 {
-	struct kh_upgrade u;
-	int found = 0;
+	struct kh_upgrade newest;
 
 	memset(out, 0, sizeof(*out));
-	for (size_t i = 0; running > 0 && i < n; i++) {
-		interpret(&list[i], &u);
-		if (u.build <= 0 || u.build >= running)
-			continue;
-		if (!found || newer(&u, out))
-			*out = u;
-		found = 1;
+	if (running <= 0 || !best(list, n, running, out))
+		return 0;
+	best(list, n, 0, &newest);
+	out->newest = newest.key == out->key;
+	if (out->newest && out->last_write) {
+		out->time = out->last_write;
+		out->time_from = KH_TIME_LAST_WRITE;
+	} else if (out->name_date) {
+		out->time = out->name_date;
+		out->time_from = KH_TIME_NAME;
+	} else if (out->last_write) {
+		out->time = out->last_write;
+		out->time_from = KH_TIME_LAST_WRITE;
 	}
-	return found;
+	return 1;
 }

@@ -410,6 +410,7 @@ static int list_add(struct kh_dirent **ents, size_t *n, size_t *cap,
 	if (!((*ents)[*n].name = strdup(name)))
 		return KH_ERR_NOMEM;
 	fill_ent(&(*ents)[*n], st);
+	(*ents)[*n].err = 0;
 	(*n)++;
 	return KH_OK;
 }
@@ -435,8 +436,18 @@ static int list_fd(int dfd, const char *shown, struct kh_dirent **ents,
 		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
 			continue;
 		if (fstatat(dirfd(dir), d->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno != ENOENT)   /* vanished meanwhile: skip */
-				r = off_fail(errno, "cannot stat an entry of", shown);
+			int e = errno;
+
+			if (e == ENOENT)       /* vanished meanwhile: skip */
+				continue;
+			if (e == ENOMEM) {
+				r = KH_ERR_NOMEM;
+				continue;
+			}
+			/* cannot be examined: listed, never followed */
+			memset(&st, 0, sizeof(st));
+			if ((r = list_add(&v, &cnt, &cap, d->d_name, &st)) == KH_OK)
+				v[cnt - 1].err = e;
 			continue;
 		}
 		r = list_add(&v, &cnt, &cap, d->d_name, &st);

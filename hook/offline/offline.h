@@ -23,6 +23,8 @@ struct kh_plat {
 	int lockfd;
 	struct dcache cache[NCACHE];
 	unsigned next;  /* round-robin eviction */
+	struct kh_hive_state hives[2];   /* regf.c: the hives opened so far */
+	size_t n_hives;
 };
 
 /* A parsed relative path: components point into buf. */
@@ -56,5 +58,13 @@ int off_open_file(int dfd, const char *name, int flags, const char *shown,
 /* Creates dfd/tmp exclusively (a stale one left by a crash is replaced). */
 int off_create_temp(int dfd, const char *tmp, const char *path, int *out);
 int off_fsync_dir(int dfd, const char *shown);
+
+/* regf.c: reads the base block of the hive open as fd (disk: its name in
+ * folder dfd, shown: its path for people) and of its logs beside it,
+ * records what they say in p, and refuses a dirty hive opened for
+ * writing (KH_ERR_HIVE, the hive and the evidence named).  A file that is
+ * not a regf hive is left to hivex to call corrupt. */
+int off_hive_check(kh_plat *p, int dfd, const char *disk, int fd,
+		   const char *shown, int write);
 
 #endif

@@ -6,7 +6,8 @@
  * a date; live: none), an hour of 25 (offline: none; live: the next day),
  * and a CurrentBuild with text after the number (offline: the number;
  * live: none).  Both let the listing order pick among equal times.  The
- * rows marked "was:" pin the one answer now. */
+ * rows marked "was:" pin the one answer now; those of issue 9 (a real
+ * hive upgraded twice) are where ordering by last-write time went wrong. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -139,27 +140,57 @@ static const struct find_row {
 	{ "several: the newest time", 19041,
 	  { E(K2019B, W + 100, "17134"), E(K2020, W + 200, "17763"), E(K2019A, W, "15063") }, 3,
 	  K2020, W + 200, KH_TIME_LAST_WRITE },
-	{ "several: one equal to running is skipped", 17763,
+	{ "several: one equal to running is skipped; the chosen older key takes the date "
+	  "in its name (its last-write time is the later upgrade's)", 17763,
 	  { E(K2019A, W, "15063"), E(K2020, W + 200, "17763") }, 2,
-	  K2019A, W, KH_TIME_LAST_WRITE },
-	{ "several: one without a build is skipped", 17763,
+	  K2019A, T2019A, KH_TIME_NAME },                 /* was: W, last-write */
+	{ "several: one without a build is skipped, but is still the newest key", 17763,
 	  { E(K2019A, W, "15063"), E(K2020, W + 200, NULL) }, 2,
-	  K2019A, W, KH_TIME_LAST_WRITE },
-	{ "several: a time beats none", 17763,
+	  K2019A, T2019A, KH_TIME_NAME },                 /* was: W, last-write */
+	{ "an undated name against a dated one: the higher build", 17763,
 	  { E(SRC("x"), 0, "16299"), E(K2019A, 0, "15063") }, 2,
-	  K2019A, T2019A, KH_TIME_NAME },
-	/* ties: a later upgrade rewrites every key, so last-write times are
-	 * equal; the listing order must not decide */
+	  SRC("x"), 0, KH_TIME_NONE },                    /* was: K2019A by its time */
+	{ "an undated name against a dated one: the higher build, other order", 17763,
+	  { E(K2019A, 0, "15063"), E(SRC("x"), 0, "16299") }, 2,
+	  SRC("x"), 0, KH_TIME_NONE },
+	{ "an undated older key that is not the newest: its last-write time, a later bound", 17763,
+	  { E(SRC("x"), W, "15063"), E(K2019B, W, "16299") }, 2,
+	  K2019B, W, KH_TIME_LAST_WRITE },
+	/* the real hive of doc/FIELD-CASE.md: upgraded twice; the second
+	 * upgrade rewrote both keys, so their last-write times are equal, or
+	 * the older key's a second later (Setup writes them one by one) */
+	{ "real hive, equal last-write times: the later name, its last-write time", 18362,
+	  { E(K2019A, W, "15063"), E(K2019B, W, "17134") }, 2,
+	  K2019B, W, KH_TIME_LAST_WRITE },
+	{ "real hive, equal last-write times, other order", 18362,
+	  { E(K2019B, W, "17134"), E(K2019A, W, "15063") }, 2,
+	  K2019B, W, KH_TIME_LAST_WRITE },
+	{ "real hive, the older key written a second later: still the later name", 18362,
+	  { E(K2019A, W + 1, "15063"), E(K2019B, W, "17134") }, 2,
+	  K2019B, W, KH_TIME_LAST_WRITE },                /* was: K2019A at W + 1 */
+	{ "real hive, the older key written a second later, other order", 18362,
+	  { E(K2019B, W, "17134"), E(K2019A, W + 1, "15063") }, 2,
+	  K2019B, W, KH_TIME_LAST_WRITE },                /* was: K2019A at W + 1 */
+	{ "real hive, running the middle build: the older upgrade, the date in its name", 17134,
+	  { E(K2019B, W, "17134"), E(K2019A, W, "15063") }, 2,
+	  K2019A, T2019A, KH_TIME_NAME },                 /* was: W, last-write */
+	{ "names give the order even against last-write times", 17763,
+	  { E(K2020, W, "17134"), E(K2019A, W + 500, "15063") }, 2,
+	  K2020, W, KH_TIME_LAST_WRITE },                 /* was: K2019A at W + 500 */
+	/* ties */
 	{ "tie: the later date in the name", 17763,
 	  { E(K2019B, W, "17134"), E(K2019A, W, "15063") }, 2,
 	  K2019B, W, KH_TIME_LAST_WRITE },
-	{ "tie: the later date in the name, other order", 17763,
-	  { E(K2019A, W, "15063"), E(K2019B, W, "17134") }, 2,
-	  K2019B, W, KH_TIME_LAST_WRITE },
-	{ "tie, no names to tell: the higher build", 17763,
+	{ "dates tie: the higher build", 17763,
+	  { E(K2020, W, "16299"), E("source os (updated on 3/14/2020 10:20:30)", W, "17134") }, 2,
+	  "source os (updated on 3/14/2020 10:20:30)", W, KH_TIME_LAST_WRITE },
+	{ "dates tie: the higher build, other order", 17763,
+	  { E("source os (updated on 3/14/2020 10:20:30)", W, "17134"), E(K2020, W, "16299") }, 2,
+	  "source os (updated on 3/14/2020 10:20:30)", W, KH_TIME_LAST_WRITE },
+	{ "no names to tell: the higher build", 17763,
 	  { E(SRC("a"), W, "17134"), E(SRC("b"), W, "15063") }, 2,
 	  SRC("a"), W, KH_TIME_LAST_WRITE },
-	{ "tie, no names to tell: the higher build, other order", 17763,
+	{ "no names to tell: the higher build, other order", 17763,
 	  { E(SRC("b"), W, "15063"), E(SRC("a"), W, "17134") }, 2,
 	  SRC("a"), W, KH_TIME_LAST_WRITE },
 	{ "tie in everything: the larger key name", 17763,
@@ -168,9 +199,19 @@ static const struct find_row {
 	{ "tie in everything: the larger key name, other order", 17763,
 	  { E(SRC("b"), W, "17134"), E(SRC("a"), W, "17134") }, 2,
 	  SRC("b"), W, KH_TIME_LAST_WRITE },
-	{ "tie between a name date and a last-write time: the dated name", 17763,
-	  { E(K2019B " ", T2019B, "17134"), E(K2019B, 0, "15063") }, 2,
+	{ "same build, one name dated: the dated one", 17763,
+	  { E(K2019B " ", W, "17134"), E(K2019B, 0, "17134") }, 2,
 	  K2019B, T2019B, KH_TIME_NAME },
+	/* dates and builds that disagree (a cycle): one answer in any order */
+	{ "a cycle, order 1", 17763,
+	  { E(K2020, W, "15063"), E(K2019B, W, "17134"), E(SRC("x"), W, "16299") }, 3,
+	  SRC("x"), W, KH_TIME_LAST_WRITE },
+	{ "a cycle, order 2", 17763,
+	  { E(SRC("x"), W, "16299"), E(K2019B, W, "17134"), E(K2020, W, "15063") }, 3,
+	  SRC("x"), W, KH_TIME_LAST_WRITE },
+	{ "a cycle, order 3", 17763,
+	  { E(K2019B, W, "17134"), E(SRC("x"), W, "16299"), E(K2020, W, "15063") }, 3,
+	  SRC("x"), W, KH_TIME_LAST_WRITE },
 };
 
 static void test_find(void **state)
@@ -208,10 +249,33 @@ static void test_find_fields(void **state)
 	assert_int_equal(u.build, 17134);
 	assert_null(u.product);           /* missing ProductName stays missing */
 	assert_string_equal(upgrade_time_from_name(u.time_from), "last-write");
+	assert_int_equal(u.name_date, T2020);
+	assert_int_equal(u.last_write, W);
+	assert_int_equal(u.newest, 1);
 	/* negative twin: none found leaves nothing stale behind */
 	assert_int_equal(upgrade_find(in, 1, 17134, &u), 0);
 	assert_null(u.key);
 	assert_int_equal(u.build, 0);
+	assert_int_equal(u.name_date, 0);
+}
+
+/* The evidence of a chosen older key: both times, and that it is not the
+ * newest (so its last-write time, the later upgrade's, is not its own). */
+static void test_find_evidence(void **state)
+{
+	struct kh_source_os in[] = {
+		{ (char *)K2019B, W, (char *)"17134", NULL },
+		{ (char *)K2019A, W, (char *)"15063", NULL },
+	};
+	struct kh_upgrade u;
+
+	assert_int_equal(upgrade_find(in, 2, 17134, &u), 1);
+	assert_string_equal(u.key, K2019A);
+	assert_int_equal(u.name_date, T2019A);
+	assert_int_equal(u.last_write, W);
+	assert_int_equal(u.newest, 0);
+	assert_int_equal(u.time, T2019A);
+	assert_string_equal(upgrade_time_from_name(u.time_from), "name");
 }
 
 static void test_time_from_names(void **state)
@@ -229,6 +293,7 @@ int main(void)
 		cmocka_unit_test(test_build),
 		cmocka_unit_test(test_find),
 		cmocka_unit_test(test_find_fields),
+		cmocka_unit_test(test_find_evidence),
 		cmocka_unit_test(test_time_from_names),
 	};
 
