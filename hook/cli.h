@@ -43,6 +43,7 @@ int cmd_bake(int argc, char **argv, struct kh_globals *g);
 int cmd_lint(int argc, char **argv, struct kh_globals *g);
 int cmd_version(int argc, char **argv, struct kh_globals *g);
 int cmd_help(int argc, char **argv, struct kh_globals *g);
+int cmd_collect(int argc, char **argv, struct kh_globals *g);
 
 /* What cli_getopt returns: a verb's own options (the table in cli.c says
  * which verb takes which), or one of the endings. */
@@ -55,6 +56,7 @@ enum cli_opt {
 	OPT_SIGN, OPT_REFERENCE, OPT_NAME, OPT_BUILD, OPT_PUBKEY, /* bundle */
 	OPT_PAYLOAD, OPT_INDEX, OPT_DRY_RUN, OPT_REBUILD,       /* bake */
 	OPT_BUNDLE,                                             /* lint */
+	OPT_EVIDENCE, OPT_FOR, OPT_EVERY,                       /* run, collect */
 };
 
 /*
