@@ -181,16 +181,47 @@ static int put_json(struct kh_collector *col, const char *name, json_t *j, int f
 
 /* ---------- a sample ---------- */
 
+/* {"name": name}: a name that is not UTF-8 (a Linux file name may be any
+ * bytes) with '?' for each byte beyond ASCII, and its bytes in hex. */
+static json_t *jname(const char *name)
+{
+	static const char hx[] = "0123456789abcdef";
+	json_t *s = json_string(name);
+	size_t n = strlen(name);
+	char *safe, *raw;
+	json_t *o;
+
+	if (s)
+		return json_pack("{s:o}", "name", s);
+	if (!(safe = malloc(n + 1)) || !(raw = malloc(2 * n + 1))) {
+		free(safe);
+		return json_pack("{s:s}", "name", "?");
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		safe[i] = c < 0x80 ? (char)c : '?';
+		raw[2 * i] = hx[c >> 4];
+		raw[2 * i + 1] = hx[c & 15];
+	}
+	safe[n] = raw[2 * n] = '\0';
+	o = json_pack("{s:s, s:s}", "name", safe, "name_hex", raw);
+	free(safe);
+	free(raw);
+	return o;
+}
+
 static json_t *entry(struct kh_collector *col, const char *dir, const struct kh_dirent *e)
 {
-	json_t *o = json_pack("{s:s, s:s, s:I, s:o}", "name", e->name, "type", type_name(e->type),
-			      "size", (json_int_t)e->size, "mtime", jtime(e->mtime));
+	json_t *o = jname(e->name);
 	char hex[KH_SHA256_HEX], *path;
 	unsigned char *buf = NULL;
 	size_t len;
 	int rc;
 
-	if (!o || e->type != KH_FT_FILE)
+	json_object_update_new(o, json_pack("{s:s, s:I, s:o}", "type", type_name(e->type),
+					    "size", (json_int_t)e->size, "mtime", jtime(e->mtime)));
+	if (e->type != KH_FT_FILE)
 		return o;
 	if (!(path = kh_asprintf("%s\\%s", dir, e->name)))
 		return failed(col, o, KH_ERR_NOMEM);
@@ -522,11 +553,13 @@ static int is_log_name(const char *name)
 static json_t *copy_log(struct kh_collector *col, const struct kh_dirent *e)
 {
 	char *from = kh_asprintf("%s\\%s", LOG_DIR, e->name), hex[KH_SHA256_HEX];
-	json_t *o = json_pack("{s:s}", "from", from ? from : e->name);
+	json_t *o = jname(e->name);
 	unsigned char *buf = NULL;
 	size_t len = 0;
 	int rc;
 
+	if (from)
+		json_object_set_new(o, "from", json_string(from));
 	kh_clearerr();
 	if (!from)
 		rc = KH_ERR_NOMEM;
@@ -538,7 +571,7 @@ static json_t *copy_log(struct kh_collector *col, const struct kh_dirent *e)
 		rc = plat_evdir_write(col->dir, e->name, buf, len, 0);
 	if (rc == KH_OK)
 		json_object_update_new(o, json_pack("{s:s, s:I, s:s}", "file", e->name,
-						"size", (json_int_t)len, "sha256", hex));
+						    "size", (json_int_t)len, "sha256", hex));
 	else
 		failed(col, o, rc);
 	free(buf);

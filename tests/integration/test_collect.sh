@@ -57,6 +57,7 @@ printf 'not a log\n' >"$LOGS/notes.txt"
 printf 'outside the volume\n' >"$T/outside.txt"
 ln -s "$T/outside.txt" "$LOGS/linked.log"
 ln -s "$T/outside.txt" "$A/aaaaaaaa-link.xml"
+printf 'odd\n' >"$I/$(printf 'bad\377name.xml')"
 {
 	printf '2026-01-01 10:00:00, Info  [windeployFlow] Windeploy started\r\n'
 	printf '2026-01-01 10:00:01, Info  [SETUPGC.EXE] Found SetupComplete.cmd; running it\r\n'
@@ -80,7 +81,9 @@ check "collect: once.json is JSON, mode offline" jq_is .mode offline "$EV/once.j
 check "collect: once.json counts the samples" jq_is .samples "$(nsamples "$EV")" "$EV/once.json"
 check "collect: --for and --every recorded" jq_is '"\(.for) \(.every)"' "3 1" "$EV/once.json"
 check "collect: archive names and SHA-256 as sha256sum sees them" same "$(sampled "$EV" archive)" "$(ondisk "$A")"
-check "collect: install listed (empty)" jqs '[.[].install.entries | length] | max' 0 "$EV/samples.jsonl"
+check "collect: a name that is not UTF-8 listed, '?' for the byte, its hex beside it" \
+	jqs '[.[].install.entries[] | "\(.name) \(.name_hex) \(.sha256)"] | unique | join(",")' \
+	"bad?name.xml 626164ff6e616d652e786d6c $(printf 'odd\n' | sha256sum | cut -d' ' -f1)" "$EV/samples.jsonl"
 check "collect: the link in the archive is listed as a link" \
 	jqs '[.[].archive.entries[] | select(.name == "aaaaaaaa-link.xml") | .type] | unique | join(",")' link "$EV/samples.jsonl"
 check "collect: ... never followed (no digest)" \
