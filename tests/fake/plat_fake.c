@@ -353,7 +353,8 @@ int plat_codepage(kh_plat *p, struct kh_codepage *cp)
 
 /* The collector: this executable again (/proc/self/exe), started with
  * SIGTERM blocked so that a stop sent before it is ready waits for it;
- * SIGTERM asks it to stop. */
+ * SIGTERM asks it to stop.  KHRESET_TEST_FAIL_AT=collect_spawn: it cannot
+ * start. */
 struct kh_child {
 	pid_t pid;
 };
@@ -367,6 +368,8 @@ int plat_ev_spawn(kh_plat *p, char *const argv[], kh_child **out)
 	int e;
 
 	*out = NULL;
+	if ((e = kh_test_fail("collect_spawn")) != KH_OK)
+		return e;
 	for (; argv[n - 1] && n < 31; n++)
 		args[n] = argv[n - 1];
 	args[n] = NULL;

@@ -272,6 +272,18 @@ check "fake twin: not in the 32-bit view" same "$(regview "$T/ev-fake" "$CMIT" 3
 check "fake: the run's log copied with its outcome" file_has "$T/ev-fake/khreset.log" 'outcome repaired'
 check "fake: nothing unread" jq_is .unread 0 "$T/ev-fake/once.json"
 
+# --- the collector cannot start: the run samples before and after itself ---
+fresh nospawn
+CASE="fake, no collector"
+KHRESET_TEST_FAIL_AT=collect_spawn expect_exit 0 kh run --wait 5 --evidence "$T/ev-nospawn"
+check "no collector: the run repairs all the same" out_has '^outcome: *repaired'
+check "no collector: the run took a sample before and one after" \
+	same "$(jq -r .reason "$T/ev-nospawn/samples.jsonl" | tr '\n' ' ')" "before-run after-run "
+check "no collector: once.json says why" jq_is '.note | test("could not start")' true "$T/ev-nospawn/once.json"
+check "no collector: the services as the run left them" \
+	jqs '.[-1].services | map(.state) | join(",")' "running,running" "$T/ev-nospawn/samples.jsonl"
+check "twin: with a collector there is no note" jq_is .note null "$T/ev-fake/once.json"
+
 # --- a service that does not exist: recorded, never fatal ---
 fresh nosvc
 printf '[activation]\nservice = NoSuchSvc\n' >>"$V/Windows/Setup/Scripts/khreset/khreset.ini"
