@@ -936,6 +936,7 @@ int collect_begin(kh_plat *p, const struct kh_config *c, const struct kh_globals
 		col->c = c;
 		rc = spawn(col, g, wait_s);
 		free(col->path);
+		col->path = NULL;
 		if (rc == KH_OK) {
 			kh_log(KH_LOG_INFO, "collect", "evidence collector started: %s", dir);
 			*out = col;
