@@ -61,6 +61,7 @@ static const struct option run_opts[] = {
 	{ "wait", required_argument, NULL, OPT_WAIT },
 	{ "from-task", no_argument, NULL, OPT_FROM_TASK },
 	{ "no-registry", no_argument, NULL, OPT_NO_REGISTRY },
+	{ "evidence", required_argument, NULL, OPT_EVIDENCE },
 	{ NULL, 0, NULL, 0 }
 };
 static const struct option restore_opts[] = {
@@ -88,6 +89,12 @@ static const struct option lint_opts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
+static const struct option collect_opts[] = {
+	{ "for", required_argument, NULL, OPT_FOR },
+	{ "every", required_argument, NULL, OPT_EVERY },
+	{ NULL, 0, NULL, 0 }
+};
+
 static const struct verb {
 	const char *name;
 	kh_verb_fn fn;
@@ -97,8 +104,9 @@ static const struct verb {
 } verbs[] = {
 	{ "check", cmd_check, no_opts, "check",
 	  "diagnose; print the verdict and the plan run would carry out" },
-	{ "run", cmd_run, run_opts, "run [--force] [--no-activate] [--no-registry] [--wait SEC] [--from-task]",
-	  "check, then repair, verify and report" },
+	{ "run", cmd_run, run_opts,
+	  "run [--force] [--no-activate] [--no-registry] [--wait SEC] [--from-task] [--evidence DIR]",
+	  "check, then repair, verify and report; --evidence: collect beside it" },
 	{ "restore", cmd_restore, restore_opts, "restore ID|--latest|--list",
 	  "put a backup's archive entries back (current ones backed up first)" },
 	{ "task", cmd_task, no_opts, "task install|remove|status",
@@ -111,6 +119,9 @@ static const struct verb {
 	  "put khreset and its SetupComplete hook into install.wim" },
 	{ "lint", cmd_lint, lint_opts, "lint WIM [--bundle DIR]",
 	  "inspect a WIM's images for keyholder and hook problems" },
+	{ "collect", cmd_collect, collect_opts, "collect DIR [--for SEC] [--every SEC]",
+	  "evidence for support, into the new or empty folder DIR: a sample\n"
+	  "every 2 s (--every) for 60 s (--for); changes nothing, no lock" },
 	{ "version", cmd_version, no_opts, "version", "print the version" },
 	{ "help", cmd_help, no_opts, "help [VERB]",
 	  "this text, or one verb's usage (also --help, VERB --help, /?)" },

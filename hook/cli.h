@@ -44,6 +44,7 @@ int cmd_bake(int argc, char **argv, struct kh_globals *g);
 int cmd_lint(int argc, char **argv, struct kh_globals *g);
 int cmd_version(int argc, char **argv, struct kh_globals *g);
 int cmd_help(int argc, char **argv, struct kh_globals *g);
+int cmd_collect(int argc, char **argv, struct kh_globals *g);
 
 /* What cli_getopt returns: a verb's own options (the table in cli.c says
  * which verb takes which), or one of the endings. */
@@ -57,6 +58,7 @@ enum cli_opt {
 	OPT_PAYLOAD, OPT_INDEX, OPT_DRY_RUN, OPT_REBUILD,       /* bake */
 	OPT_BUNDLE,                                             /* lint */
 	OPT_NO_REGISTRY,                                        /* run */
+	OPT_EVIDENCE, OPT_FOR, OPT_EVERY,                       /* run, collect */
 };
 
 /*

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "collect.h"
 #include "khreset.h"
 #include "repair.h"
 #include "state.h"
@@ -244,7 +245,8 @@ out:
 	return ex;
 }
 
-static int parse_run(int argc, char **argv, struct kh_globals *g, struct kh_runopts *opt)
+static int parse_run(int argc, char **argv, struct kh_globals *g, struct kh_runopts *opt,
+		     const char **evidence)
 {
 	char *end;
 	int ch;
@@ -256,6 +258,7 @@ static int parse_run(int argc, char **argv, struct kh_globals *g, struct kh_runo
 		case OPT_NO_ACTIVATE: opt->no_activate = 1; break;
 		case OPT_FROM_TASK: opt->from_task = 1; break;
 		case OPT_NO_REGISTRY: opt->no_registry = 1; break;
+		case OPT_EVIDENCE: *evidence = optarg; break;
 		case OPT_WAIT:
 			opt->wait_s = (int)strtol(optarg, &end, 10);
 			if (*end || end == optarg || opt->wait_s < 0 || opt->wait_s > 86400)
@@ -289,12 +292,14 @@ int cmd_run(int argc, char **argv, struct kh_globals *g)
 	struct kh_obs o;
 	struct kh_decision d;
 	struct kh_result r = { 0 };
+	struct kh_collector *ev = NULL;
+	const char *evidence = NULL;
 	long attempt = 0;
 	int ex;
 
 	memset(&o, 0, sizeof(o));
 	memset(&s, 0, sizeof(s));
-	if ((ex = parse_run(argc, argv, g, &opt)) != -1)
+	if ((ex = parse_run(argc, argv, g, &opt, &evidence)) != -1)
 		return ex;
 	if ((ex = session_open(&s, g)) != 0)
 		goto out;
@@ -302,6 +307,8 @@ int cmd_run(int argc, char **argv, struct kh_globals *g)
 		ex = cli_usage_error("run", "--from-task is for the live retry task only");
 		goto out;
 	}
+	if (evidence && (ex = collect_begin(s.p, s.c, g, evidence, opt.wait_s, &ev)) != 0)
+		goto out;
 	attempt = retry_begin(s.p, s.c, opt.from_task);
 	if ((ex = session_lock(&s, &r)) != 0 || (ex = observe_decide(&s, opt.force, &o, &d)) != 0)
 		goto out;
@@ -332,6 +339,7 @@ int cmd_run(int argc, char **argv, struct kh_globals *g)
 	kh_test_stop("report");
 	emit(&s, g, &o, &d, &r, 1);
 out:
+	collect_end(ev);
 	obs_free(&o);
 	session_close(&s);
 	return ex;

@@ -185,4 +185,113 @@ int plat_task_query(kh_plat *p, const char *name, int *exists, char **detail);
 int plat_lock(kh_plat *p, const char *lockfile);
 void plat_unlock(kh_plat *p);
 
+/* --- evidence (the `collect` verb and `run --evidence`) ---
+ * Read-only views of what a first boot depends on, and the host folder the
+ * evidence is written to.  Offline, what has no meaning on a mounted volume
+ * (services, licence, ACLs, code pages, starting a collector) is
+ * KH_ERR_UNSUPPORTED with kh_seterr() saying so.
+ */
+/* A service's state and process: Windows' SERVICE_* state numbers. */
+enum kh_svc_state { KH_SVC_STOPPED = 1, KH_SVC_START_PENDING, KH_SVC_STOP_PENDING,
+		    KH_SVC_RUNNING, KH_SVC_CONTINUE_PENDING, KH_SVC_PAUSE_PENDING,
+		    KH_SVC_PAUSED };
+struct kh_svc_status {
+	int state;                   /* enum kh_svc_state */
+	uint32_t pid;                /* 0: no process */
+	uint32_t exit_code;          /* Win32 exit code */
+	uint32_t service_exit_code;  /* with exit_code 1066 */
+};
+/* KH_ERR_NOENT when the service does not exist. */
+int plat_svc_status(kh_plat *p, const char *name, struct kh_svc_status *st);
+
+/* A service's configuration (QueryServiceConfig, ...Config2). */
+struct kh_svc_config {
+	uint32_t type;               /* SERVICE_WIN32_OWN_PROCESS, ... */
+	uint32_t start_type;         /* 0 boot .. 2 auto, 3 demand, 4 disabled */
+	int delayed;                 /* delayed auto-start: 1, 0, -1 unknown */
+	char *account;               /* e.g. LocalSystem; NULL if none */
+	char *binary;                /* the binary path with its arguments */
+	char *display;               /* display name */
+};
+int plat_svc_config(kh_plat *p, const char *name, struct kh_svc_config *cfg);
+void plat_free_svc_config(struct kh_svc_config *cfg);
+
+/* A service's start/stop triggers (SERVICE_CONFIG_TRIGGER_INFO). */
+struct kh_svc_tdata {
+	uint32_t type;               /* SERVICE_TRIGGER_DATA_TYPE_*: 1 binary, 2 string, ... */
+	char *value;                 /* strings as UTF-8 (several: '\n' between), else hex */
+};
+struct kh_svc_trigger {
+	uint32_t type;               /* SERVICE_TRIGGER_TYPE_*: 1 device .. 20 custom */
+	uint32_t action;             /* 1 start, 2 stop */
+	char subtype[40];            /* the subtype GUID, "" when none */
+	struct kh_svc_tdata *data;
+	size_t n_data;
+};
+int plat_svc_triggers(kh_plat *p, const char *name, struct kh_svc_trigger **t, size_t *n);
+void plat_free_svc_triggers(struct kh_svc_trigger *t, size_t n);
+
+/* The licence status of every SKU of the Windows application
+ * (SLGetLicensingStatusInformation's array, raw). */
+struct kh_sku_licence {
+	char sku[40];                /* the SKU ID, GUID text */
+	char *name;                  /* the SKU's name when slc.dll gives it, else NULL */
+	int status;                  /* SLLICENSINGSTATUS: 0 unlicensed, 1 licensed,
+					2 grace, 3 notification */
+	uint32_t reason;             /* hrReason */
+	uint32_t grace_minutes;      /* dwGraceTime */
+	uint32_t grace_days_total;   /* dwTotalGraceDays */
+	uint64_t validity;           /* qwValidityExpiration, FILETIME; 0 none */
+};
+int plat_licence_skus(kh_plat *p, struct kh_sku_licence **list, size_t *n);
+void plat_free_licence_skus(struct kh_sku_licence *list, size_t n);
+
+/* The owner, group and access list of a root-relative path as SDDL text
+ * (the entry itself: a link or reparse point is never followed). */
+int plat_sddl(kh_plat *p, const char *path, char **sddl);
+
+/* The code pages: the console's input and output (0 without a console),
+ * the ANSI and the OEM one. */
+struct kh_codepage {
+	uint32_t console_in, console_out, ansi, oem;
+};
+int plat_codepage(kh_plat *p, struct kh_codepage *cp);
+
+/* The registry in one view: KH_VIEW_64, what plat_reg_get reads, or
+ * KH_VIEW_32, where the 32-bit programs' HKLM\SOFTWARE\X is
+ * (HKLM\SOFTWARE\WOW6432Node\X; other keys are shared by both views).
+ * Values as plat_reg_get returns them (live, other types too: a
+ * REG_MULTI_SZ's strings with '\n' between, REG_QWORD in decimal, binary
+ * as hex).  plat_reg_names lists a key's value names (offline:
+ * KH_ERR_UNSUPPORTED - hivex is read by name only). */
+enum kh_regview { KH_VIEW_64, KH_VIEW_32 };
+int plat_reg_get_view(kh_plat *p, const char *key, const char *name, enum kh_regview view,
+		      char **out);
+int plat_reg_names(kh_plat *p, const char *key, enum kh_regview view, char ***names,
+		   size_t *n);
+
+/* The evidence folder, a host path: created (its parent must exist), or
+ * an existing empty folder; a link (reparse point), a file or a folder
+ * that holds anything is refused (KH_ERR_UNSAFE, KH_ERR_EXISTS), path
+ * named. */
+typedef struct kh_evdir kh_evdir;
+int plat_evdir_open(const char *path, kh_evdir **out);
+/* Writes a file of the folder, flushed: append 0 creates it (KH_ERR_EXISTS
+ * when it is there), append 1 adds to it (created the first time); never
+ * through a link.  name: one plain file name. */
+int plat_evdir_write(kh_evdir *d, const char *name, const void *buf, size_t len, int append);
+void plat_evdir_close(kh_evdir *d);
+
+/* Sleeps ms milliseconds, less when this collector is asked to stop
+ * (Ctrl+C, SIGTERM, or plat_ev_finish of the run that started it):
+ * returns 1 once asked, 0 after the sleep.  plat_ev_wait(p, 0) arms it. */
+int plat_ev_wait(kh_plat *p, int ms);
+/* Starts this executable with argv (argv[0] is the verb, "collect"), its
+ * console and standard error shared; plat_ev_finish asks it to stop and
+ * waits up to timeout_s for it to end (KH_ERR_TIMEOUT: still running, it
+ * ends by itself), then frees c.  Offline: KH_ERR_UNSUPPORTED. */
+typedef struct kh_child kh_child;
+int plat_ev_spawn(kh_plat *p, char *const argv[], kh_child **out);
+int plat_ev_finish(kh_child *c, int timeout_s);
+
 #endif

@@ -129,3 +129,4 @@ windows-test: $(WIN_LIBA)
 	W=$(WIN_BUILD) sh tests/win/smoke.sh
 	W=$(WIN_BUILD) sh tests/win/task.sh
 	$(MAKE) --no-print-directory windows && W=$(WIN_BUILD) sh tests/win/e2e.sh
+	W=$(WIN_BUILD) sh tests/win/collect.sh

@@ -48,3 +48,61 @@ int plat_task_query(kh_plat *p, const char *name, int *exists, char **detail)
 	*detail = NULL;
 	return no_task();
 }
+
+/* ---------- evidence: what a mounted volume cannot say ---------- */
+
+static int no_evidence(const char *what)
+{
+	kh_seterr("offline: %s cannot be read from a mounted volume", what);
+	return KH_ERR_UNSUPPORTED;
+}
+
+int plat_svc_status(kh_plat *p, const char *name, struct kh_svc_status *st)
+{
+	return no_evidence("a service's state");
+}
+
+int plat_svc_config(kh_plat *p, const char *name, struct kh_svc_config *cfg)
+{
+	return no_evidence("a service's configuration");
+}
+
+void plat_free_svc_config(struct kh_svc_config *cfg) {}
+
+int plat_svc_triggers(kh_plat *p, const char *name, struct kh_svc_trigger **t, size_t *n)
+{
+	*t = NULL;
+	*n = 0;
+	return no_evidence("a service's triggers");
+}
+
+void plat_free_svc_triggers(struct kh_svc_trigger *t, size_t n) {}
+
+int plat_licence_skus(kh_plat *p, struct kh_sku_licence **list, size_t *n)
+{
+	*list = NULL;
+	*n = 0;
+	return no_evidence("the licence state");
+}
+
+void plat_free_licence_skus(struct kh_sku_licence *list, size_t n) {}
+
+int plat_sddl(kh_plat *p, const char *path, char **sddl)
+{
+	*sddl = NULL;
+	return no_evidence("an access list");
+}
+
+int plat_codepage(kh_plat *p, struct kh_codepage *cp)
+{
+	return no_evidence("the console code page");
+}
+
+int plat_ev_spawn(kh_plat *p, char *const argv[], kh_child **out)
+{
+	*out = NULL;
+	kh_seterr("offline: nothing changes by itself on a mounted volume; no collector runs");
+	return KH_ERR_UNSUPPORTED;
+}
+
+int plat_ev_finish(kh_child *c, int timeout_s) { return KH_OK; }

@@ -22,6 +22,7 @@
 #include "offline/offline.h"
 
 extern char **environ;
+static void svc_note(kh_plat *p, const char *verb, const char *name, int rc);
 
 int plat_is_offline(const kh_plat *p) { return 0; }
 
@@ -57,6 +58,7 @@ static int service(kh_plat *p, const char *verb, const char *name)
 	else
 		rc = WIFEXITED(st) && WEXITSTATUS(st) == 0 ? KH_OK : KH_ERR_SERVICE;
 	trace("< %d\n", rc);
+	svc_note(p, verb, name, rc);
 	if (rc != KH_OK)
 		kh_seterr("service %s: %s failed", name, verb);
 	return rc;
@@ -162,4 +164,251 @@ int plat_task_query(kh_plat *p, const char *name, int *exists, char **detail)
 		free(text);
 	}
 	return KH_OK;      /* not traced: the trace lists changes */
+}
+
+/* ---- evidence: what the collector reads ----
+ * A service's state lives in ProgramData\fake\service-NAME, written by the
+ * stop and start above: "running PID" (each start a new PID) or "stopped
+ * PID EXIT"; none yet: stopped.  Only ClipSVC and CmitClientSVC exist (the
+ * stand-ins of tests/tools/fakesvc).  Configuration, triggers, access
+ * lists and code pages are what a CMGE VM shows, fixed. */
+#include <poll.h>
+#include <signal.h>
+#include <time.h>
+
+static int svc_known(const char *name)
+{
+	return !kh_strcasecmp(name, "ClipSVC") || !kh_strcasecmp(name, "CmitClientSVC");
+}
+
+static char *svc_file(const char *name)
+{
+	return kh_asprintf(FAKE_DIR "\\service-%s", name);
+}
+
+static void svc_read(kh_plat *p, const char *name, struct kh_svc_status *st)
+{
+	unsigned char *buf = NULL;
+	char *path = svc_file(name);
+	unsigned pid = 0, code = 0;
+	size_t len;
+
+	memset(st, 0, sizeof(*st));
+	st->state = KH_SVC_STOPPED;
+	if (path && plat_read(p, path, 256, &buf, &len) == KH_OK) {
+		if (sscanf((char *)buf, "running %u", &pid) == 1) {
+			st->state = KH_SVC_RUNNING;
+			st->pid = pid;
+		} else if (sscanf((char *)buf, "stopped %u %u", &pid, &code) == 2) {
+			st->exit_code = code;
+		}
+	}
+	free(buf);
+	free(path);
+}
+
+static void svc_note(kh_plat *p, const char *verb, const char *name, int rc)
+{
+	struct kh_svc_status st;
+	char *path = svc_file(name), *text;
+	static unsigned next_pid;
+
+	if (!path || !svc_known(name))
+		goto out;
+	svc_read(p, name, &st);
+	if (!next_pid)
+		next_pid = 1000 + (unsigned)getpid() % 1000 * 10;
+	if (!strcmp(verb, "start") && rc == KH_OK)
+		text = st.state == KH_SVC_RUNNING ? kh_asprintf("running %u\n", st.pid)
+						  : kh_asprintf("running %u\n", next_pid++);
+	else
+		text = kh_asprintf("stopped %u %d\n", st.pid, rc == KH_OK ? 0 : 1);
+	if (text && plat_mkdirs(p, FAKE_DIR) == KH_OK)
+		plat_write_atomic(p, path, text, strlen(text));
+	free(text);
+out:
+	free(path);
+	kh_clearerr();
+}
+
+int plat_svc_status(kh_plat *p, const char *name, struct kh_svc_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (!svc_known(name)) {
+		kh_seterr("service %s does not exist", name);
+		return KH_ERR_NOENT;
+	}
+	svc_read(p, name, st);
+	return KH_OK;
+}
+
+int plat_svc_config(kh_plat *p, const char *name, struct kh_svc_config *cfg)
+{
+	const char *svc = getenv("KHRESET_FAKE_SVC");
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (!svc_known(name)) {
+		kh_seterr("service %s does not exist", name);
+		return KH_ERR_NOENT;
+	}
+	cfg->type = 0x20;                       /* shared process, as svchost */
+	cfg->start_type = 3;                    /* demand (trigger start) */
+	cfg->delayed = 0;
+	cfg->account = kh_strdup("LocalSystem");
+	cfg->binary = kh_asprintf("%s start %s", svc ? svc : "fakesvc", name);
+	cfg->display = kh_strdup(name);
+	return cfg->account && cfg->binary && cfg->display ? KH_OK : KH_ERR_NOMEM;
+}
+
+void plat_free_svc_config(struct kh_svc_config *cfg)
+{
+	free(cfg->account);
+	free(cfg->binary);
+	free(cfg->display);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+/* ClipSVC starts on a custom trigger (an RPC interface), the activation
+ * service has none. */
+int plat_svc_triggers(kh_plat *p, const char *name, struct kh_svc_trigger **t, size_t *n)
+{
+	*t = NULL;
+	*n = 0;
+	if (!svc_known(name)) {
+		kh_seterr("service %s does not exist", name);
+		return KH_ERR_NOENT;
+	}
+	if (kh_strcasecmp(name, "ClipSVC"))
+		return KH_OK;
+	if (!(*t = calloc(1, sizeof(**t))) || !((*t)->data = calloc(1, sizeof(*(*t)->data))))
+		goto nomem;
+	**t = (struct kh_svc_trigger){ 20, 1, "bc90d167-9470-4139-a9ba-be0bbbf5b74d",
+				       (*t)->data, 1 };
+	(*t)->data[0].type = 2;
+	if (!((*t)->data[0].value = kh_strdup("64d1d045-f675-460b-8a94-570246b36dab")))
+		goto nomem;
+	*n = 1;
+	return KH_OK;
+nomem:
+	plat_free_svc_triggers(*t, 1);
+	*t = NULL;
+	return KH_ERR_NOMEM;
+}
+
+void plat_free_svc_triggers(struct kh_svc_trigger *t, size_t n)
+{
+	for (size_t i = 0; t && i < n; i++) {
+		for (size_t k = 0; t[i].data && k < t[i].n_data; k++)
+			free(t[i].data[k].value);
+		free(t[i].data);
+	}
+	free(t);
+}
+
+/* One SKU, as plat_licence reports it. */
+int plat_licence_skus(kh_plat *p, struct kh_sku_licence **list, size_t *n)
+{
+	enum kh_licence st;
+	uint32_t reason;
+
+	*n = 0;
+	if (!(*list = calloc(1, sizeof(**list))))
+		return KH_ERR_NOMEM;
+	plat_licence(p, &st, &reason);
+	snprintf((*list)->sku, sizeof((*list)->sku), "2f7c1e4b-8d3a-4e21-9b6c-1a2b3c4d5e6f");
+	(*list)->name = kh_strdup("Windows(R), EnterpriseG edition (fake)");
+	(*list)->status = st == KH_LIC_LICENSED ? 1 : 3;
+	(*list)->reason = reason;
+	*n = 1;
+	return KH_OK;
+}
+
+void plat_free_licence_skus(struct kh_sku_licence *list, size_t n)
+{
+	for (size_t i = 0; list && i < n; i++)
+		free(list[i].name);
+	free(list);
+}
+
+/* The folder's access list: what Windows gives ClipSVC's folders. */
+int plat_sddl(kh_plat *p, const char *path, char **sddl)
+{
+	struct kh_dirent st;
+	int rc;
+
+	*sddl = NULL;
+	if ((rc = plat_stat(p, path, &st)) != KH_OK)
+		return rc;
+	free(st.name);
+	*sddl = kh_strdup("O:SYG:SYD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)");
+	return *sddl ? KH_OK : KH_ERR_NOMEM;
+}
+
+/* A Chinese Windows: GBK everywhere. */
+int plat_codepage(kh_plat *p, struct kh_codepage *cp)
+{
+	*cp = (struct kh_codepage){ 936, 936, 936, 936 };
+	return KH_OK;
+}
+
+/* The collector: this executable again (/proc/self/exe), started with
+ * SIGTERM blocked so that a stop sent before it is ready waits for it;
+ * SIGTERM asks it to stop.  KHRESET_TEST_FAIL_AT=collect_spawn: it cannot
+ * start. */
+struct kh_child {
+	pid_t pid;
+};
+
+int plat_ev_spawn(kh_plat *p, char *const argv[], kh_child **out)
+{
+	char *args[32] = { "khreset" };
+	posix_spawnattr_t at;
+	sigset_t hold;
+	size_t n = 1;
+	int e;
+
+	*out = NULL;
+	if ((e = kh_test_fail("collect_spawn")) != KH_OK)
+		return e;
+	for (; argv[n - 1] && n < 31; n++)
+		args[n] = argv[n - 1];
+	args[n] = NULL;
+	if (!(*out = calloc(1, sizeof(**out))))
+		return KH_ERR_NOMEM;
+	sigemptyset(&hold);
+	sigaddset(&hold, SIGTERM);
+	posix_spawnattr_init(&at);
+	posix_spawnattr_setsigmask(&at, &hold);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK);
+	e = posix_spawn(&(*out)->pid, "/proc/self/exe", NULL, &at, args, environ);
+	posix_spawnattr_destroy(&at);
+	trace("> collect_spawn() = %d\n", e);
+	if (e == 0)
+		return KH_OK;
+	free(*out);
+	*out = NULL;
+	kh_seterr("cannot start the collector: %s", strerror(e));
+	return KH_ERR_IO;
+}
+
+int plat_ev_finish(kh_child *c, int timeout_s)
+{
+	struct timespec nap = { 0, 50 * 1000000L };
+	int st, rc = KH_ERR_TIMEOUT;
+
+	if (!c)
+		return KH_OK;
+	kill(c->pid, SIGTERM);
+	for (int i = 0; i < timeout_s * 20; i++) {
+		if (waitpid(c->pid, &st, WNOHANG) == c->pid) {
+			rc = KH_OK;
+			break;
+		}
+		nanosleep(&nap, NULL);
+	}
+	if (rc != KH_OK)
+		kh_seterr("the collector (pid %ld) still runs after %d s", (long)c->pid, timeout_s);
+	trace("> collect_finish() = %d\n", rc);
+	free(c);
+	return rc;
 }
