@@ -27,11 +27,11 @@ mkdir -p "$W/tests"
 # in the shared headers, see win/README-win.md).
 FLAGS="-std=gnu11 -O1 -g -Wall -Wextra -Wno-unused-parameter -Wno-format -D_GNU_SOURCE
  -D_WIN32_WINNT=0x0A00 -include hook/win32/compat.h -Ihook"
-# Not wmain.c and nomedia.c (they need the core) nor task.c (COM and
+# Not wmain.c, nomedia.c and noimage.c (they need the core) nor task.c (COM and
 # libxml2; tests/win/task.sh tests it through khreset.exe).
 BODY=
 for f in hook/win32/*.c; do
-	case $f in */wmain.c | */nomedia.c | */task.c) ;; *) BODY="$BODY $f" ;; esac
+	case $f in */wmain.c | */nomedia.c | */noimage.c | */task.c) ;; *) BODY="$BODY $f" ;; esac
 done
 fixture "plat_smoke.exe builds" $CC $FLAGS -o "$W/tests/plat_smoke.exe" tests/win/plat_smoke.c $BODY \
 	hook/util.c /usr/x86_64-w64-mingw32/lib/binmode.o -static -ladvapi32 || { finish; exit 1; }
