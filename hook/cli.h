@@ -54,6 +54,7 @@ enum cli_opt {
 	OPT_LATEST, OPT_LIST,                                   /* restore */
 	OPT_SIGN, OPT_REFERENCE, OPT_NAME, OPT_BUILD, OPT_PUBKEY, /* bundle */
 	OPT_PAYLOAD, OPT_INDEX, OPT_DRY_RUN, OPT_REBUILD,       /* bake */
+	OPT_CLEAN_ARCHIVE,                                      /* bake */
 	OPT_BUNDLE,                                             /* lint */
 };
 

@@ -92,6 +92,30 @@ for f in "$OLD" "$ROOT_KH"; do
 	check "lint: the archive finding names $f" \
 		jq_is ".images[1].findings[] | select(.id == \"archive-keyholders-present\") | .detail | contains(\"$f\")" true
 done
+CASE="lint: fresh deployment and summary"
+expect_exit 3 kh --json lint media.wim
+check "lint: image 2 a fresh deployment carries the captured archive" \
+	jq_is '.images[1].fresh_deployment.carries_archive' true
+check "lint: image 2 the captured entries named" \
+	same "$(jq -r '.images[1].fresh_deployment.archive_entries[]' out | sort | tr '\n' ' ')" "$OLD $ROOT_KH "
+check "lint: image 2 not repaired at first boot (no khreset in the image)" \
+	jq_is '.images[1].fresh_deployment.repaired_at_first_boot' false
+check "lint: images 1, 3, 4 carry no archive into a fresh deployment" \
+	jq_is '[.images[] | select(.index != 2) | .fresh_deployment.carries_archive] | map(tostring) | join(",")' "false,false,false"
+check "lint: no image ready before the bake" jq_is '[.images[].ready] | any' false
+check "lint: image 2 summary says what a fresh install gets and the fix" \
+	jq_is '.images[1].summary | test("^not ready: a fresh install copies 2 licence files .*--clean-archive.*upgrade does not run")' true
+check "lint: image 1 summary only asks for the bake" \
+	jq_is '.images[0].summary' "not ready: an upgrade does not run khreset's keyholder reset (fix: khreset bake)"
+check "lint: image 3 summary names the Temp program" jq_is '.images[2].summary | test("Windows\\\\Temp")' true
+check "lint: summary line counts the ready images" jq_is '"\(.ready_images) \(.summary_line)"' \
+	"0 0 of 4 images ready; fix the others as their summary says, then lint again"
+expect_exit 3 kh lint media.wim
+check "lint: human output, one summary per image" same "$(grep -c '^    summary: ' out)" 4
+check "lint: human output, fresh deployment of image 2" \
+	out_has '^    fresh deployment: carries 2 captured archive entries into new machines (khreset is not in the image)'
+check "lint: human output ends with the summary line" \
+	same "$(tail -n 1 out)" "summary: 0 of 4 images ready; fix the others as their summary says, then lint again"
 CASE="lint --bundle"
 expect_exit 3 kh --json lint media.wim --bundle payload/bundle
 check "lint --bundle: image 1 has the official file (no install finding)" same "$(sevs 1)" "hook-missing "
@@ -194,6 +218,7 @@ check "bake: other files of the image untouched (7z)" \
 	same "$(x7 media.wim 1/Windows/System32/ntoskrnl.exe | sha256sum)" "$(sha256sum <t1/Windows/System32/ntoskrnl.exe)"
 CASE="lint after bake"
 expect_exit 3 kh --json lint media.wim
+cp out media-lint.json
 check "lint after bake: image 1 clean" same "$(sevs 1)" ""
 check "lint after bake: image 2 no hook-missing, chained script reported" \
 	same "$(sevs 2)" "archive-keyholders-present setupcomplete-foreign "
@@ -255,6 +280,74 @@ expect_exit 0 kh bake rebuilt.wim --payload payload --rebuild
 check "bake --rebuild: wimlib-imagex verify accepts the rebuilt WIM" quiet wimlib-imagex verify rebuilt.wim
 check "bake --rebuild: 7z t accepts the rebuilt WIM" quiet 7z t rebuilt.wim
 check "bake --rebuild: payload in every image (7z)" same "$(l7 rebuilt.wim | grep -ci '^[0-9]/Windows/Setup/Scripts/khreset/khreset.exe$')" 4
+
+# ---------------------------------------------------------------- --clean-archive
+check "lint after bake: image 1 ready, its summary says so" \
+	jq_is '.images[0] | "\(.ready) \(.summary)"' \
+	"true ready: a fresh install starts without captured licence files and an upgrade runs khreset's keyholder reset" media-lint.json
+check "lint after bake: image 2 still carries the archive; khreset leaves it (acts after upgrades only)" \
+	jq_is '.images[1].fresh_deployment | "\(.carries_archive) \(.repaired_at_first_boot)"' "true false" media-lint.json
+fixture "image 2 exported" quiet wimlib-imagex export orig.wim 2 custom.wim
+cp custom.wim custom-orig.wim
+S2=$(sum custom.wim)
+CASE="bake --clean-archive --dry-run"
+expect_exit 0 kh --json bake custom.wim --payload payload --clean-archive --dry-run
+unchanged "bake --clean-archive --dry-run" custom.wim "$S2"
+check "bake --clean-archive --dry-run: both captured entries listed for deletion" \
+	same "$(jq -r '.images[0].actions[] | select(.op == "delete") | .path' out | grep -i 'Archive' | sort | tr '\n' ' ')" \
+	"\\ProgramData\\Microsoft\\Windows\\ClipSVC\\Archive\\KeyHolder\\$OLD \\ProgramData\\Microsoft\\Windows\\ClipSVC\\Archive\\KeyHolder\\$ROOT_KH "
+check "bake --clean-archive --dry-run: archive_removed 2, clean_archive true" \
+	jq_is '"\(.clean_archive) \(.images[0].archive_removed)"' "true 2"
+expect_exit 0 kh bake custom.wim --payload payload --clean-archive --dry-run
+check "bake --clean-archive --dry-run: the human plan lists them" \
+	out_has "^    delete  .*ClipSVC.Archive.KeyHolder.$OLD"
+check "bake --clean-archive --dry-run: says what it would remove" out_has '2 captured archive entries to remove'
+CASE="bake without --clean-archive"
+expect_exit 0 kh --json bake custom.wim --payload payload --dry-run
+check "bake without --clean-archive: no archive entry deleted" \
+	jq_is '[.images[0].actions[] | select(.path | test("Archive"))] | length' 0
+CASE="bake --clean-archive"
+expect_exit 0 kh --json bake custom.wim --payload payload --clean-archive
+check "bake --clean-archive: verified" jq_is '"\(.images[0].verified) \(.images[0].archive_removed)"' "true 2"
+check "bake --clean-archive: wimlib-imagex verify accepts the WIM" quiet wimlib-imagex verify custom.wim
+# a one-image WIM: 7z lists its paths without the image number
+wimlist1() { l7 "$1" >list.txt && grep -q '^Windows' list.txt; }
+fixture "7z lists custom.wim" wimlist1 custom.wim
+check "bake --clean-archive: no archive entry left (7z)" unlisted 'ClipSVC/Archive/KeyHolder/'
+check "bake --clean-archive: the Archive\\KeyHolder folder stays (7z)" listed 'ProgramData/Microsoft/Windows/ClipSVC/Archive/KeyHolder'
+check "bake --clean-archive: Install\\KeyHolder untouched (7z)" \
+	same "$(x7 custom.wim "ProgramData/Microsoft/Windows/ClipSVC/Install/KeyHolder/$ROOT_KH")" '<License>other</License>'
+check "bake --clean-archive: the payload is in (7z)" \
+	same "$(x7 custom.wim Windows/Setup/Scripts/SetupComplete.cmd | sha256sum)" "$(sha256sum <payload/SetupComplete.cmd)"
+CASE="lint after bake --clean-archive"
+expect_exit 0 kh --json lint custom.wim
+check "lint after bake --clean-archive: no error, no warning" jq_is '"\(.summary.error) \(.summary.warning)"' "0 0"
+check "lint after bake --clean-archive: a fresh deployment carries nothing" \
+	jq_is '.images[0].fresh_deployment.carries_archive' false
+check "lint after bake --clean-archive: ready, and the summary line says so" \
+	jq_is '"\(.images[0].ready) \(.summary_line)"' "true all 1 image ready for fresh installs and upgrades"
+CASE="bake --clean-archive again"
+expect_exit 0 kh --json bake custom.wim --payload payload --clean-archive
+check "bake --clean-archive again: nothing left to remove" jq_is '.images[0].archive_removed' 0
+# the payload's policy decides whether the baked khreset repairs a machine
+# that was never upgraded: require_upgrade = false
+cp -r payload no-gate && sed -i 's/^require_upgrade *=.*/require_upgrade = false/' no-gate/khreset.ini
+cp custom-orig.wim gate.wim
+fixture "a payload with require_upgrade = false is baked" quiet "$KH" bake gate.wim --payload no-gate
+CASE="lint, the baked khreset repairs fresh deployments"
+expect_exit 3 kh --json lint gate.wim
+check "lint: with require_upgrade = false the archive is reset at first boot" \
+	jq_is '.images[0].fresh_deployment | "\(.carries_archive) \(.repaired_at_first_boot)"' "true true"
+check "lint: ... and the summary says so" jq_is '.images[0].summary | test("until khreset resets them at first boot")' true
+# Archive\KeyHolder that is a file, not a folder: refused, WIM unchanged
+mkdir -p t5/Windows/System32 t5/ProgramData/Microsoft/Windows/ClipSVC/Archive
+printf 'x' >t5/ProgramData/Microsoft/Windows/ClipSVC/Archive/KeyHolder
+fixture "a WIM whose Archive\\KeyHolder is a file" quiet wimlib-imagex capture t5 odd.wim odd
+S5=$(sum odd.wim)
+CASE="bake --clean-archive, Archive\\KeyHolder not a folder"
+expect_exit 65 kh bake odd.wim --payload payload --clean-archive
+check "bake --clean-archive: the refusal names the path" err_has 'Archive.KeyHolder exists and is not a folder'
+unchanged "bake --clean-archive, not a folder" odd.wim "$S5"
 
 # ---------------------------------------------------------------- crash mid-commit
 cp orig.wim crash.wim
