@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <wimlib.h>
 
 #include "cli.h"
 #include "khreset.h"
@@ -227,33 +226,16 @@ static int plan_image(kh_wim *w, const struct payload *p, int image, int clean,
 
 static int plan_apply(kh_wim *w, const struct plan *pl)
 {
-	struct wimlib_update_command *c = calloc(pl->n ? pl->n : 1, sizeof(*c));
+	static const enum wim_op ops[] = {
+		[BAKE_DELETE] = WIM_DELETE, [BAKE_ADD] = WIM_ADD, [BAKE_RENAME] = WIM_RENAME,
+	};
+	struct wim_cmd *c = calloc(pl->n ? pl->n : 1, sizeof(*c));
 	int rc;
 
 	if (!c)
 		return KH_ERR_NOMEM;
-	for (size_t i = 0; i < pl->n; i++) {
-		const struct action *a = &pl->a[i];
-		switch (a->op) {
-		case BAKE_DELETE:
-			c[i].op = WIMLIB_UPDATE_OP_DELETE;
-			c[i].delete_.wim_path = a->path;
-			c[i].delete_.delete_flags = WIMLIB_DELETE_FLAG_FORCE |
-						    WIMLIB_DELETE_FLAG_RECURSIVE;
-			break;
-		case BAKE_RENAME:
-			c[i].op = WIMLIB_UPDATE_OP_RENAME;
-			c[i].rename.wim_source_path = a->path;
-			c[i].rename.wim_target_path = a->to;
-			break;
-		case BAKE_ADD:
-			c[i].op = WIMLIB_UPDATE_OP_ADD;
-			c[i].add.fs_source_path = a->src;
-			c[i].add.wim_target_path = a->path;
-			c[i].add.add_flags = WIMLIB_ADD_FLAG_NO_ACLS;
-			break;
-		}
-	}
+	for (size_t i = 0; i < pl->n; i++)
+		c[i] = (struct wim_cmd){ ops[pl->a[i].op], pl->a[i].path, pl->a[i].src, pl->a[i].to };
 	rc = wim_update(w, pl->image, c, pl->n);
 	free(c);
 	return rc;
