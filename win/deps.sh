@@ -61,7 +61,11 @@ OPENSSL_OPTS="no-shared no-tests no-ui-console no-dso no-engine no-legacy
  no-camellia no-cast no-des no-idea no-md4 no-mdc2 no-rc2 no-rc4 no-rc5
  no-seed no-sm2 no-sm3 no-sm4 no-whirlpool no-rmd160 no-blake2 no-siphash
  no-cmac no-siv no-ocb no-poly1305 no-chacha no-scrypt no-dsa no-dh no-gost
- no-ec2m no-capieng no-padlockeng"
+ no-ec2m no-capieng no-padlockeng no-deprecated no-autoalginit no-threads
+ no-secure-memory"
+# ... and win/openssl-khreset.patch: the providers offer only what khreset
+# uses (its hash is part of the stamp)
+OPENSSL_STAMP="$OPENSSL_OPTS patch=$(sha256sum <"$TOP/win/openssl-khreset.patch" | cut -c1-16)"
 JANSSON_OPTS="-DJANSSON_BUILD_SHARED_LIBS=OFF -DJANSSON_EXAMPLES=OFF
  -DJANSSON_WITHOUT_TESTS=ON -DJANSSON_BUILD_DOCS=OFF -DJANSSON_INSTALL=ON
  -DUSE_URANDOM=OFF -DUSE_WINDOWS_CRYPTOAPI=ON -DCMAKE_BUILD_TYPE=Release"
@@ -96,7 +100,7 @@ rm -f "$DEPS/include/minIni.h" "$DEPS/include/minGlue.h" "$DEPS/lib/libminIni.a"
 
 need_libxml2=1; need_openssl=1; need_jansson=1; need_wimlib=1
 is_current libxml2 "$LIBXML2_VER" "$LIBXML2_OPTS" && need_libxml2=0
-is_current openssl "$OPENSSL_VER" "$OPENSSL_OPTS" && need_openssl=0
+is_current openssl "$OPENSSL_VER" "$OPENSSL_STAMP" && need_openssl=0
 is_current jansson "$JANSSON_VER" "$JANSSON_OPTS" && need_jansson=0
 # wimlib after libxml2: its stamp names the libxml2 it was built against
 # (and the recipe's revision: the export-table edit below)
@@ -109,7 +113,7 @@ fi
 
 # --- tools ------------------------------------------------------------------
 TOOLPKGS="gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 mingw-w64-x86-64-dev
-dpkg-dev make perl cmake xz-utils"
+dpkg-dev make perl cmake xz-utils patch"
 missing=""
 for p in $TOOLPKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
@@ -173,6 +177,7 @@ build_libxml2() {
 build_openssl() {
 	set -x
 	unpack openssl "$1"; cd "$TREE"
+	patch -p1 <"$TOP/win/openssl-khreset.patch"
 	# Configure prepends the cross prefix to CC: gcc-win32 -> $HOST-gcc-win32.
 	./Configure mingw64 --cross-compile-prefix=$HOST- \
 		CC="${CC#$HOST-}" --prefix="$DEPS" --libdir=lib \
@@ -244,7 +249,7 @@ wimlib_source() {
 # Order: the quick ones first so a failure in a long build shows early.
 [ $need_jansson = 1 ] && timed jansson "$JANSSON_VER" "$JANSSON_OPTS" build_jansson
 [ $need_libxml2 = 1 ] && timed libxml2 "$LIBXML2_VER" "$LIBXML2_OPTS" build_libxml2
-[ $need_openssl = 1 ] && timed openssl "$OPENSSL_VER" "$OPENSSL_OPTS" build_openssl
+[ $need_openssl = 1 ] && timed openssl "$OPENSSL_VER" "$OPENSSL_STAMP" build_openssl
 if [ $need_wimlib = 1 ] && wimlib_source "$WIMLIB_VER"; then
 	rm -f "$DEPS/.wimlib-missing"
 	timed wimlib "$WIMLIB_VER" "$WIMLIB_STAMP" build_wimlib

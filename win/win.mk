@@ -7,7 +7,7 @@
 #   make windows-objs   only compile what compiles today (progress check)
 #   make windows-size   size by library from the link map (after windows)
 #   make windows-smoke  hook/win32 smoke test under Wine (tests/win/smoke.sh)
-#   make windows-test   check-imports self-test, the smoke, task and e2e tests
+#   make windows-test   check-imports self-test, the smoke, task, e2e and media tests
 #
 # The executable: the core hook/*.c, minIni (hook/ini/*.c + Debian's minIni.c,
 # as in the Linux build) and the live body hook/win32/*.c, linked statically against
@@ -136,9 +136,13 @@ windows-smoke: $(WIN_LIBA)
 	W=$(WIN_BUILD) sh tests/win/smoke.sh
 
 # All Windows-side tests: the import checker's own test, the smoke test,
-# then the retry task's registration under Wine (tests/win/task.sh).
+# the retry task's registration under Wine (tests/win/task.sh), the field
+# case end to end (tests/win/e2e.sh), then bake and lint through khreset.exe
+# against the Linux build and tools (tests/win/media.sh; needs the Linux
+# build/khreset too).
 windows-test: $(WIN_LIBA)
 	W=$(WIN_BUILD) sh tests/win/check-imports-test.sh
 	W=$(WIN_BUILD) sh tests/win/smoke.sh
 	W=$(WIN_BUILD) sh tests/win/task.sh
 	$(MAKE) --no-print-directory windows && W=$(WIN_BUILD) sh tests/win/e2e.sh
+	$(MAKE) --no-print-directory $(BUILD)/khreset && W=$(WIN_BUILD) BUILD=$(BUILD) sh tests/win/media.sh
