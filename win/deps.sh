@@ -242,6 +242,8 @@ wimlib_source() {
 	{ echo "wimlib $1: the source package could not be fetched:"; cat "$LOGS/wimlib-fetch.log"; } \
 		>"$DEPS/.wimlib-missing"
 	rm -f "$DEPS/.stamp-wimlib" "$DEPS/lib/libwim.a" "$DEPS/lib/libwim.la" "$DEPS/include/wimlib.h"
+	# a .dsc whose files never came would stop tools/debsrc.sh from asking again
+	rm -f "${DEBSRC:-$TOP/build/debian}/src/wimlib_$1.dsc"
 	say "WARNING: no wimlib source: khreset.exe is built WITHOUT bake and lint (see $DEPS/.wimlib-missing)"
 	return 1
 }

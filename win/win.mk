@@ -75,6 +75,7 @@ windows: windows-deps
 	@[ -f $(WIN_DEPS)/.wimlib-missing ] && \
 	  echo "windows: khreset.exe built WITHOUT bake and lint: $$(head -n 1 $(WIN_DEPS)/.wimlib-missing)" >&2 || :
 	sh win/check-imports.sh $(WIN_BUILD)/khreset.exe
+	sh win/check-size.sh $(WIN_BUILD)/khreset.exe
 
 # deps.sh is itself cached (stamps per library and options), so running it
 # is cheap; make reruns it when it or its inputs change.

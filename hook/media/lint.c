@@ -297,7 +297,8 @@ static char *image_summary(const struct lint_image *li)
 	char s[640];
 	size_t u = 0;
 
-#define ADD(...) (u += (size_t)snprintf(s + u, u < sizeof(s) ? sizeof(s) - u : 0, __VA_ARGS__))
+#define ADD(...) (u += (size_t)snprintf(u < sizeof(s) ? s + u : NULL, \
+					   u < sizeof(s) ? sizeof(s) - u : 0, __VA_ARGS__))
 	if (image_ready(li))
 		return kh_strdup("ready: a fresh install starts without captured licence files "
 				 "and an upgrade runs khreset's keyholder reset");
