@@ -472,7 +472,8 @@ static int bake_write(struct bake *b, const struct kh_globals *g)
 	for (int i = 0; i < b->npl; i++)
 		if ((rc = plan_apply(b->w, &b->pl[i])) != KH_OK)
 			return rc;
-	rc = wim_commit(b->w, b->o.rebuild, isatty(2) && g->verbosity > 0);
+	/* progress for a person at a console: not for -q, a log or a pipe */
+	rc = wim_commit(b->w, b->o.rebuild, isatty(1) && isatty(2) && g->verbosity > 0);
 	if (rc != KH_OK)
 		return rc;
 	b->stage_written = 1;

@@ -385,6 +385,30 @@ expect_exit 65 kh bake odd.wim --payload payload --clean-archive
 check "bake --clean-archive: the refusal names the path" err_has 'Archive.KeyHolder exists and is not a folder'
 unchanged "bake --clean-archive, not a folder" odd.wim "$S5"
 
+# ---------------------------------------------------------------- progress
+# on a terminal (script(1)'s pty) the percent written, else nothing
+pty() { script -qec "$2" /dev/null 2>&1 | tr '\r' '\n' >"$1"; }
+if [ -n "${KH_WINE:-}" ]; then
+	skip "progress (tests/win/media.sh checks khreset.exe's on Wine's console)"
+elif command -v script >/dev/null; then
+	cp orig.wim prog.wim
+	pty prog1.txt "'$KH' bake prog.wim --payload payload --rebuild"
+	check "progress on a terminal: the percent written, up to 100%" file_has prog1.txt 'khreset: writing *100% (.* MiB)'
+	cp orig.wim prog.wim
+	pty prog2.txt "'$KH' -q bake prog.wim --payload payload --rebuild"
+	check "progress with -q: none" file_lacks prog2.txt 'writing'
+	check "-q: baked all the same" quiet wimlib-imagex verify prog.wim
+	cp orig.wim prog.wim
+	pty prog3.txt "'$KH' bake prog.wim --payload payload --rebuild >prog3.out"
+	check "progress when stdout is a file: none" file_lacks prog3.txt 'writing'
+	cp orig.wim prog.wim
+	CASE="progress, stderr a file"
+	expect_exit 0 kh bake prog.wim --payload payload --rebuild
+	check "progress when stderr is a file: none" same "$ERR" ""
+else
+	skip "progress on a terminal (script(1) missing)"
+fi
+
 # ---------------------------------------------------------------- crash mid-commit
 cp orig.wim crash.wim
 CASE="crash: bake SIGKILLed mid-commit"

@@ -14,8 +14,8 @@
 #      characters (C:\镜像 工作\install.wim): lint, bake, lint again, the
 #      result read by wimlib-imagex and 7z, the names round-trip in --json;
 #   3. progress: the percent of bytes written on a console (a pty, which
-#      Wine turns into a console), nothing with -q, nothing when stderr is
-#      a file.
+#      Wine turns into a console), nothing with -q, nothing when stdout or
+#      stderr is a file.
 #
 # Prefix as tests/win/smoke.sh (tests/win/wine-lib.sh): the template
 # build/win/wine-template copied fresh to build/win/wine-media.  Needs
@@ -112,6 +112,10 @@ cp "$D/install.wim" "$T/p2.wim"
 console "$T/con2.txt" "'$WINE' '$EXE' -q bake '$T/p2.wim' --payload '$D/payload' --rebuild"
 check "progress with -q: none" file_lacks "$T/con2.txt" 'writing'
 check "-q on a console: the WIM is baked all the same" quiet wimlib-imagex verify "$T/p2.wim"
+cp "$D/install.wim" "$T/p4.wim"
+console "$T/con4.txt" "'$WINE' '$EXE' bake '$T/p4.wim' --payload '$D/payload' --rebuild >'$T/p4.out'"
+check "progress when stdout is a file (stderr a console): none" file_lacks "$T/con4.txt" 'writing'
+check "... and the result in the file" file_has "$T/p4.out" 'baked: 1 image'
 cp "$D/install.wim" "$T/p3.wim"
 CASE="stderr a file"
 expect_exit 0 kh bake "$T/p3.wim" --payload "$D/payload" --rebuild
