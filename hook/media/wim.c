@@ -351,8 +351,10 @@ static int tmpdir_get(kh_wim *w)
 int wim_read(kh_wim *w, int image, const char *path, size_t max,
 	     unsigned char **buf, size_t *len)
 {
+	/* no attributes: a read-only or system file in the image must stay
+	 * removable from the scratch folder on Windows */
 	int flags = WIMLIB_EXTRACT_FLAG_NO_PRESERVE_DIR_STRUCTURE |
-		    WIMLIB_EXTRACT_FLAG_NO_ACLS;
+		    WIMLIB_EXTRACT_FLAG_NO_ACLS | WIMLIB_EXTRACT_FLAG_NO_ATTRIBUTES;
 	struct kh_wim_ent e = { 0 };
 	wimlib_tchar *tdir = NULL, *tpath = NULL;
 	char *host = NULL;

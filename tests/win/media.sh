@@ -94,6 +94,22 @@ expect_exit 65 kh bake "$WD\\不是.wim" --payload "$WD\\payload"
 check "not a WIM: the error names it" err_has '不是.wim'
 check "not a WIM: unchanged" same "$(cat "$D/不是.wim")" 'not a wim'
 
+# a read-only file in the image (Wine gives a 0444 file FILE_ATTRIBUTE_READONLY,
+# and the bake captures it): read through the scratch folder, which must
+# still be removed afterwards
+cp -r "$D/payload" "$T/ro-payload" && chmod 0444 "$T/ro-payload/SetupComplete.cmd"
+fixture "a WIM for the read-only case" quiet wimlib-imagex capture "$T/img" "$T/ro.wim" ro
+CASE="bake, a read-only payload file"
+expect_exit 0 kh bake "$T/ro.wim" --payload "$T/ro-payload"
+check "the image's SetupComplete.cmd is read-only (wimlib-imagex dir)" sh -c \
+	"wimlib-imagex dir '$T/ro.wim' 1 --path=/Windows/Setup/Scripts/SetupComplete.cmd --detailed | grep -q 'FILE_ATTRIBUTE_READONLY is set'"
+TEMPDIR=$C/users/$(id -un)/Temp
+rm -rf "$TEMPDIR"/khreset-wim.*
+CASE="lint, a read-only file in the image"
+expect_exit 3 kh lint "$T/ro.wim"
+check "lint of a read-only file: no scratch folder left in TEMP" \
+	sh -c "! ls -d '$TEMPDIR'/khreset-wim.* 2>/dev/null"
+
 # --- 3. progress -------------------------------------------------------------------
 # console: script(1) gives khreset.exe a pty, which Wine makes its console;
 # its cursor moves are taken out, a move right read as a space
