@@ -75,6 +75,11 @@ cp "$D/install.wim" "$T/twin.wim"
 check "lint: the same findings as the Linux build" same \
 	"$(jq -c '[.images[].findings[].id]' "$T/out")" \
 	"$("$KH" --json lint "$T/twin.wim" | jq -c '[.images[].findings[].id]')"
+run kh_exec --json lint "$WD\\install.wim" --bundle "$WD\\payload\\bundle"
+check "lint --bundle in the Chinese folder: exit 3" rc_is 3
+check "lint --bundle: the bundle read from the Chinese folder" jq_is .bundle "$WD\\payload\\bundle"
+check "lint --bundle: its keyholder missing from the image" \
+	jq_is '[.images[0].findings[].id] | index("install-keyholder-missing") != null' true
 CASE="bake into $WD\\install.wim"
 expect_exit 0 kh bake "$WD\\install.wim" --payload "$WD\\payload" --clean-archive
 check "bake: says what it did" out_has '^baked: 1 image(s) of C:.镜像 工作.install.wim, re-read and verified'
