@@ -387,7 +387,7 @@ unchanged "bake --clean-archive, not a folder" odd.wim "$S5"
 
 # ---------------------------------------------------------------- progress
 # on a terminal (script(1)'s pty) the percent written, else nothing
-pty() { script -qec "$2" /dev/null 2>&1 | tr '\r' '\n' >"$1"; }
+pty() { script -qec "$2" /dev/null </dev/null 2>&1 | tr '\r' '\n' >"$1"; }
 if [ -n "${KH_WINE:-}" ]; then
 	skip "progress (tests/win/media.sh checks khreset.exe's on Wine's console)"
 elif command -v script >/dev/null; then

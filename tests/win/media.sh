@@ -121,7 +121,7 @@ check "lint of a read-only file: no scratch folder left in TEMP" \
 console() { # OUTFILE CMD...: CMD on a console, what it showed in OUTFILE
 	lib_o=$1
 	shift
-	script -qec "$*" /dev/null 2>&1 | sed -e 's/\x1b\[1C/ /g' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' |
+	script -qec "$*" /dev/null </dev/null 2>&1 | sed -e 's/\x1b\[1C/ /g' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' |
 		tr '\r' '\n' >"$lib_o"
 }
 cp "$D/install.wim" "$T/p1.wim"
