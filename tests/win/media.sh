@@ -168,4 +168,10 @@ check "make media, both bakes: lint says the same of both" same \
 check "make media: lint of an unbaked WIM says otherwise (the comparison can fail)" sh -c \
 	"[ \"\$('$KH' --json lint '$T/twin.wim' | jq -c 'del(.wim)')\" != \"\$('$KH' --json lint '$T/m-lin.wim' | jq -c 'del(.wim)')\" ]"
 
+wine_stop
+if [ "$FAIL" = 0 ]; then
+	rm -rf "$WINEPREFIX"        # ~700 MB; kept when something failed
+else
+	echo "# prefix kept: $WINEPREFIX"
+fi
 finish
