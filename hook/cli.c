@@ -82,6 +82,7 @@ static const struct option bake_opts[] = {
 	{ "index", required_argument, NULL, OPT_INDEX },
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ "rebuild", no_argument, NULL, OPT_REBUILD },
+	{ "clean-archive", no_argument, NULL, OPT_CLEAN_ARCHIVE },
 	{ NULL, 0, NULL, 0 }
 };
 static const struct option lint_opts[] = {
@@ -115,7 +116,7 @@ static const struct verb {
 	  "bundle create DIR [--sign KEY.pem] [--reference ARCHIVE_DIR] [--name TEXT] [--build N]\n"
 	  "bundle verify DIR [--pubkey PUB.pem]",
 	  "write / check a keyholder bundle manifest" },
-	{ "bake", cmd_bake, bake_opts, "bake WIM --payload DIR [--index N|all] [--dry-run] [--rebuild]",
+	{ "bake", cmd_bake, bake_opts, "bake WIM --payload DIR [--index N|all] [--dry-run] [--rebuild] [--clean-archive]",
 	  "put khreset and its SetupComplete hook into install.wim" },
 	{ "lint", cmd_lint, lint_opts, "lint WIM [--bundle DIR]",
 	  "inspect a WIM's images for keyholder and hook problems" },

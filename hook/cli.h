@@ -56,6 +56,7 @@ enum cli_opt {
 	OPT_LATEST, OPT_LIST,                                   /* restore */
 	OPT_SIGN, OPT_REFERENCE, OPT_NAME, OPT_BUILD, OPT_PUBKEY, /* bundle */
 	OPT_PAYLOAD, OPT_INDEX, OPT_DRY_RUN, OPT_REBUILD,       /* bake */
+	OPT_CLEAN_ARCHIVE,                                      /* bake */
 	OPT_BUNDLE,                                             /* lint */
 	OPT_NO_REGISTRY,                                        /* run */
 	OPT_EVIDENCE, OPT_FOR, OPT_EVERY,                       /* run, collect */

@@ -12,6 +12,7 @@ function origin(f) {
 	if (f ~ /libcrypto\.a/) return "OpenSSL libcrypto"
 	if (f ~ /libxml2\.a/) return "libxml2"
 	if (f ~ /libjansson\.a/) return "jansson"
+	if (f ~ /libwim\.a/) return "wimlib"
 	if (f ~ /(^|\/)minIni\.o$/) return "minIni"
 	if (f ~ /khreset_msg\.o/) return "resources (messages, manifest, version)"
 	if (f ~ /(^|\/)obj[^\/]*\/.*\.o$/) return "khreset (hook/ + win/)"

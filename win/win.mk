@@ -7,7 +7,7 @@
 #   make windows-objs   only compile what compiles today (progress check)
 #   make windows-size   size by library from the link map (after windows)
 #   make windows-smoke  hook/win32 smoke test under Wine (tests/win/smoke.sh)
-#   make windows-test   check-imports self-test, the smoke, task and e2e tests
+#   make windows-test   check-imports self-test, the smoke, task, e2e and media tests
 #
 # The executable: the core hook/*.c, minIni (hook/ini/*.c + Debian's minIni.c,
 # as in the Linux build) and the live body hook/win32/*.c, linked statically against
@@ -24,13 +24,20 @@ WIN_DEPS    := $(WIN_BUILD)/deps
 WIN_OBJDIR  := $(WIN_BUILD)/obj
 
 # The executable is the portable core (hook/*.c), the minIni glue
-# (hook/ini/*.c) plus the live body (hook/win32/*.c); the folders
-# hook/offline/ and hook/media/ are the Linux build's (hook/win32/nomedia.c
-# answers bake/lint with exit 64).  Objects mirror the source tree under
-# $(WIN_OBJDIR); minIni.c (MININI_SRC, the top Makefile) is compiled as
-# $(WIN_OBJDIR)/minIni.o.
+# (hook/ini/*.c), the live body (hook/win32/*.c) and the media verbs
+# (hook/media/*.c, bake and lint on wimlib); hook/offline/ is the Linux
+# build's.  When win/deps.sh could not build wimlib (its source package not
+# served: build/win/deps/.wimlib-missing says why), hook/win32/nomedia.c
+# answers bake and lint instead (exit 64) - `make windows` decides after
+# running deps.sh (WIN_MEDIA=1|0 forces it).  Objects mirror the source
+# tree under $(WIN_OBJDIR); minIni.c (MININI_SRC, the top Makefile) is
+# compiled as $(WIN_OBJDIR)/minIni.o.
+WIN_MEDIA   ?= $(if $(wildcard $(WIN_DEPS)/lib/libwim.a),1,0)
 WIN_INI_SRC  = $(wildcard $(WIN_HOOK)/ini/*.c)
-WIN_SRC      = $(wildcard $(WIN_HOOK)/*.c) $(WIN_INI_SRC) $(wildcard $(WIN_HOOK)/win32/*.c)
+WIN_BODY_SRC = $(filter-out $(if $(filter 1,$(WIN_MEDIA)),$(WIN_HOOK)/win32/nomedia.c),\
+                 $(wildcard $(WIN_HOOK)/win32/*.c))
+WIN_SRC      = $(wildcard $(WIN_HOOK)/*.c) $(WIN_INI_SRC) $(WIN_BODY_SRC) \
+               $(if $(filter 1,$(WIN_MEDIA)),$(wildcard $(WIN_HOOK)/media/*.c))
 WIN_HDRS     = $(wildcard $(WIN_HOOK)/*.h $(WIN_HOOK)/*/*.h)
 WIN_OBJ      = $(patsubst %.c,$(WIN_OBJDIR)/%.o,$(WIN_SRC)) $(WIN_OBJDIR)/minIni.o
 
@@ -47,21 +54,28 @@ WIN_KHFLAGS  = -std=gnu11 $(WIN_WARN) -D_GNU_SOURCE -DLIBXML_STATIC \
 # Every CRT stream is binary (hook/win32/wmain.c sets _fmode; Debian's binmode.o is
 # empty).  Libraries in dependency order; winpthread
 # (static, via -static) only for clock_gettime/nanosleep.
-WIN_LDFLAGS  = -static -s -Wl,--gc-sections -Wl,--no-insert-timestamp \
+WIN_LDFLAGS  = -static -s -Wl,--gc-sections -Wl,--no-insert-timestamp -Wl,--exclude-all-symbols \
                -Wl,--dynamicbase -Wl,--nxcompat -Wl,--high-entropy-va \
                -Wl,-Map,$(WIN_BUILD)/khreset.map
-WIN_LIBS     = $(WIN_DEPS)/lib/libxml2.a $(WIN_DEPS)/lib/libjansson.a \
+WIN_LIBS     = $(if $(filter 1,$(WIN_MEDIA)),$(WIN_DEPS)/lib/libwim.a) \
+               $(WIN_DEPS)/lib/libxml2.a $(WIN_DEPS)/lib/libjansson.a \
                $(WIN_DEPS)/lib/libcrypto.a \
                -lws2_32 -lcrypt32 -lbcrypt -luser32 -ladvapi32 -lole32 \
-               -loleaut32 -ltaskschd -luuid -lwinpthread
+               -loleaut32 -ltaskschd -luuid $(if $(filter 1,$(WIN_MEDIA)),-lntdll) \
+               -lwinpthread
 
 WIN_LIBA     = $(WIN_DEPS)/lib/libxml2.a $(WIN_DEPS)/lib/libjansson.a \
                $(WIN_DEPS)/lib/libcrypto.a
 
 .PHONY: windows windows-deps windows-objs windows-size windows-clean windows-smoke windows-test
 
-windows: $(WIN_BUILD)/khreset.exe
+# deps first, then a make that sees whether wimlib is there (WIN_MEDIA).
+windows: windows-deps
+	@$(MAKE) --no-print-directory $(WIN_BUILD)/khreset.exe
+	@[ -f $(WIN_DEPS)/.wimlib-missing ] && \
+	  echo "windows: khreset.exe built WITHOUT bake and lint: $$(head -n 1 $(WIN_DEPS)/.wimlib-missing)" >&2 || :
 	sh win/check-imports.sh $(WIN_BUILD)/khreset.exe
+	sh win/check-size.sh $(WIN_BUILD)/khreset.exe
 
 # deps.sh is itself cached (stamps per library and options), so running it
 # is cheap; make reruns it when it or its inputs change.
@@ -123,10 +137,14 @@ windows-smoke: $(WIN_LIBA)
 	W=$(WIN_BUILD) sh tests/win/smoke.sh
 
 # All Windows-side tests: the import checker's own test, the smoke test,
-# then the retry task's registration under Wine (tests/win/task.sh).
+# the retry task's registration under Wine (tests/win/task.sh), the field
+# case end to end (tests/win/e2e.sh), then bake and lint through khreset.exe
+# against the Linux build and tools (tests/win/media.sh; needs the Linux
+# build/khreset too).
 windows-test: $(WIN_LIBA)
 	W=$(WIN_BUILD) sh tests/win/check-imports-test.sh
 	W=$(WIN_BUILD) sh tests/win/smoke.sh
 	W=$(WIN_BUILD) sh tests/win/task.sh
 	$(MAKE) --no-print-directory windows && W=$(WIN_BUILD) sh tests/win/e2e.sh
 	W=$(WIN_BUILD) sh tests/win/collect.sh
+	$(MAKE) --no-print-directory $(BUILD)/khreset && W=$(WIN_BUILD) BUILD=$(BUILD) sh tests/win/media.sh

@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <wimlib.h>
 
 #include "cli.h"
 #include "khreset.h"
@@ -54,6 +53,7 @@ struct plan {
 	char *sc_path;        /* as spelled in the image */
 	char *sc_version;     /* ours: the version found */
 	int chained;          /* a chained script must exist afterwards */
+	int archive_removed;  /* --clean-archive: Archive\KeyHolder entries deleted */
 	uint8_t chained_sha1[20];
 	struct action *a;
 	size_t n;
@@ -177,14 +177,41 @@ static int plan_chain(kh_wim *w, struct plan *pl)
 	return rc;
 }
 
-static int plan_image(kh_wim *w, const struct payload *p, int image, struct plan *pl)
+/* --clean-archive: every entry captured in Archive\KeyHolder goes (the
+ * folder stays, as ClipSVC has it on a new system). */
+static int plan_archive(kh_wim *w, struct plan *pl)
+{
+	struct kh_wim_ent *ents = NULL, e = { 0 };
+	size_t n = 0;
+	int found, rc;
+
+	if ((rc = wim_stat(w, pl->image, ARCHIVE_DIR, &found, &e)) != KH_OK || !found)
+		return rc;
+	if (!e.is_dir || e.is_reparse) {
+		kh_seterr("image %d: %s exists and is not a folder", pl->image, e.path);
+		wim_ent_clear(&e);
+		return KH_ERR_DATA;
+	}
+	wim_ent_clear(&e);
+	if ((rc = wim_list(w, pl->image, ARCHIVE_DIR, 0, &ents, &n)) != KH_OK)
+		return rc;
+	for (size_t i = 0; rc == KH_OK && i < n; i++)
+		if ((rc = act(pl, BAKE_DELETE, ents[i].path, NULL, NULL)) == KH_OK)
+			pl->archive_removed++;
+	wim_free_ents(ents, n);
+	return rc;
+}
+
+static int plan_image(kh_wim *w, const struct payload *p, int image, int clean,
+		      struct plan *pl)
 {
 	char *bundle = NULL;
 	int rc;
 
 	memset(pl, 0, sizeof(*pl));
 	pl->image = image;
-	if ((rc = plan_sc(w, pl)) != KH_OK || (rc = plan_cleanup(w, pl)) != KH_OK)
+	if ((rc = plan_sc(w, pl)) != KH_OK || (clean && (rc = plan_archive(w, pl)) != KH_OK) ||
+	    (rc = plan_cleanup(w, pl)) != KH_OK)
 		return rc;
 	if (!(bundle = kh_asprintf("%s\\bundle", KHDIR)))
 		return KH_ERR_NOMEM;
@@ -199,33 +226,16 @@ static int plan_image(kh_wim *w, const struct payload *p, int image, struct plan
 
 static int plan_apply(kh_wim *w, const struct plan *pl)
 {
-	struct wimlib_update_command *c = calloc(pl->n ? pl->n : 1, sizeof(*c));
+	static const enum wim_op ops[] = {
+		[BAKE_DELETE] = WIM_DELETE, [BAKE_ADD] = WIM_ADD, [BAKE_RENAME] = WIM_RENAME,
+	};
+	struct wim_cmd *c = calloc(pl->n ? pl->n : 1, sizeof(*c));
 	int rc;
 
 	if (!c)
 		return KH_ERR_NOMEM;
-	for (size_t i = 0; i < pl->n; i++) {
-		const struct action *a = &pl->a[i];
-		switch (a->op) {
-		case BAKE_DELETE:
-			c[i].op = WIMLIB_UPDATE_OP_DELETE;
-			c[i].delete_.wim_path = a->path;
-			c[i].delete_.delete_flags = WIMLIB_DELETE_FLAG_FORCE |
-						    WIMLIB_DELETE_FLAG_RECURSIVE;
-			break;
-		case BAKE_RENAME:
-			c[i].op = WIMLIB_UPDATE_OP_RENAME;
-			c[i].rename.wim_source_path = a->path;
-			c[i].rename.wim_target_path = a->to;
-			break;
-		case BAKE_ADD:
-			c[i].op = WIMLIB_UPDATE_OP_ADD;
-			c[i].add.fs_source_path = a->src;
-			c[i].add.wim_target_path = a->path;
-			c[i].add.add_flags = WIMLIB_ADD_FLAG_NO_ACLS;
-			break;
-		}
-	}
+	for (size_t i = 0; i < pl->n; i++)
+		c[i] = (struct wim_cmd){ ops[pl->a[i].op], pl->a[i].path, pl->a[i].src, pl->a[i].to };
 	rc = wim_update(w, pl->image, c, pl->n);
 	free(c);
 	return rc;
@@ -254,6 +264,17 @@ static int verify_image(kh_wim *w, const struct payload *p, struct plan *pl)
 		free(buf);
 		free(path);
 	}
+	if (rc == KH_OK && pl->archive_removed) {
+		struct kh_wim_ent *left = NULL;
+		size_t n = 0;
+		rc = wim_list(w, pl->image, ARCHIVE_DIR, 0, &left, &n);
+		if (rc == KH_OK && n) {
+			kh_seterr("image %d: %s still holds %s after writing", pl->image,
+				  ARCHIVE_DIR, left[0].name);
+			rc = KH_ERR_IO;
+		}
+		wim_free_ents(left, n);
+	}
 	if (rc == KH_OK && pl->chained) {
 		rc = wim_stat(w, pl->image, CHAINED, &found, &e);
 		if (rc == KH_OK && (!found || memcmp(e.sha1, pl->chained_sha1, 20) != 0)) {
@@ -271,7 +292,7 @@ static int verify_image(kh_wim *w, const struct payload *p, struct plan *pl)
 
 struct bake_opts {
 	const char *wim, *payload, *index;
-	int dry_run, rebuild;
+	int dry_run, rebuild, clean_archive;
 };
 
 struct bake {
@@ -308,6 +329,7 @@ static int bake_args(int argc, char **argv, struct kh_globals *g, struct bake_op
 		case OPT_INDEX: o->index = optarg; break;
 		case OPT_DRY_RUN: o->dry_run = 1; break;
 		case OPT_REBUILD: o->rebuild = 1; break;
+		case OPT_CLEAN_ARCHIVE: o->clean_archive = 1; break;
 		default: return cli_exit(ch);
 		}
 	}
@@ -354,15 +376,15 @@ static json_t *plan_json(kh_wim *w, const struct plan *pl)
 			json_object_set_new(o, "source", json_string(a->src));
 		json_array_append_new(acts, o);
 	}
-	return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s?, s:b, s:o, s:b}",
+	return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s?, s:b, s:i, s:o, s:b}",
 			 "index", pl->image,
 			 "name", wim_prop(w, pl->image, "NAME"),
 			 "edition", wim_prop(w, pl->image, "WINDOWS/EDITIONID"),
 			 "build", wim_prop(w, pl->image, "WINDOWS/VERSION/BUILD"),
 			 "setupcomplete", sc_names[pl->sc],
 			 "setupcomplete_version", pl->sc_version,
-			 "chained", pl->chained, "actions", acts,
-			 "verified", pl->verified);
+			 "chained", pl->chained, "archive_removed", pl->archive_removed,
+			 "actions", acts, "verified", pl->verified);
 }
 
 static void bake_json(struct bake *b)
@@ -371,10 +393,11 @@ static void bake_json(struct bake *b)
 
 	for (int i = 0; i < b->npl && b->w; i++)
 		json_array_append_new(imgs, plan_json(b->w, &b->pl[i]));
-	root = json_pack("{s:s, s:s, s:b, s:s, s:b, s:o, s:{s:b, s:i, s:b, s:s?}}",
+	root = json_pack("{s:s, s:s, s:b, s:s, s:b, s:b, s:o, s:{s:b, s:i, s:b, s:s?}}",
 			 "wim", b->o.wim, "payload", b->o.payload,
 			 "dry_run", b->o.dry_run,
 			 "mode", b->o.rebuild ? "rebuild" : "append",
+			 "clean_archive", b->o.clean_archive,
 			 "integrity", b->integrity, "images", imgs,
 			 "result", "ok", b->rc == KH_EXIT_OK,
 			 "exit_code", b->rc, "written", b->stage_written,
@@ -407,10 +430,15 @@ static void bake_human(struct bake *b, int show_actions)
 		       b->integrity ? ", integrity table kept" : "");
 	for (int i = 0; i < b->npl; i++) {
 		const struct plan *pl = &b->pl[i];
-		printf("  image %-3d %-24s %-14s %-6s %s\n", pl->image,
+		printf("  image %-3d %-24s %-14s %-6s %s", pl->image,
 		       wim_prop(b->w, pl->image, "NAME"),
 		       wim_prop(b->w, pl->image, "WINDOWS/EDITIONID"),
 		       wim_prop(b->w, pl->image, "WINDOWS/VERSION/BUILD"), sc_human(pl));
+		if (pl->archive_removed)
+			printf("; %d captured archive entr%s %s", pl->archive_removed,
+			       pl->archive_removed == 1 ? "y" : "ies",
+			       b->o.dry_run ? "to remove" : "removed");
+		putchar('\n');
 		for (size_t j = 0; show_actions && j < pl->n; j++)
 			printf("    %-7s %s%s%s\n", op_name(pl->a[j].op), pl->a[j].path,
 			       pl->a[j].to ? " -> " : "", pl->a[j].to ? pl->a[j].to : "");
@@ -430,7 +458,7 @@ static int bake_plan_all(struct bake *b)
 	if (!(b->pl = calloc((size_t)(last - first + 1), sizeof(*b->pl))))
 		return KH_ERR_NOMEM;
 	for (int i = first; i <= last; i++) {
-		rc = plan_image(b->w, &b->p, i, &b->pl[b->npl++]);
+		rc = plan_image(b->w, &b->p, i, b->o.clean_archive, &b->pl[b->npl++]);
 		if (rc != KH_OK)
 			return rc;
 	}
@@ -444,7 +472,8 @@ static int bake_write(struct bake *b, const struct kh_globals *g)
 	for (int i = 0; i < b->npl; i++)
 		if ((rc = plan_apply(b->w, &b->pl[i])) != KH_OK)
 			return rc;
-	rc = wim_commit(b->w, b->o.rebuild, isatty(2) && g->verbosity > 0);
+	/* progress for a person at a console: not for -q, a log or a pipe */
+	rc = wim_commit(b->w, b->o.rebuild, isatty(1) && isatty(2) && g->verbosity > 0);
 	if (rc != KH_OK)
 		return rc;
 	b->stage_written = 1;

@@ -29,6 +29,12 @@ struct lint_image {
 	int image;
 	struct finding *f;
 	size_t n;
+	char **archive;       /* names captured in Archive\KeyHolder */
+	size_t n_archive;
+	int hooked;           /* SetupComplete.cmd runs khreset.exe, which is there */
+	int repairs_fresh;    /* ... and its khreset.ini lets it repair without an upgrade */
+	int errors;
+	char *summary;        /* image_summary() */
 };
 
 struct lint {
@@ -64,6 +70,7 @@ static int finding(struct lint *l, struct lint_image *li, const char *id, enum s
 	if (r < 0)
 		v->detail = NULL;
 	l->count[s]++;
+	li->errors += s == SEV_ERROR;
 	return v->path && v->detail ? KH_OK : KH_ERR_NOMEM;
 }
 
@@ -76,9 +83,18 @@ static int lint_archive(struct lint *l, struct lint_image *li)
 
 	if ((rc = wim_list(l->w, li->image, ARCHIVE_DIR, 0, &e, &n)) != KH_OK || !n)
 		return rc;
+	if (!(li->archive = calloc(n, sizeof(*li->archive)))) {
+		wim_free_ents(e, n);
+		return KH_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		li->archive[i] = e[i].name;
+		e[i].name = NULL;
+		li->n_archive++;
+	}
 	for (size_t i = 0; i < n && used < sizeof(names); i++)
 		used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
-					 i ? ", " : "", e[i].name);
+					 i ? ", " : "", li->archive[i]);
 	rc = finding(l, li, "archive-keyholders-present", SEV_ERROR, ARCHIVE_DIR,
 		  "%zu entr%s captured from a used system: %s", n, n == 1 ? "y" : "ies", names);
 	wim_free_ents(e, n);
@@ -141,6 +157,34 @@ static int lint_temp_script(struct lint *l, struct lint_image *li, const char *p
 	return rc;
 }
 
+/* The image's khreset.ini: does the baked khreset repair a machine that was
+ * never upgraded (a fresh deployment)?  Only with require_upgrade = false.
+ * A file that does not parse is left to the image's khreset to report. */
+static int lint_policy(struct lint *l, struct lint_image *li)
+{
+	struct kh_config *cfg = NULL;
+	unsigned char *buf = NULL;
+	char *shown;
+	size_t len;
+	int rc;
+
+	rc = wim_read(l->w, li->image, KHDIR "\\khreset.ini", SCRIPT_MAX, &buf, &len);
+	if (rc != KH_OK && rc != KH_ERR_NOENT)
+		return rc == KH_ERR_NOMEM || rc == KH_ERR_IO ? rc : KH_OK;
+	if (!(shown = kh_asprintf("image %d: %s", li->image, KHDIR "\\khreset.ini"))) {
+		free(buf);
+		return KH_ERR_NOMEM;
+	}
+	/* absent: khreset runs with the built-in defaults */
+	rc = config_parse(buf, buf ? len : 0, shown, "/", &cfg);
+	if (rc == KH_OK)
+		li->repairs_fresh = !cfg->require_upgrade;
+	config_free(cfg);
+	free(shown);
+	free(buf);
+	return rc == KH_ERR_NOMEM ? rc : KH_OK;
+}
+
 static int lint_hook(struct lint *l, struct lint_image *li)
 {
 	char *text = NULL;
@@ -159,6 +203,10 @@ static int lint_hook(struct lint *l, struct lint_image *li)
 	else if (!found)
 		rc = finding(l, li, "hook-missing", SEV_WARNING, KHDIR "\\khreset.exe",
 			  "SetupComplete.cmd runs khreset but khreset.exe is not in the image");
+	else
+		li->hooked = 1;
+	if (rc == KH_OK && li->hooked)
+		rc = lint_policy(l, li);
 	if (rc == KH_OK && text && !script_is_ours(text))
 		rc = finding(l, li, "setupcomplete-foreign", SEV_INFO, SC_PATH,
 			  "SetupComplete.cmd is not khreset's (bake chains it after khreset)");
@@ -226,6 +274,95 @@ static int lint_image(struct lint *l, struct lint_image *li)
 	return lint_tasks(l, li);
 }
 
+/* ------------------------------------------------------------------ */
+/* the answer for a non-specialist: fresh deployment, upgrade, summary  */
+
+static int has(const struct lint_image *li, const char *id)
+{
+	for (size_t i = 0; i < li->n; i++)
+		if (!strcmp(li->f[i].id, id))
+			return 1;
+	return 0;
+}
+
+/* Ready: nothing an error, and upgrades from the image run khreset. */
+static int image_ready(const struct lint_image *li)
+{
+	return !li->errors && li->hooked;
+}
+
+/* One line per image: the verdict, then what is wrong and how to fix it. */
+static char *image_summary(const struct lint_image *li)
+{
+	char s[640];
+	size_t u = 0;
+
+#define ADD(...) (u += (size_t)snprintf(u < sizeof(s) ? s + u : NULL, \
+					   u < sizeof(s) ? sizeof(s) - u : 0, __VA_ARGS__))
+	if (image_ready(li))
+		return kh_strdup("ready: a fresh install starts without captured licence files "
+				 "and an upgrade runs khreset's keyholder reset");
+	ADD("not ready:");
+	if (li->n_archive)
+		ADD(" a fresh install copies %zu licence file%s captured from a used PC into every "
+		    "new machine, so activation can fail there%s (fix: khreset bake --clean-archive);",
+		    li->n_archive, li->n_archive == 1 ? "" : "s",
+		    li->repairs_fresh ? ", until khreset resets them at first boot" : "");
+	if (!li->hooked)
+		ADD(" an upgrade does not run khreset's keyholder reset (fix: khreset bake);");
+	if (has(li, "install-keyholder-missing") || has(li, "install-keyholder-mismatch"))
+		ADD(" the staged keyholders are not the official bundle's (fix: recapture, or "
+		    "replace them from the bundle);");
+	if (has(li, "program-in-temp"))
+		ADD(" a setup step runs a program from Windows\\Temp, which any user can replace "
+		    "(fix: move it out of Temp);");
+#undef ADD
+	if (u >= sizeof(s))
+		u = sizeof(s) - 1;
+	if (u && s[u - 1] == ';')
+		s[u - 1] = '\0';
+	return kh_strdup(s);
+}
+
+static int lint_summaries(struct lint *l)
+{
+	for (int i = 0; i < l->nimg; i++)
+		if (!(l->img[i].summary = image_summary(&l->img[i])))
+			return KH_ERR_NOMEM;
+	return KH_OK;
+}
+
+static int ready_count(const struct lint *l)
+{
+	int n = 0;
+
+	for (int i = 0; i < l->nimg; i++)
+		n += image_ready(&l->img[i]);
+	return n;
+}
+
+static char *summary_line(const struct lint *l)
+{
+	int ready = ready_count(l);
+
+	if (ready == l->nimg)
+		return kh_asprintf("all %d image%s ready for fresh installs and upgrades", l->nimg,
+				   l->nimg == 1 ? "" : "s");
+	return kh_asprintf("%d of %d image%s ready; fix the others as their summary says, "
+			   "then lint again", ready, l->nimg, l->nimg == 1 ? "" : "s");
+}
+
+static json_t *fresh_json(const struct lint_image *li)
+{
+	json_t *names = json_array();
+
+	for (size_t i = 0; i < li->n_archive; i++)
+		json_array_append_new(names, json_string(li->archive[i]));
+	return json_pack("{s:b, s:o, s:b}", "carries_archive", li->n_archive > 0,
+			 "archive_entries", names, "repaired_at_first_boot",
+			 li->n_archive > 0 && li->hooked && li->repairs_fresh);
+}
+
 static void lint_free(struct lint *l)
 {
 	for (int i = 0; i < l->nimg; i++) {
@@ -233,6 +370,10 @@ static void lint_free(struct lint *l)
 			free(l->img[i].f[j].path);
 			free(l->img[i].f[j].detail);
 		}
+		for (size_t j = 0; j < l->img[i].n_archive; j++)
+			free(l->img[i].archive[j]);
+		free(l->img[i].archive);
+		free(l->img[i].summary);
 		free(l->img[i].f);
 	}
 	free(l->img);
@@ -243,6 +384,7 @@ static void lint_free(struct lint *l)
 static void lint_json(struct lint *l, int code)
 {
 	json_t *imgs = json_array(), *root;
+	char *line = summary_line(l);
 
 	for (int i = 0; i < l->nimg; i++) {
 		const struct lint_image *li = &l->img[i];
@@ -251,22 +393,27 @@ static void lint_json(struct lint *l, int code)
 			json_array_append_new(fs, json_pack("{s:s, s:s, s:s, s:s}",
 				"id", li->f[j].id, "severity", sev_names[li->f[j].sev],
 				"path", li->f[j].path, "detail", li->f[j].detail));
-		json_array_append_new(imgs, json_pack("{s:i, s:s, s:s, s:s, s:o}",
+		json_array_append_new(imgs, json_pack("{s:i, s:s, s:s, s:s, s:o, s:o, s:b, s:s}",
 			"index", li->image, "name", wim_prop(l->w, li->image, "NAME"),
 			"edition", wim_prop(l->w, li->image, "WINDOWS/EDITIONID"),
 			"build", wim_prop(l->w, li->image, "WINDOWS/VERSION/BUILD"),
-			"findings", fs));
+			"findings", fs, "fresh_deployment", fresh_json(li),
+			"ready", image_ready(li), "summary", li->summary));
 	}
-	root = json_pack("{s:s, s:s?, s:o, s:{s:i, s:i, s:i}, s:i}", "wim", l->wim,
+	root = json_pack("{s:s, s:s?, s:o, s:{s:i, s:i, s:i}, s:i, s:s?, s:i}", "wim", l->wim,
 			 "bundle", l->bundle ? l->bundle->path : NULL, "images", imgs,
 			 "summary", "error", l->count[SEV_ERROR], "warning",
-			 l->count[SEV_WARNING], "info", l->count[SEV_INFO], "exit_code", code);
+			 l->count[SEV_WARNING], "info", l->count[SEV_INFO],
+			 "ready_images", ready_count(l), "summary_line", line, "exit_code", code);
 	media_json(root);
 	json_decref(root);
+	free(line);
 }
 
 static void lint_human(struct lint *l)
 {
+	char *line;
+
 	printf("lint: %s: %d error(s), %d warning(s), %d info in %d image(s) of %s\n",
 	       l->count[SEV_ERROR] ? "FAIL" : "ok", l->count[SEV_ERROR],
 	       l->count[SEV_WARNING], l->count[SEV_INFO], l->nimg, l->wim);
@@ -281,7 +428,19 @@ static void lint_human(struct lint *l)
 		for (size_t j = 0; j < li->n; j++)
 			printf("    %-7s %-26s %s: %s\n", sev_names[li->f[j].sev],
 			       li->f[j].id, li->f[j].path, li->f[j].detail);
+		if (li->n_archive)
+			printf("    fresh deployment: carries %zu captured archive entr%s into new "
+			       "machines%s\n", li->n_archive, li->n_archive == 1 ? "y" : "ies",
+			       !li->hooked ? " (khreset is not in the image)" :
+			       li->repairs_fresh ? " (khreset in the image resets them at first boot)" :
+			       " (khreset in the image leaves them: it acts after upgrades only)");
+		else
+			printf("    fresh deployment: no captured archive entries\n");
+		printf("    summary: %s\n", li->summary);
 	}
+	if ((line = summary_line(l)))
+		printf("summary: %s\n", line);
+	free(line);
 }
 
 /* --bundle: verified with the key and size limit of --config, if given
@@ -313,7 +472,7 @@ static int lint_run(struct lint *l, const char *bundle, const struct kh_globals 
 		if ((rc = lint_image(l, &l->img[l->nimg++])) != KH_OK)
 			return rc;
 	}
-	return KH_OK;
+	return lint_summaries(l);
 }
 
 int cmd_lint(int argc, char **argv, struct kh_globals *g)

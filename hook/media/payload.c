@@ -106,12 +106,13 @@ static int payload_bundle_files(struct payload *p)
 	return rc;
 }
 
-/* 1 if path (existing) is inside dir (existing), after resolving links. */
+/* 1 if path (existing) is inside dir (existing), after resolving links
+ * (Windows' final paths separate with '\'). */
 static int path_inside(const char *path, const char *dir)
 {
 	char *a = realpath(path, NULL), *b = realpath(dir, NULL);
 	int in = a && b && strncmp(a, b, strlen(b)) == 0 &&
-		 (a[strlen(b)] == '/' || a[strlen(b)] == '\0');
+		 (a[strlen(b)] == '/' || a[strlen(b)] == '\\' || a[strlen(b)] == '\0');
 
 	free(a);
 	free(b);

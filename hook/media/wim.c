@@ -1,7 +1,9 @@
-/* wim.c - thin wimlib layer for bake and lint: open, look up, read, update, commit. */
+/* wim.c - thin wimlib layer for bake and lint: open, look up, read, update,
+ * commit.  Text crosses here: UTF-8 on our side, wimlib_tchar on wimlib's
+ * (char on Linux, UTF-16 wchar_t in wimlib's Windows build). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,11 @@
 #include "khreset.h"
 #include "wim.h"
 
+struct prop {
+	int image;
+	char *name, *value;
+};
+
 struct kh_wim {
 	WIMStruct *wim;
 	char *path;
@@ -21,7 +28,23 @@ struct kh_wim {
 	int integrity;
 	int progress;          /* print write progress */
 	int last_pct;
+	struct prop *props;    /* wim_prop's answers, in UTF-8 */
+	size_t nprops;
 };
+
+#ifdef _WIN32
+#define tc_from(s) kh_win_utf8_to_w(s)
+#define tc_to(s)   kh_win_w_to_utf8(s)
+#else
+#define tc_from(s) strdup(s)
+#define tc_to(s)   strdup(s)
+#endif
+
+/* wimlib's text as UTF-8, malloc'd; "" for NULL; NULL: no memory. */
+static char *tc_str(const wimlib_tchar *t)
+{
+	return t ? tc_to(t) : strdup("");
+}
 
 void wim_init(void)
 {
@@ -73,7 +96,11 @@ static int wim_err(int wr, const char *file, const char *what)
 	default:
 		rc = KH_ERR_IO;
 	}
-	kh_seterr("%s: %s: %s", file, what, wimlib_get_error_string(wr));
+	{
+		char *e = tc_str(wimlib_get_error_string(wr));
+		kh_seterr("%s: %s: %s", file, what, e ? e : "?");
+		free(e);
+	}
 	return rc;
 }
 
@@ -81,6 +108,7 @@ int wim_open(const char *path, int writable, kh_wim **out)
 {
 	int flags = WIMLIB_OPEN_FLAG_ERROR_IF_SPLIT | WIMLIB_OPEN_FLAG_CHECK_INTEGRITY;
 	struct wimlib_wim_info info;
+	wimlib_tchar *tpath;
 	struct stat st;
 	kh_wim *w;
 	int wr;
@@ -105,7 +133,10 @@ int wim_open(const char *path, int writable, kh_wim **out)
 	w->last_pct = -1;
 	if (writable)
 		flags |= WIMLIB_OPEN_FLAG_WRITE_ACCESS;
-	if ((wr = wimlib_open_wim(path, flags, &w->wim)) != 0) {
+	tpath = tc_from(path);
+	wr = tpath ? wimlib_open_wim(tpath, flags, &w->wim) : WIMLIB_ERR_NOMEM;
+	free(tpath);
+	if (wr != 0) {
 		int rc = wim_err(wr, path, "cannot open as a WIM");
 		wim_close(w);
 		return rc;
@@ -117,10 +148,23 @@ int wim_open(const char *path, int writable, kh_wim **out)
 	return KH_OK;
 }
 
-static int rm_one(const char *p, const struct stat *st, int type, struct FTW *f)
+/* wim_read's folder holds at most the file being read: empty it, remove it. */
+static void tmpdir_remove(const char *dir)
 {
-	(void)st; (void)type; (void)f;
-	return remove(p) != 0 && errno != ENOENT;
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	while (d && (de = readdir(d))) {
+		char *f;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if ((f = kh_asprintf("%s/%s", dir, de->d_name)))
+			unlink(f);
+		free(f);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
 }
 
 void wim_close(kh_wim *w)
@@ -130,7 +174,12 @@ void wim_close(kh_wim *w)
 	if (w->wim)
 		wimlib_free(w->wim);
 	if (w->tmpdir)
-		nftw(w->tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		tmpdir_remove(w->tmpdir);
+	for (size_t i = 0; i < w->nprops; i++) {
+		free(w->props[i].name);
+		free(w->props[i].value);
+	}
+	free(w->props);
 	free(w->tmpdir);
 	free(w->path);
 	free(w);
@@ -141,9 +190,29 @@ int wim_has_integrity(const kh_wim *w) { return w->integrity; }
 
 const char *wim_prop(const kh_wim *w, int image, const char *name)
 {
-	const char *v = wimlib_get_image_property(w->wim, image, name);
+	kh_wim *m = (kh_wim *)w;       /* the answers are cached */
+	struct prop *v;
+	wimlib_tchar *tname;
+	char *val;
 
-	return v ? v : "";
+	for (size_t i = 0; i < w->nprops; i++)
+		if (w->props[i].image == image && !strcmp(w->props[i].name, name))
+			return w->props[i].value;
+	if (!(tname = tc_from(name)))
+		return "";
+	val = tc_str(wimlib_get_image_property(w->wim, image, tname));
+	free(tname);
+	if (!val || !(v = realloc(m->props, (w->nprops + 1) * sizeof(*v)))) {
+		free(val);
+		return "";
+	}
+	m->props = v;
+	v[m->nprops] = (struct prop){ image, strdup(name), val };
+	if (!v[m->nprops].name) {
+		free(val);
+		return "";
+	}
+	return v[m->nprops++].value;
 }
 
 void wim_ent_clear(struct kh_wim_ent *e)
@@ -163,8 +232,7 @@ void wim_free_ents(struct kh_wim_ent *ents, size_t n)
 static int ent_fill(struct kh_wim_ent *e, const struct wimlib_dir_entry *d)
 {
 	memset(e, 0, sizeof(*e));
-	if (!(e->name = strdup(d->filename ? d->filename : "")) ||
-	    !(e->path = strdup(d->full_path ? d->full_path : ""))) {
+	if (!(e->name = tc_str(d->filename)) || !(e->path = tc_str(d->full_path))) {
 		wim_ent_clear(e);
 		return WIMLIB_ERR_NOMEM;
 	}
@@ -183,10 +251,22 @@ static int stat_cb(const struct wimlib_dir_entry *d, void *ctx)
 	return ctx ? ent_fill(ctx, d) : 0;
 }
 
+/* wimlib_iterate_dir_tree on a UTF-8 path. */
+static int iterate(kh_wim *w, int image, const char *path, int flags,
+		   wimlib_iterate_dir_tree_callback_t cb, void *ctx)
+{
+	wimlib_tchar *t = tc_from(path);
+	int wr = t ? wimlib_iterate_dir_tree(w->wim, image, t, flags, cb, ctx) :
+		     WIMLIB_ERR_NOMEM;
+
+	free(t);
+	return wr;
+}
+
 int wim_stat(kh_wim *w, int image, const char *path, int *found,
 	     struct kh_wim_ent *ent)
 {
-	int wr = wimlib_iterate_dir_tree(w->wim, image, path, 0, stat_cb, ent);
+	int wr = iterate(w, image, path, 0, stat_cb, ent);
 
 	*found = wr == 0;
 	if (wr == 0 || wr == WIMLIB_ERR_PATH_DOES_NOT_EXIST)
@@ -227,7 +307,7 @@ int wim_list(kh_wim *w, int image, const char *dir, int recursive,
 
 	if (recursive)
 		flags |= WIMLIB_ITERATE_DIR_TREE_FLAG_RECURSIVE;
-	wr = wimlib_iterate_dir_tree(w->wim, image, dir, flags, list_cb, &l);
+	wr = iterate(w, image, dir, flags, list_cb, &l);
 	if (wr && wr != WIMLIB_ERR_PATH_DOES_NOT_EXIST) {
 		wim_free_ents(l.v, l.n);
 		return wim_err(wr, w->path, dir);
@@ -237,14 +317,26 @@ int wim_list(kh_wim *w, int image, const char *dir, int recursive,
 	return KH_OK;
 }
 
+/* TMPDIR; Windows names its temporary folder TEMP or TMP. */
+static const char *tmp_base(void)
+{
+	static const char *const vars[] = { "TMPDIR", "TEMP", "TMP" };
+
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		const char *t = getenv(vars[i]);
+		if (t && *t)
+			return t;
+	}
+	return "/tmp";
+}
+
 static int tmpdir_get(kh_wim *w)
 {
-	const char *t = getenv("TMPDIR");
 	char *tpl;
 
 	if (w->tmpdir)
 		return KH_OK;
-	if (!(tpl = kh_asprintf("%s/khreset-wim.XXXXXX", t && *t ? t : "/tmp")))
+	if (!(tpl = kh_asprintf("%s/khreset-wim.XXXXXX", tmp_base())))
 		return KH_ERR_NOMEM;
 	if (!mkdtemp(tpl)) {
 		kh_seterr("%s: %s", tpl, strerror(errno));
@@ -259,9 +351,12 @@ static int tmpdir_get(kh_wim *w)
 int wim_read(kh_wim *w, int image, const char *path, size_t max,
 	     unsigned char **buf, size_t *len)
 {
+	/* no attributes: a read-only or system file in the image must stay
+	 * removable from the scratch folder on Windows */
 	int flags = WIMLIB_EXTRACT_FLAG_NO_PRESERVE_DIR_STRUCTURE |
-		    WIMLIB_EXTRACT_FLAG_NO_ACLS;
+		    WIMLIB_EXTRACT_FLAG_NO_ACLS | WIMLIB_EXTRACT_FLAG_NO_ATTRIBUTES;
 	struct kh_wim_ent e = { 0 };
+	wimlib_tchar *tdir = NULL, *tpath = NULL;
 	char *host = NULL;
 	int found, rc, wr;
 
@@ -289,7 +384,10 @@ int wim_read(kh_wim *w, int image, const char *path, size_t max,
 	if (!(host = kh_asprintf("%s/%s", w->tmpdir, e.name)))
 		goto out;
 	unlink(host);
-	wr = wimlib_extract_paths(w->wim, image, w->tmpdir, &path, 1, flags);
+	if (!(tdir = tc_from(w->tmpdir)) || !(tpath = tc_from(path)))
+		goto out;
+	wr = wimlib_extract_paths(w->wim, image, tdir, (const wimlib_tchar *const *)&tpath,
+				  1, flags);
 	if (wr) {
 		rc = wim_err(wr, w->path, path);
 		goto out;
@@ -297,16 +395,73 @@ int wim_read(kh_wim *w, int image, const char *path, size_t max,
 	rc = kh_read_host(host, max, buf, len);
 	unlink(host);
 out:
+	free(tdir);
+	free(tpath);
 	free(host);
 	wim_ent_clear(&e);
 	return rc;
 }
 
-int wim_update(kh_wim *w, int image, const struct wimlib_update_command *cmds,
-	       size_t n)
+static void cmds_free(struct wimlib_update_command *c, size_t n)
 {
-	int wr = wimlib_update_image(w->wim, image, cmds, n, 0);
+	for (size_t i = 0; c && i < n; i++) {
+		switch (c[i].op) {
+		case WIMLIB_UPDATE_OP_ADD:
+			free(c[i].add.fs_source_path);
+			free(c[i].add.wim_target_path);
+			break;
+		case WIMLIB_UPDATE_OP_DELETE:
+			free(c[i].delete_.wim_path);
+			break;
+		case WIMLIB_UPDATE_OP_RENAME:
+			free(c[i].rename.wim_source_path);
+			free(c[i].rename.wim_target_path);
+			break;
+		}
+	}
+	free(c);
+}
 
+/* Our commands as wimlib's, text converted; NULL: no memory. */
+static struct wimlib_update_command *cmds_to(const struct wim_cmd *cmds, size_t n)
+{
+	struct wimlib_update_command *c = calloc(n ? n : 1, sizeof(*c));
+	int ok = c != NULL;
+
+	for (size_t i = 0; ok && i < n; i++) {
+		switch (cmds[i].op) {
+		case WIM_DELETE:
+			c[i].op = WIMLIB_UPDATE_OP_DELETE;
+			c[i].delete_.delete_flags = WIMLIB_DELETE_FLAG_FORCE |
+						    WIMLIB_DELETE_FLAG_RECURSIVE;
+			ok = (c[i].delete_.wim_path = tc_from(cmds[i].path)) != NULL;
+			break;
+		case WIM_RENAME:
+			c[i].op = WIMLIB_UPDATE_OP_RENAME;
+			ok = (c[i].rename.wim_source_path = tc_from(cmds[i].path)) &&
+			     (c[i].rename.wim_target_path = tc_from(cmds[i].to));
+			break;
+		case WIM_ADD:
+			c[i].op = WIMLIB_UPDATE_OP_ADD;
+			c[i].add.add_flags = WIMLIB_ADD_FLAG_NO_ACLS;
+			ok = (c[i].add.fs_source_path = tc_from(cmds[i].src)) &&
+			     (c[i].add.wim_target_path = tc_from(cmds[i].path));
+			break;
+		}
+	}
+	if (!ok) {
+		cmds_free(c, n);
+		return NULL;
+	}
+	return c;
+}
+
+int wim_update(kh_wim *w, int image, const struct wim_cmd *cmds, size_t n)
+{
+	struct wimlib_update_command *c = cmds_to(cmds, n);
+	int wr = c ? wimlib_update_image(w->wim, image, c, n, 0) : WIMLIB_ERR_NOMEM;
+
+	cmds_free(c, n);
 	if (wr)
 		return wim_err(wr, w->path, "update failed (image unchanged)");
 	return KH_OK;

@@ -1,5 +1,8 @@
 /* wim.h - the few wimlib operations bake and lint need, with kh_err codes.
  *
+ * Text is UTF-8 on this side in both builds; wim.c converts at the edge
+ * (wimlib's Windows build takes and returns UTF-16, wimlib_tchar being
+ * wchar_t there).  No wimlib type crosses this header.
  * Paths inside an image are absolute ("\Windows\Setup\Scripts", '/' works
  * too) and looked up case-insensitively, as Windows does.  Reading a file
  * extracts it into a private temporary folder and reads it back without
@@ -13,7 +16,15 @@
 #include <stdint.h>
 
 typedef struct kh_wim kh_wim;
-struct wimlib_update_command;
+
+/* One change to an image (wim_update). */
+enum wim_op { WIM_DELETE, WIM_ADD, WIM_RENAME };
+struct wim_cmd {
+	enum wim_op op;
+	const char *path;    /* in the image: deleted, added (target), renamed */
+	const char *src;     /* WIM_ADD: host file or folder */
+	const char *to;      /* WIM_RENAME: new path in the image */
+};
 
 struct kh_wim_ent {
 	char *name;          /* as spelled in the image */
@@ -52,12 +63,13 @@ void wim_ent_clear(struct kh_wim_ent *e);
 int wim_read(kh_wim *w, int image, const char *path, size_t max,
 	     unsigned char **buf, size_t *len);
 
-/* Applies cmds to image in memory (all or nothing). */
-int wim_update(kh_wim *w, int image, const struct wimlib_update_command *cmds,
-	       size_t n);
+/* Applies cmds to image in memory (all or nothing): deletes are forced and
+ * recursive, adds carry no security descriptors. */
+int wim_update(kh_wim *w, int image, const struct wim_cmd *cmds, size_t n);
 /* Commits in place: append (crash-safe) or rebuild; keeps an existing
- * integrity table.  progress: print write progress on stderr.  The test
- * seam "bake-commit" fires once file data has been appended. */
+ * integrity table.  progress: print the percent of bytes written on
+ * stderr.  The test seam "bake-commit" fires once file data has been
+ * appended. */
 int wim_commit(kh_wim *w, int rebuild, int progress);
 
 #endif

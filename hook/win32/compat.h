@@ -101,5 +101,55 @@ int kh_win_open_nofollow(const char *path);
 #define O_CLOEXEC 0
 #endif
 
+/* UTF-16 to UTF-8 (compat_fs.c; malloc'd, NULL for NULL or no memory):
+ * wimlib's answers in hook/media/wim.c. */
+char *kh_win_w_to_utf8(const wchar_t *w);
+
+/* Host paths in UTF-8 (the WIM, the payload and bundle folders named on
+ * the command line, e.g. D:\镜像\install.wim): the CRT's narrow file
+ * functions take the ANSI code page, so these convert to UTF-16 and call
+ * the wide function (compat_fs.c).  stat ignores trailing separators (the
+ * CRT's fails on "dir\") and reports sizes above 2 GiB as 2 GiB - 1; lstat
+ * reports a reparse point (symbolic link, junction) as S_IFLNK without
+ * following it; realpath needs resolved == NULL and gives the final path
+ * (links resolved) without the \\?\ prefix; mkdtemp creates the folder
+ * with CreateDirectoryW; readdir's names are UTF-8 (a name longer than
+ * d_name ends the listing with ENAMETOOLONG); isatty is true for a console
+ * only (msvcrt's says so for NUL and every character device too). */
+#include <dirent.h>
+#include <io.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#ifndef S_IFLNK
+#define S_IFLNK 0xA000
+#endif
+#ifndef S_ISLNK
+#define S_ISLNK(m) (((m) & S_IFMT) == S_IFLNK)
+#endif
+int kh_win_stat(const char *path, struct stat *st);
+int kh_win_lstat(const char *path, struct stat *st);
+int kh_win_access(const char *path, int mode);
+int kh_win_unlink(const char *path);
+int kh_win_rmdir(const char *path);
+char *kh_win_mkdtemp(char *tmpl);
+char *kh_win_realpath(const char *path, char *resolved);
+int kh_win_isatty(int fd);
+typedef struct kh_win_dir kh_win_dir;
+kh_win_dir *kh_win_opendir(const char *path);
+struct dirent *kh_win_readdir(kh_win_dir *d);
+int kh_win_closedir(kh_win_dir *d);
+#define stat(p, st) kh_win_stat((p), (st))
+#define lstat(p, st) kh_win_lstat((p), (st))
+#define access(p, m) kh_win_access((p), (m))
+#define unlink(p) kh_win_unlink(p)
+#define rmdir(p) kh_win_rmdir(p)
+#define mkdtemp(t) kh_win_mkdtemp(t)
+#define realpath(p, r) kh_win_realpath((p), (r))
+#define isatty(fd) kh_win_isatty(fd)
+#define DIR kh_win_dir
+#define opendir(p) kh_win_opendir(p)
+#define readdir(d) kh_win_readdir(d)
+#define closedir(d) kh_win_closedir(d)
+
 #endif /* _WIN32 */
 #endif

@@ -1,32 +1,31 @@
-/* nomedia.c - the verbs the Windows executable does not carry.
+/* nomedia.c - bake and lint in a khreset.exe built without wimlib.
  *
- * bake and lint edit/inspect install.wim through wimlib, which is a Linux
- * build dependency only (SPEC: media work happens on the build host); the
- * Windows build leaves out hook/media/ and links these instead.  The
- * arguments are parsed as the Linux build parses them (so `bake --help`
- * still answers), then exit 64 with a clear message, like the Linux
- * build's live verbs without --root.
+ * win/deps.sh builds wimlib from Debian's source package; when the archive
+ * it reaches does not serve that package, win/win.mk links this file
+ * instead of hook/media/ (build/win/deps/.wimlib-missing says why).  The
+ * arguments are parsed as the full build parses them (so `bake --help`
+ * still answers), then exit 64 with a clear message.
  */
 #include "cli.h"
 
-static int linux_only(int argc, char **argv, const char *verb, struct kh_globals *g)
+static int no_wimlib(int argc, char **argv, const char *verb, struct kh_globals *g)
 {
 	int ch;
 
 	while ((ch = cli_getopt(argc, argv, verb, g)) != -1)
 		if (ch == CLI_HELP || ch == CLI_BAD)
 			return cli_exit(ch);
-	cli_say("'%s' is available in the Linux build only (it needs wimlib); "
-		"run it on the build host", verb);
+	cli_say("'%s' is not in this khreset.exe: it was built without wimlib "
+		"(see win/README-win.md); use a build that has it, or the Linux build", verb);
 	return KH_EXIT_USAGE;
 }
 
 int cmd_bake(int argc, char **argv, struct kh_globals *g)
 {
-	return linux_only(argc, argv, "bake", g);
+	return no_wimlib(argc, argv, "bake", g);
 }
 
 int cmd_lint(int argc, char **argv, struct kh_globals *g)
 {
-	return linux_only(argc, argv, "lint", g);
+	return no_wimlib(argc, argv, "lint", g);
 }

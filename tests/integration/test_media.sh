@@ -5,11 +5,45 @@
 # WIM's checksum must not change).  Also runs SetupComplete.cmd under Wine
 # (media/setupcomplete-wine.sh) when wine64 and mingw-w64 are installed.
 # Prints ok/not ok lines and ends with "N passed, M failed".
+#
+# tests/win/media.sh runs these cases again through khreset.exe under Wine
+# (KH_WINE: the wine program, KH_WINE_EXE: khreset.exe): every khreset call
+# then goes to khreset.exe and, on copies of the WIMs it names (in lx/), to
+# this Linux build as well: stdout (so every --json document) and the exit
+# code must be the same.  Cases only Linux can run are skipped there.
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 . "$TOP/tests/lib.sh"
 chmod 755 "$T"
 cd "$T" || exit 1
+
+if [ -n "${KH_WINE:-}" ]; then
+	STRIP_CR=1
+	mkdir lx
+	exec 3>&1             # the suite's own output (run redirects kh_exec's)
+	# khreset.exe, then the Linux build on lx/'s copies of the files and
+	# folders ARGS name (relative names, as the cases use); khreset.exe's
+	# output and exit code are kh_exec's
+	kh_exec() {
+		for tw_a in "$@"; do
+			case $tw_a in /* | -*) continue ;; esac
+			if [ -f "$tw_a" ] && [ "${tw_a#*/}" = "$tw_a" ]; then cp "$tw_a" "lx/$tw_a"
+			elif [ -d "${tw_a%%/*}" ] && [ ! -e "lx/${tw_a%%/*}" ]; then cp -R "${tw_a%%/*}" lx/; fi
+		done
+		tw_rc=0
+		"$KH_WINE" "$KH_WINE_EXE" "$@" >tw.out 2>tw.err || tw_rc=$?
+		lx_rc=0
+		(cd lx && "$KH" "$@") >lx.out 2>lx.err || lx_rc=$?
+		tw_say=$(lib_say kh "$@")
+		{
+			check "Linux build alike: $tw_say: exit $tw_rc" same "$tw_rc" "$lx_rc"
+			check "Linux build alike: $tw_say: stdout" same "$(tr -d '\r' <tw.out)" "$(cat lx.out)"
+		} >&3 2>&3
+		cat tw.out
+		cat tw.err >&2
+		return $tw_rc
+	}
+fi
 
 # unchanged NAME WIM SUM: the WIM's bytes are what they were
 unchanged() { check "$1: WIM unchanged" same "$(sum "$2")" "$3"; }
@@ -92,6 +126,30 @@ for f in "$OLD" "$ROOT_KH"; do
 	check "lint: the archive finding names $f" \
 		jq_is ".images[1].findings[] | select(.id == \"archive-keyholders-present\") | .detail | contains(\"$f\")" true
 done
+CASE="lint: fresh deployment and summary"
+expect_exit 3 kh --json lint media.wim
+check "lint: image 2 a fresh deployment carries the captured archive" \
+	jq_is '.images[1].fresh_deployment.carries_archive' true
+check "lint: image 2 the captured entries named" \
+	same "$(jq -r '.images[1].fresh_deployment.archive_entries[]' out | sort | tr '\n' ' ')" "$OLD $ROOT_KH "
+check "lint: image 2 not repaired at first boot (no khreset in the image)" \
+	jq_is '.images[1].fresh_deployment.repaired_at_first_boot' false
+check "lint: images 1, 3, 4 carry no archive into a fresh deployment" \
+	jq_is '[.images[] | select(.index != 2) | .fresh_deployment.carries_archive] | map(tostring) | join(",")' "false,false,false"
+check "lint: no image ready before the bake" jq_is '[.images[].ready] | any' false
+check "lint: image 2 summary says what a fresh install gets and the fix" \
+	jq_is '.images[1].summary | test("^not ready: a fresh install copies 2 licence files .*--clean-archive.*upgrade does not run")' true
+check "lint: image 1 summary only asks for the bake" \
+	jq_is '.images[0].summary' "not ready: an upgrade does not run khreset's keyholder reset (fix: khreset bake)"
+check "lint: image 3 summary names the Temp program" jq_is '.images[2].summary | test("Windows\\\\Temp")' true
+check "lint: summary line counts the ready images" jq_is '"\(.ready_images) \(.summary_line)"' \
+	"0 0 of 4 images ready; fix the others as their summary says, then lint again"
+expect_exit 3 kh lint media.wim
+check "lint: human output, one summary per image" same "$(grep -c '^    summary: ' out)" 4
+check "lint: human output, fresh deployment of image 2" \
+	out_has '^    fresh deployment: carries 2 captured archive entries into new machines (khreset is not in the image)'
+check "lint: human output ends with the summary line" \
+	same "$(tail -n 1 out)" "summary: 0 of 4 images ready; fix the others as their summary says, then lint again"
 CASE="lint --bundle"
 expect_exit 3 kh --json lint media.wim --bundle payload/bundle
 check "lint --bundle: image 1 has the official file (no install finding)" same "$(sevs 1)" "hook-missing "
@@ -148,7 +206,9 @@ CASE="bake, payload without bundle/"
 expect_exit 65 kh bake media.wim --payload no-bundle
 unchanged "bake: payload errors" media.wim "$S0"
 cp media.wim ro.wim && chmod 0444 ro.wim
-if setpriv --reuid=nobody --regid=nogroup --clear-groups true 2>/dev/null; then
+if [ -n "${KH_WINE:-}" ]; then
+	skip "bake: read-only WIM as nobody (Linux only: Wine runs as administrator)"
+elif setpriv --reuid=nobody --regid=nogroup --clear-groups true 2>/dev/null; then
 	CASE="bake, read-only WIM as nobody"
 	expect_exit 77 setpriv --reuid=nobody --regid=nogroup --clear-groups "$KH" bake ro.wim --payload payload
 	unchanged "bake: read-only WIM" ro.wim "$S0"
@@ -194,6 +254,7 @@ check "bake: other files of the image untouched (7z)" \
 	same "$(x7 media.wim 1/Windows/System32/ntoskrnl.exe | sha256sum)" "$(sha256sum <t1/Windows/System32/ntoskrnl.exe)"
 CASE="lint after bake"
 expect_exit 3 kh --json lint media.wim
+cp out media-lint.json
 check "lint after bake: image 1 clean" same "$(sevs 1)" ""
 check "lint after bake: image 2 no hook-missing, chained script reported" \
 	same "$(sevs 2)" "archive-keyholders-present setupcomplete-foreign "
@@ -256,6 +317,98 @@ check "bake --rebuild: wimlib-imagex verify accepts the rebuilt WIM" quiet wimli
 check "bake --rebuild: 7z t accepts the rebuilt WIM" quiet 7z t rebuilt.wim
 check "bake --rebuild: payload in every image (7z)" same "$(l7 rebuilt.wim | grep -ci '^[0-9]/Windows/Setup/Scripts/khreset/khreset.exe$')" 4
 
+# ---------------------------------------------------------------- --clean-archive
+check "lint after bake: image 1 ready, its summary says so" \
+	jq_is '.images[0] | "\(.ready) \(.summary)"' \
+	"true ready: a fresh install starts without captured licence files and an upgrade runs khreset's keyholder reset" media-lint.json
+check "lint after bake: image 2 still carries the archive; khreset leaves it (acts after upgrades only)" \
+	jq_is '.images[1].fresh_deployment | "\(.carries_archive) \(.repaired_at_first_boot)"' "true false" media-lint.json
+fixture "image 2 exported" quiet wimlib-imagex export orig.wim 2 custom.wim
+cp custom.wim custom-orig.wim
+S2=$(sum custom.wim)
+CASE="bake --clean-archive --dry-run"
+expect_exit 0 kh --json bake custom.wim --payload payload --clean-archive --dry-run
+unchanged "bake --clean-archive --dry-run" custom.wim "$S2"
+check "bake --clean-archive --dry-run: both captured entries listed for deletion" \
+	same "$(jq -r '.images[0].actions[] | select(.op == "delete") | .path' out | grep -i 'Archive' | sort | tr '\n' ' ')" \
+	"\\ProgramData\\Microsoft\\Windows\\ClipSVC\\Archive\\KeyHolder\\$OLD \\ProgramData\\Microsoft\\Windows\\ClipSVC\\Archive\\KeyHolder\\$ROOT_KH "
+check "bake --clean-archive --dry-run: archive_removed 2, clean_archive true" \
+	jq_is '"\(.clean_archive) \(.images[0].archive_removed)"' "true 2"
+expect_exit 0 kh bake custom.wim --payload payload --clean-archive --dry-run
+check "bake --clean-archive --dry-run: the human plan lists them" \
+	out_has "^    delete  .*ClipSVC.Archive.KeyHolder.$OLD"
+check "bake --clean-archive --dry-run: says what it would remove" out_has '2 captured archive entries to remove'
+CASE="bake without --clean-archive"
+expect_exit 0 kh --json bake custom.wim --payload payload --dry-run
+check "bake without --clean-archive: no archive entry deleted" \
+	jq_is '[.images[0].actions[] | select(.path | test("Archive"))] | length' 0
+CASE="bake --clean-archive"
+expect_exit 0 kh --json bake custom.wim --payload payload --clean-archive
+check "bake --clean-archive: verified" jq_is '"\(.images[0].verified) \(.images[0].archive_removed)"' "true 2"
+check "bake --clean-archive: wimlib-imagex verify accepts the WIM" quiet wimlib-imagex verify custom.wim
+# a one-image WIM: 7z lists its paths without the image number
+wimlist1() { l7 "$1" >list.txt && grep -q '^Windows' list.txt; }
+fixture "7z lists custom.wim" wimlist1 custom.wim
+check "bake --clean-archive: no archive entry left (7z)" unlisted 'ClipSVC/Archive/KeyHolder/'
+check "bake --clean-archive: the Archive\\KeyHolder folder stays (7z)" listed 'ProgramData/Microsoft/Windows/ClipSVC/Archive/KeyHolder'
+check "bake --clean-archive: Install\\KeyHolder untouched (7z)" \
+	same "$(x7 custom.wim "ProgramData/Microsoft/Windows/ClipSVC/Install/KeyHolder/$ROOT_KH")" '<License>other</License>'
+check "bake --clean-archive: the payload is in (7z)" \
+	same "$(x7 custom.wim Windows/Setup/Scripts/SetupComplete.cmd | sha256sum)" "$(sha256sum <payload/SetupComplete.cmd)"
+CASE="lint after bake --clean-archive"
+expect_exit 0 kh --json lint custom.wim
+check "lint after bake --clean-archive: no error, no warning" jq_is '"\(.summary.error) \(.summary.warning)"' "0 0"
+check "lint after bake --clean-archive: a fresh deployment carries nothing" \
+	jq_is '.images[0].fresh_deployment.carries_archive' false
+check "lint after bake --clean-archive: ready, and the summary line says so" \
+	jq_is '"\(.images[0].ready) \(.summary_line)"' "true all 1 image ready for fresh installs and upgrades"
+CASE="bake --clean-archive again"
+expect_exit 0 kh --json bake custom.wim --payload payload --clean-archive
+check "bake --clean-archive again: nothing left to remove" jq_is '.images[0].archive_removed' 0
+# the payload's policy decides whether the baked khreset repairs a machine
+# that was never upgraded: require_upgrade = false
+cp -r payload no-gate && sed -i 's/^require_upgrade *=.*/require_upgrade = false/' no-gate/khreset.ini
+cp custom-orig.wim gate.wim
+fixture "a payload with require_upgrade = false is baked" quiet kh_exec bake gate.wim --payload no-gate
+CASE="lint, the baked khreset repairs fresh deployments"
+expect_exit 3 kh --json lint gate.wim
+check "lint: with require_upgrade = false the archive is reset at first boot" \
+	jq_is '.images[0].fresh_deployment | "\(.carries_archive) \(.repaired_at_first_boot)"' "true true"
+check "lint: ... and the summary says so" jq_is '.images[0].summary | test("until khreset resets them at first boot")' true
+# Archive\KeyHolder that is a file, not a folder: refused, WIM unchanged
+mkdir -p t5/Windows/System32 t5/ProgramData/Microsoft/Windows/ClipSVC/Archive
+printf 'x' >t5/ProgramData/Microsoft/Windows/ClipSVC/Archive/KeyHolder
+fixture "a WIM whose Archive\\KeyHolder is a file" quiet wimlib-imagex capture t5 odd.wim odd
+S5=$(sum odd.wim)
+CASE="bake --clean-archive, Archive\\KeyHolder not a folder"
+expect_exit 65 kh bake odd.wim --payload payload --clean-archive
+check "bake --clean-archive: the refusal names the path" err_has 'Archive.KeyHolder exists and is not a folder'
+unchanged "bake --clean-archive, not a folder" odd.wim "$S5"
+
+# ---------------------------------------------------------------- progress
+# on a terminal (script(1)'s pty) the percent written, else nothing
+pty() { script -qec "$2" /dev/null </dev/null 2>&1 | tr '\r' '\n' >"$1"; }
+if [ -n "${KH_WINE:-}" ]; then
+	skip "progress (tests/win/media.sh checks khreset.exe's on Wine's console)"
+elif command -v script >/dev/null; then
+	cp orig.wim prog.wim
+	pty prog1.txt "'$KH' bake prog.wim --payload payload --rebuild"
+	check "progress on a terminal: the percent written, up to 100%" file_has prog1.txt 'khreset: writing *100% (.* MiB)'
+	cp orig.wim prog.wim
+	pty prog2.txt "'$KH' -q bake prog.wim --payload payload --rebuild"
+	check "progress with -q: none" file_lacks prog2.txt 'writing'
+	check "-q: baked all the same" quiet wimlib-imagex verify prog.wim
+	cp orig.wim prog.wim
+	pty prog3.txt "'$KH' bake prog.wim --payload payload --rebuild >prog3.out"
+	check "progress when stdout is a file: none" file_lacks prog3.txt 'writing'
+	cp orig.wim prog.wim
+	CASE="progress, stderr a file"
+	expect_exit 0 kh bake prog.wim --payload payload --rebuild
+	check "progress when stderr is a file: none" same "$ERR" ""
+else
+	skip "progress on a terminal (script(1) missing)"
+fi
+
 # ---------------------------------------------------------------- crash mid-commit
 cp orig.wim crash.wim
 CASE="crash: bake SIGKILLed mid-commit"
@@ -284,8 +437,11 @@ check "SetupComplete.cmd: never reboots" sh -c "! grep -Eiq 'shutdown|restart-co
 check "SetupComplete.cmd: always exits 0" sh -c "tail -n 1 '$SC' | tr -d '\r' | grep -qx 'exit /b 0'"
 mkdir wine
 wc=0
-sh "$TOP/tests/integration/media/setupcomplete-wine.sh" "$TOP" "$T/wine" >wine.txt 2>&1 || wc=$?
-if [ "$wc" = 2 ]; then
+[ -n "${KH_WINE:-}" ] ||
+	sh "$TOP/tests/integration/media/setupcomplete-wine.sh" "$TOP" "$T/wine" >wine.txt 2>&1 || wc=$?
+if [ -n "${KH_WINE:-}" ]; then
+	skip "SetupComplete.cmd under Wine (the Linux suite runs it)"
+elif [ "$wc" = 2 ]; then
 	skip "SetupComplete.cmd under Wine (wine64 / gcc-mingw-w64-x86-64 missing)"
 else
 	adopt "$wc" wine.txt "SetupComplete.cmd (wine): "

@@ -1,6 +1,7 @@
 #!/bin/sh
 # tests/win/check-imports-test.sh - win/check-imports.sh must reject an
-# executable that imports a non-system DLL and accept a static one.
+# executable that imports a non-system DLL and accept a static one;
+# win/check-size.sh must refuse an executable at its limit.
 # Ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.."
@@ -28,5 +29,14 @@ check "the static exe lists no foreign DLL" out_lacks 'NOT A SYSTEM DLL'
 CASE="a C source file"
 expect_exit 1 sh win/check-imports.sh "$D/t.c"
 check "rejects a non-PE file" err_has 'failed\|no import table'
+
+# win/check-size.sh: the 3 MiB budget
+sz=$(stat -c %s "$D/static.exe")
+CASE="size under the limit"
+expect_exit 0 sh win/check-size.sh "$D/static.exe"
+check "size: says the size" out_has "is $sz bytes"
+CASE="size at the limit"
+expect_exit 1 sh win/check-size.sh "$D/static.exe" "$sz"
+check "size: names the limit" err_has "FAIL: .* is $sz bytes, the limit is $sz"
 
 finish
