@@ -345,24 +345,25 @@ int cmd_version(int argc, char **argv, struct kh_globals *g)
 }
 
 /* Offline: the volume's own khreset.ini, read through p (below the root,
- * no link followed), else defaults with the bundle in that folder. */
+ * no link followed), else defaults with the bundle in that folder; its
+ * bundle and public key are below the root too. */
 static int offline_config(const char *root, kh_plat *p, struct kh_config **c)
 {
 	unsigned char *buf = NULL;
-	char *shown, *base;
+	char *shown;
 	size_t len;
 	int rc = plat_read(p, OFFLINE_DIR "/khreset.ini", 1 << 20, &buf, &len);
 
-	base = kh_asprintf("%s/" OFFLINE_DIR, root);
 	shown = kh_asprintf("%s/" OFFLINE_DIR "/khreset.ini", root);
-	if (!base || !shown)
+	if (!shown)
 		rc = KH_ERR_NOMEM;
-	if (rc == KH_ERR_NOENT)
-		rc = config_load(NULL, base, c);
-	else if (rc == KH_OK)
-		rc = config_parse(buf, len, shown, base, c);
+	if (rc == KH_ERR_NOENT) {
+		kh_clearerr();
+		rc = config_parse_root(NULL, 0, NULL, OFFLINE_DIR, c);
+	} else if (rc == KH_OK) {
+		rc = config_parse_root(buf, len, shown, OFFLINE_DIR, c);
+	}
 	free(buf);
-	free(base);
 	free(shown);
 	return rc;
 }

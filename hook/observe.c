@@ -169,12 +169,14 @@ static int observe_system(kh_plat *p, struct kh_obs *o)
 	return KH_OK;
 }
 
-static void observe_bundle(const struct kh_config *c, struct kh_obs *o)
+/* The volume's own configuration names a bundle below the root: read it
+ * from there, never through a host path. */
+static void observe_bundle(kh_plat *p, const struct kh_config *c, struct kh_obs *o)
 {
 	o->bundle_path = kh_strdup(c->bundle_dir);
 	kh_clearerr();
-	o->bundle_err = bundle_load(c->bundle_dir, c->public_key, c->max_file_size,
-				    &o->bundle);
+	o->bundle_err = bundle_load_at(c->bundle_below_root ? p : NULL, c->bundle_dir,
+				       c->public_key, c->max_file_size, &o->bundle);
 	if (o->bundle_err != KH_OK)
 		o->bundle_msg = kh_strdup(kh_lasterr());
 }
@@ -188,7 +190,7 @@ int observe(kh_plat *p, const struct kh_config *c, struct kh_obs *o)
 	if ((rc = observe_system(p, o)) != KH_OK)
 		return rc;
 	plat_licence(p, &o->lic, &o->lic_reason);
-	observe_bundle(c, o);
+	observe_bundle(p, c, o);
 	rc = scan_dir(p, c, c->archive_dir, o, 1, &o->archive, &o->n_archive,
 		      &o->archive_missing);
 	if (rc == KH_OK)

@@ -96,6 +96,38 @@ check "unknown key: check goes on" out_first '^verdict: *repair'
 expect_exit 65 kh --config "$T/nonexistent.ini" check
 check "missing --config file: named" err_has nonexistent.ini
 
+# bad_ini NAME TEXT RE: TEXT appended to the volume's khreset.ini makes run
+# exit 65 before anything changes, the message matching RE (file, line, key)
+bad_ini() {
+	fresh "$1"
+	printf "$2" >> "$V/$INI"
+	before=$(voldigest "$V")
+	expect_exit 65 kh run
+	check "$1: message names file, line and key" err_has "khreset.ini line $3"
+	check "$1: volume unchanged" same "$(voldigest "$V")" "$before"
+	check "$1: no backup made" test ! -e "$V/$BK"
+}
+REGKEY='HKLM\\SOFTWARE\\CMIT\\Active'
+# issue 8 item 12: a [registry] value name that is not UTF-8 (run crashed
+# inside hivex after the archive had moved)
+bad_ini reg-name-utf8 "value4 = $REGKEY | Name\\377\\376 | REG_SZ | x\\n" '12: \[registry\] value4 .*not UTF-8'
+# item 14: what the registry writer refused after the archive moved (exit 1)
+bad_ini reg-dword-sign "value4 = $REGKEY | Count | REG_DWORD | +5\\n" '12: \[registry\] value4 .*REG_DWORD'
+bad_ini reg-data-utf8 "value4 = $REGKEY | Url | REG_SZ | caf\\351\\n" '12: \[registry\] value4 .*not UTF-8'
+bad_ini reg-key-long "value4 = $REGKEY\\\\$(printf '%0256d' 0) | N | REG_SZ | x\\n" '12: \[registry\] value4 .*256 characters long, more than the 255'
+# item 15: config misreads
+bad_ini ini-nul '[clipsvc]\nservice = Clip\000SVC\n' '13: NUL byte'
+bad_ini ini-dup '[policy]\nkeep_backups = 3\n' '13: \[policy\] keep_backups .*given twice (first on line 7)'
+bad_ini reg-dword-octal "value4 = $REGKEY | Count | REG_DWORD | 010\\n" '12: \[registry\] value4 .*leading zero'
+for dur in P PT P1H; do
+	bad_ini "task-delay-$dur" "[task]\\ndelay = $dur\\n" "13: \\[task\\] delay = '$dur': expected an ISO 8601 duration"
+done
+# twin: the same keys written as meant are taken
+fresh ini-good
+printf "value4 = $REGKEY | Count | REG_DWORD | 10\\n[task]\\ndelay = PT1H\\n" >> "$V/$INI"
+expect_exit 2 kh run
+check "twin: DWORD 10 is written as 10" same "$(regval '\CMIT\Active' Count)" 10
+
 # --- the bundle ---
 PB=Windows/Setup/Scripts/khreset/bundle
 fresh digest
@@ -120,6 +152,52 @@ before=$(voldigest "$V")
 expect_exit 65 kh run
 check "forged bundle: the signature named" err_has '[Ss]ignature'
 check "forged bundle: volume unchanged" same "$(voldigest "$V")" "$before"
+
+# issue 8 item 10: offline, the bundle and its key are read below the root
+# through the safe path walk; the volume's own khreset.ini cannot name a
+# bundle elsewhere (run staged a bundle from outside --root)
+fresh bundle-abs
+cp -r "$d/bundle" "$T/outside-bundle"
+sed -i "s|^dir .*|dir = $T/outside-bundle|" "$V/$INI"
+before=$(voldigest "$V")
+expect_exit 65 kh run
+check "absolute bundle dir in the volume's khreset.ini: line and key named" \
+	err_has 'khreset.ini line 3: \[bundle\] dir = .*outside the volume'
+check "absolute bundle dir: volume unchanged" same "$(voldigest "$V")" "$before"
+check "absolute bundle dir: nothing staged" is_empty "$I"
+fresh bundle-dotdot
+sed -i "s|^dir .*|dir = ../../../../../bundle|" "$V/$INI"
+expect_exit 65 kh check
+check "bundle dir with '..': line and key named" err_has 'khreset.ini line 3: \[bundle\] dir'
+fresh bundle-link
+mv "$V/$PB" "$T/linked-bundle"
+ln -s "$T/linked-bundle" "$V/$PB"
+before=$(voldigest "$V")
+expect_exit 65 kh run
+check "symlinked bundle folder: refused, named" err_has 'khreset.bundle: a symbolic link, refused'
+check "symlinked bundle folder: volume unchanged" same "$(voldigest "$V")" "$before"
+check "symlinked bundle folder: nothing staged" is_empty "$I"
+fresh payload-link
+mv "$V/Windows/Setup/Scripts/khreset" "$T/linked-payload"
+ln -s "$T/linked-payload" "$V/Windows/Setup/Scripts/khreset"
+expect_exit 65 kh check
+check "symlinked payload folder: refused, named" err_has 'Scripts/khreset.*refused'
+expect_exit 3 kh --config "$T/linked-payload/khreset.ini" check
+check "twin: --config names a host file: its bundle is read on the host" \
+	out_has '^bundle: .*signature verified'
+fresh pubkey-link
+mv "$V/Windows/Setup/Scripts/khreset/demo.pub" "$T/outside.pub"
+ln -s "$T/outside.pub" "$V/Windows/Setup/Scripts/khreset/demo.pub"
+expect_exit 65 kh run
+check "symlinked public key: refused" err_has 'demo.pub'
+check "symlinked public key: nothing staged" is_empty "$I"
+# twin: --config FILE on the host names host paths (SPEC section 6)
+fresh host-config
+sed -e "s|^dir .*|dir = $d/bundle|" -e "s|^public_key .*|public_key = $d/keys/demo.pub|" \
+	"$V/$INI" >"$T/host.ini"
+rm -r "$V/$PB"
+expect_exit 2 kh --config "$T/host.ini" run
+check "twin: --config on the host: its bundle staged" same "$(sum "$I/$ROOT_KH")" "$(sum "$d/bundle/$ROOT_KH")"
 
 # --- concurrency and permissions ---
 # The lock is held by a subshell that reads from a FIFO the test keeps open:
