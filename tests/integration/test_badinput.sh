@@ -32,6 +32,15 @@ check "xxe: the entity's target is never opened" kill -0 "$canary"
 kill "$canary" 2>/dev/null
 wait "$canary" 2>/dev/null
 bad_entry oversize "larger than max_file_size" 'head -c 1100000 /dev/zero | tr "\0" " " > "$1/11111111-2222-3333-4444-555555555555.xml"'
+# issue 8 item 13: 112,000 attributes in under 1 MiB (check took minutes)
+python3 -c '
+import itertools, string, sys
+names = itertools.islice(itertools.product(string.ascii_letters, repeat=3), 112000)
+sys.stdout.write("<License " + " ".join("".join(n) + "=\"\"" for n in names) + "/>")
+' >"$T/attrs.xml"
+bad_entry attributes "too complex for a keyholder: more than 64 attributes" 'cp "$2/attrs.xml" "$1/11111111-2222-3333-4444-555555555555.xml"'
+check "attributes: the file is under max_file_size" test "$(stat -c %s "$T/attrs.xml")" -lt 1048576
+check "attributes: and well-formed XML (Python's expat)" python3 -c 'import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])' "$T/attrs.xml"
 bad_entry badname "not <uuid>.xml" 'cp "$1/f912421d-3371-f33c-3cf8-22df25e5851f.xml" "$1/notes.xml"'
 bad_entry directory "a directory" 'mkdir "$1/11111111-2222-3333-4444-555555555555.xml"'
 expect_exit 2 kh run --force
