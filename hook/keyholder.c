@@ -249,6 +249,10 @@ int keyholder_check(const unsigned char *buf, size_t len, char **reason)
 		err = KH_OK;
 	if (err != KH_OK && reason && !*reason)
 		err = KH_ERR_NOMEM;
+	/* libxml2 keeps a DOCTYPE's entities, even in SAX mode, in a document
+	 * of its own ("SAX compatibility mode"): ours to free */
+	xmlFreeDoc(ctxt->myDoc);
+	ctxt->myDoc = NULL;
 	xmlFreeParserCtxt(ctxt);
 	return err;
 }
