@@ -16,10 +16,17 @@
 #define LOG_MAX  (1u << 20)
 #define LOG_KEEP 3
 
+/* The khreset.log writer; a log that cannot be written is said once. */
+struct logfile {
+	kh_plat *p;
+	int failed;
+};
+
 struct session {
 	kh_plat *p;
 	struct kh_config *c;
 	int locked;
+	struct logfile log;
 };
 
 static int session_open(struct session *s, const struct kh_globals *g)
@@ -55,25 +62,36 @@ static void log_rotate(kh_plat *p)
 	}
 }
 
-/* The log sink: never recurses, never disturbs the caller's error detail. */
+/* The log sink: never recurses, never disturbs the caller's error detail;
+ * the first line that cannot be written is reported on stderr (the run
+ * goes on: the log is its record, not its work). */
 static void log_to_file(const char *line, void *ud)
 {
 	static int busy;
 	char saved[1024];
 	struct kh_dirent st;
-	kh_plat *p = ud;
+	struct logfile *lf = ud;
+	kh_plat *p = lf->p;
+	int rc = KH_OK;
 
 	if (busy)
 		return;
 	busy = 1;
 	snprintf(saved, sizeof(saved), "%s", kh_lasterr());
+	kh_clearerr();
 	if (plat_stat(p, LOG_FILE, &st) == KH_OK) {
 		if (st.size >= LOG_MAX)
 			log_rotate(p);
 		free(st.name);
 	} else
-		plat_mkdirs(p, LOG_DIR);
-	plat_append_sync(p, LOG_FILE, line, strlen(line));
+		rc = plat_mkdirs(p, LOG_DIR);
+	if (rc == KH_OK)
+		rc = plat_append_sync(p, LOG_FILE, line, strlen(line));
+	if (rc != KH_OK && !lf->failed) {
+		lf->failed = 1;
+		cli_say("the log %s cannot be written: %s; going on without it", LOG_FILE,
+			kh_lasterr()[0] ? kh_lasterr() : kh_errstr(rc));
+	}
 	kh_seterr("%s", saved);
 	busy = 0;
 }
@@ -101,7 +119,8 @@ static int session_lock(struct session *s, struct kh_result *r)
 	if ((rc = plat_lock(s->p, KH_LOCKFILE)) != KH_OK)
 		return cli_fail(rc, "lock");
 	s->locked = 1;
-	kh_log_sink(log_to_file, s->p, s->c->log_level);
+	s->log.p = s->p;
+	kh_log_sink(log_to_file, &s->log, s->c->log_level);
 	if ((rc = journal_recover(s->p, &r->recovery)) != KH_OK)
 		return cli_fail(rc, "recovering the interrupted run");
 	if (r->recovery.found)

@@ -208,6 +208,39 @@ rm -r "$V/$PB"
 expect_exit 2 kh --config "$T/host.ini" run
 check "twin: --config on the host: its bundle staged" same "$(sum "$I/$ROOT_KH")" "$(sum "$d/bundle/$ROOT_KH")"
 
+# --- files khreset writes: one name each, and a log that cannot be written ---
+LOGD=Windows/Logs/khreset
+# issue 8 item 11: a hard-linked khreset.log (run appended outside the root)
+fresh hardlog
+mkdir -p "$V/$LOGD"
+echo canary >"$T/outside.log"
+ln "$T/outside.log" "$V/$LOGD/khreset.log"
+expect_exit 2 kh run
+check "hard-linked khreset.log: the file outside is untouched" same "$(cat "$T/outside.log")" canary
+check "hard-linked khreset.log: the run says the log is not written" \
+	err_has 'log Windows.Logs.khreset.khreset.log cannot be written: .*2 hard links'
+check "hard-linked khreset.log: said once" same "$(grep -c 'cannot be written' "$T/err")" 1
+check "hard-linked khreset.log: the repair itself went on" is_empty "$A"
+fresh hardstatus
+mkdir -p "$V/ProgramData/khreset"
+echo canary >"$T/outside.json"
+ln "$T/outside.json" "$V/ProgramData/khreset/status.json"
+expect_exit 3 kh check
+check "hard-linked status.json: the file outside is untouched" same "$(cat "$T/outside.json")" canary
+check "hard-linked status.json: said" err_has 'status.json.*2 hard links'
+# twin: a log of one name is written
+fresh onelink
+expect_exit 2 kh run
+check "twin: khreset.log written" file_has "$V/$LOGD/khreset.log" 'outcome pending'
+check "twin: no complaint about the log" err_lacks 'cannot be written'
+# item 19: the log cannot be written at all (a file where its folder goes)
+fresh nolog
+rm -rf "$V/Windows/Logs"
+echo x >"$V/Windows/Logs"
+expect_exit 2 kh run
+check "log folder is a file: the run says the log is not written" \
+	err_has 'log Windows.Logs.khreset.khreset.log cannot be written'
+
 # --- concurrency and permissions ---
 # The lock is held by a subshell that reads from a FIFO the test keeps open:
 # it holds the lock until the test writes a line.
