@@ -191,13 +191,16 @@ void cli_usage(FILE *f, const char *verb)
 	fprintf(f, "  %s\n  global options, before or after the verb: " GLOBALS "\n", v->what);
 }
 
+/* One message, one line: names in it come escaped (kh_escape). */
 static void vsay(const char *verb, const char *fmt, va_list ap)
 {
+	char raw[2048], safe[2048];
+
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	fprintf(stderr, "khreset: ");
 	if (verb)
 		fprintf(stderr, "%s: ", verb);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	fprintf(stderr, "%s\n", kh_escape(raw, safe, sizeof(safe)));
 }
 
 void cli_say(const char *fmt, ...)
@@ -226,10 +229,13 @@ int cli_fail(int rc, const char *fmt, ...)
 	char what[512];
 	va_list ap;
 
+	char safe[512];
+
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "khreset: %s: %s\n", what, d[0] ? d : kh_errstr(rc));
+	fprintf(stderr, "khreset: %s: %s\n", kh_escape(what, safe, sizeof(safe)),
+		d[0] ? d : kh_errstr(rc));
 	return kh_exitcode(rc);
 }
 

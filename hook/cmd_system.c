@@ -171,6 +171,20 @@ static int bundle_needed(const struct kh_obs *o, const struct kh_decision *d)
 	return kh_exitcode(o->bundle_err ? o->bundle_err : KH_ERR_BUNDLE);
 }
 
+/* The backup moves every archive entry: one no path can name would fail
+ * it half-way, so the run is refused before it starts. */
+static int movable(const struct kh_obs *o, const struct kh_decision *d)
+{
+	const struct kh_entry *e = (d->plan & KH_ST_BACKUP) ? obs_unaddressable(o) : NULL;
+
+	if (!e)
+		return 0;
+	cli_say("archive entry '%s' cannot be moved aside: its name holds a '\\', which no "
+		"Windows path can name; move it out of the archive by hand (nothing was changed)",
+		e->name);
+	return KH_EXIT_DATAERR;
+}
+
 int cmd_check(int argc, char **argv, struct kh_globals *g)
 {
 	struct session s;
@@ -259,7 +273,7 @@ int cmd_run(int argc, char **argv, struct kh_globals *g)
 	attempt = retry_begin(s.p, s.c, opt.from_task);
 	if ((ex = session_lock(&s, &r)) != 0 || (ex = observe_decide(&s, opt.force, &o, &d)) != 0)
 		goto out;
-	if ((ex = bundle_needed(&o, &d)) != 0)
+	if ((ex = bundle_needed(&o, &d)) != 0 || (ex = movable(&o, &d)) != 0)
 		goto out;
 	if (d.verdict == KH_V_HEALTHY) {
 		r.outcome = KH_OUT_HEALTHY;

@@ -23,6 +23,21 @@ static const char *type_text(enum kh_ftype t)
 					     : "not a regular file";
 }
 
+#define UNADDRESSABLE "the name holds a '\\', which no Windows path can name"
+
+int obs_addressable(const char *name)
+{
+	return !strchr(name, '\\') && !strchr(name, '/');
+}
+
+const struct kh_entry *obs_unaddressable(const struct kh_obs *o)
+{
+	for (size_t i = 0; i < o->n_archive; i++)
+		if (!obs_addressable(o->archive[i].name))
+			return &o->archive[i];
+	return NULL;
+}
+
 static void set_reason(struct kh_entry *e, enum kh_class cls, char *reason)
 {
 	e->cls = cls;
@@ -39,6 +54,8 @@ void classify(struct kh_entry *e, const struct kh_bundle *b,
 
 	if (e->type != KH_FT_FILE)
 		return set_reason(e, KH_CL_INVALID, kh_asprintf("%s", type_text(e->type)));
+	if (!obs_addressable(e->name))
+		return set_reason(e, KH_CL_INVALID, kh_strdup(UNADDRESSABLE));
 	if (!kh_is_uuid_xml(e->name))
 		return set_reason(e, KH_CL_INVALID, kh_strdup("name is not <uuid>.xml"));
 	if (e->size > (uint64_t)max_size)
@@ -75,7 +92,7 @@ static int scan_entry(kh_plat *p, const char *dir, struct kh_entry *e,
 	int rc;
 
 	*xml_reason = NULL;
-	if (e->type != KH_FT_FILE || e->size > c->max_file_size)
+	if (e->type != KH_FT_FILE || e->size > c->max_file_size || !obs_addressable(e->name))
 		return KH_OK;
 	if (!(path = kh_asprintf("%s\\%s", dir, e->name)))
 		return KH_ERR_NOMEM;

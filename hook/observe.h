@@ -59,6 +59,12 @@ void classify(struct kh_entry *e, const struct kh_bundle *b,
 	      const struct kh_upgrade *upgraded_from, int64_t max_size,
 	      const char *xml_reason);
 const char *class_name(enum kh_class c);
+/* 1 if a path can name an entry called name: no '\' or '/' in it (a
+ * Linux mount may show a name Windows could never have made). */
+int obs_addressable(const char *name);
+/* The first archive entry no path can name (classed invalid), or NULL:
+ * nothing can move it, so a run that would is refused. */
+const struct kh_entry *obs_unaddressable(const struct kh_obs *o);
 
 /* --- decision (pure) --- */
 enum kh_verdict { KH_V_HEALTHY, KH_V_REPAIR, KH_V_ACTIVATE, KH_V_BLOCKED };

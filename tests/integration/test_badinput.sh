@@ -56,6 +56,42 @@ expect_exit 0 kh restore --latest
 check "symlink: restore puts the link back as a link" is_link "$A/22222222-2222-3333-4444-555555555555.xml"
 check "symlink: target still untouched" same "$(sum "$T/outside-file")" "$canary"
 
+# --- names Windows could not have made (issue 8 item 18) ---
+# a backslash: check gave "No such file or directory" for a file that exists
+fresh backslash
+printf x >"$A/a\\b.xml"
+before=$(voldigest "$V")
+expect_exit 3 kh check
+check "backslash in a name: classed invalid, said why" out_has "invalid .*a.b.xml .*holds a '.'"
+expect_exit 65 kh run
+check "backslash in a name: run refused naming the entry" err_has "archive entry 'a.b.xml' cannot be moved"
+check "backslash in a name: volume unchanged" same "$(voldigest "$V")" "$before"
+# not UTF-8: --json dropped the entry that drove the verdict
+fresh latin1
+printf x >"$A/$(printf 'caf\351.xml')"
+expect_exit 3 kh --json check
+check "non-UTF-8 name: --json is one document" is_json
+check "non-UTF-8 name: --json shows the entry, U+FFFD for the byte" \
+	jq_is '[.archive[] | select(.name == "caf\ufffd.xml") | .class] | join(",")' invalid
+check "non-UTF-8 name: name_hex holds the exact bytes" \
+	jq_is '[.archive[] | select(.name_hex) | .name_hex] | join(",")' "$(printf 'caf\351.xml' | od -An -tx1 | tr -d ' \n')"
+check "non-UTF-8 name: every entry listed" jq_is '.archive | length' 3
+check "non-UTF-8 name: the same document in status.json" \
+	jq_is '.archive | length' 3 "$V/ProgramData/khreset/status.json"
+check "twin: a UTF-8 name has no name_hex" jq_is '[.archive[] | select(.name_hex)] | length' 1
+expect_exit 3 kh check
+check "non-UTF-8 name: the terminal shows the byte escaped" out_has 'caf\\xe9\.xml'
+# a newline: the name cannot forge a line of the log or of the output
+fresh newline
+FORGED='x
+2030-01-01T00:00:00Z error   run      FORGED.xml'
+printf x >"$A/$FORGED"
+expect_exit 2 kh run
+check "newline in a name: no forged log line" file_lacks "$V/Windows/Logs/khreset/khreset.log" '^2030-01-01'
+check "newline in a name: logged escaped on its own line" \
+	file_has "$V/Windows/Logs/khreset/khreset.log" 'info  backup   moved .*x\\x0a2030-01-01T00:00:00Z error'
+check "newline in a name: no forged output line" out_lacks '^2030-01-01'
+
 # a symlink on the way to the archive: refused, nothing outside touched
 fresh linkpath
 mkdir -p "$T/elsewhere/KeyHolder"
