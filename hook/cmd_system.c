@@ -171,6 +171,53 @@ static int bundle_needed(const struct kh_obs *o, const struct kh_decision *d)
 	return kh_exitcode(o->bundle_err ? o->bundle_err : KH_ERR_BUNDLE);
 }
 
+/* [bundle] target_build against the running build: check says so; run
+ * refuses a bundle made for another build unless --force (SPEC 5). */
+static int build_mismatch(const struct kh_obs *o, const struct kh_decision *d, int run,
+			  int force)
+{
+	long want = o->bundle ? o->bundle->target_build : 0;
+
+	if (!want || !o->build || want == o->build ||
+	    (d->verdict != KH_V_REPAIR && d->verdict != KH_V_ACTIVATE))
+		return 0;
+	if (!run || force) {
+		cli_say("the bundle targets build %ld, this system runs build %ld%s", want,
+			o->build, !run ? ": run refuses it without --force"
+				       : "; used anyway (--force)");
+		return 0;
+	}
+	cli_say("the bundle targets build %ld, this system runs build %ld: not used "
+		"(nothing was changed; --force uses it anyway)", want, o->build);
+	return KH_EXIT_DATAERR;
+}
+
+/* The backup folder, if there, must be a folder reached without a link:
+ * said before anything changes rather than when the first entry moves. */
+static int state_folders(kh_plat *p)
+{
+	static const char *const dirs[] = { KH_STATE_DIR, KH_BACKUP_DIR };
+	struct kh_dirent st;
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		int rc = plat_stat(p, dirs[i], &st);
+
+		if (rc == KH_ERR_NOENT) {
+			kh_clearerr();
+			return 0;
+		}
+		if (rc == KH_OK && st.type != KH_FT_DIR) {
+			kh_seterr("%s: refused: %s", dirs[i], st.type == KH_FT_LINK ?
+				  "a symbolic link" : "not a folder");
+			rc = KH_ERR_UNSAFE;
+		}
+		free(st.name);
+		if (rc != KH_OK)
+			return cli_fail(rc, "state folder");
+	}
+	return 0;
+}
+
 /* The backup moves every archive entry: one no path can name would fail
  * it half-way, so the run is refused before it starts. */
 static int movable(const struct kh_obs *o, const struct kh_decision *d)
@@ -191,7 +238,7 @@ int cmd_check(int argc, char **argv, struct kh_globals *g)
 	struct kh_obs o;
 	struct kh_decision d;
 	struct kh_result r = { 0 };
-	int ch, ex;
+	int ch, ex, bad;
 
 	if ((ch = cli_getopt(argc, argv, "check", g)) != -1)
 		return cli_exit(ch);
@@ -203,8 +250,9 @@ int cmd_check(int argc, char **argv, struct kh_globals *g)
 	r.outcome = d.verdict == KH_V_HEALTHY ? KH_OUT_HEALTHY
 		  : d.verdict == KH_V_BLOCKED ? KH_OUT_BLOCKED : KH_OUT_CHECKED;
 	ex = d.verdict == KH_V_HEALTHY ? KH_EXIT_OK : KH_EXIT_ATTENTION;
-	if (bundle_needed(&o, &d))
-		ex = bundle_needed(&o, &d);
+	if ((bad = bundle_needed(&o, &d)) != 0)
+		ex = bad;
+	build_mismatch(&o, &d, 0, 0);
 	r.exit_code = ex;
 	emit(&s, g, &o, &d, &r, 0);
 out:
@@ -271,9 +319,11 @@ int cmd_run(int argc, char **argv, struct kh_globals *g)
 		goto out;
 	}
 	attempt = retry_begin(s.p, s.c, opt.from_task);
-	if ((ex = session_lock(&s, &r)) != 0 || (ex = observe_decide(&s, opt.force, &o, &d)) != 0)
+	if ((ex = state_folders(s.p)) != 0 || (ex = session_lock(&s, &r)) != 0 ||
+	    (ex = observe_decide(&s, opt.force, &o, &d)) != 0)
 		goto out;
-	if ((ex = bundle_needed(&o, &d)) != 0 || (ex = movable(&o, &d)) != 0)
+	if ((ex = bundle_needed(&o, &d)) != 0 || (ex = movable(&o, &d)) != 0 ||
+	    (ex = build_mismatch(&o, &d, 1, opt.force)) != 0)
 		goto out;
 	if (d.verdict == KH_V_HEALTHY) {
 		r.outcome = KH_OUT_HEALTHY;

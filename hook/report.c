@@ -96,8 +96,10 @@ static json_t *jbundle(const struct kh_obs *o)
 	for (size_t i = 0; b && i < b->n; i++)
 		json_array_append_new(files, json_pack("{s:s, s:s}", "name", b->files[i].name,
 						       "sha256", b->files[i].sha256));
-	return json_pack("{s:o, s:b, s:b, s:o, s:o?}", "path", jtext(o->bundle_path),
+	return json_pack("{s:o, s:b, s:b, s:o, s:o, s:o?}", "path", jtext(o->bundle_path),
 			 "verified", b && b->verified, "signed", b && b->is_signed,
+			 "target_build", b && b->target_build ? json_integer(b->target_build)
+								 : json_null(),
 			 "files", files, "error", o->bundle_msg ? jtext(o->bundle_msg) : NULL);
 }
 
@@ -226,7 +228,13 @@ static void human_system(FILE *out, const struct kh_obs *o)
 		fprintf(out, "no in-place upgrade recorded");
 	fprintf(out, "%s\n", o->windows_old ? "; Windows.old present" : "");
 	fprintf(out, "licence:   %s\n", licnames[o->lic]);
-	if (o->bundle)
+	if (o->bundle && o->bundle->target_build && o->build &&
+	    o->bundle->target_build != o->build)
+		fprintf(out, "bundle:    %s, %zu file(s), %s, FOR BUILD %ld (this is %ld)\n",
+			ESC(o->bundle->name ? o->bundle->name : o->bundle_path), o->bundle->n,
+			o->bundle->is_signed ? "signature verified" : "unsigned",
+			o->bundle->target_build, o->build);
+	else if (o->bundle)
 		fprintf(out, "bundle:    %s, %zu file(s), %s\n",
 			ESC(o->bundle->name ? o->bundle->name : o->bundle_path),
 			o->bundle->n, o->bundle->is_signed ? "signature verified" : "unsigned");

@@ -244,6 +244,41 @@ rm -r "$V/$PB"
 expect_exit 2 kh --config "$T/host.ini" run
 check "twin: --config on the host: its bundle staged" same "$(sum "$I/$ROOT_KH")" "$(sum "$d/bundle/$ROOT_KH")"
 
+# issue 8 item 19: the bundle error is said once by check
+fresh bundle-once
+printf ' ' >> "$V/$PB/$ROOT_KH"
+expect_exit 65 kh check
+check "bundle error: check says it once" same "$(grep -c 'without the official keyholder set' "$T/err")" 1
+# item 19: [bundle] target_build against the running build (17763)
+fresh target-build KH_UNSIGNED=1
+sed -i 's/^target_build = .*/target_build = 19044/' "$V/$PB/manifest.ini"
+rm "$V/$PB/manifest.sig"
+expect_exit 3 kh check
+check "target_build 19044 on build 17763: check says so" \
+	err_has 'the bundle targets build 19044, this system runs build 17763: run refuses it without --force'
+check "target_build: the summary says it too" out_has '^bundle: .*FOR BUILD 19044 (this is 17763)'
+expect_exit 3 kh --json check
+check "target_build: in the status document" jq_is .bundle.target_build 19044
+before=$(voldigest "$V")
+expect_exit 65 kh run
+check "target_build: run refuses, says why" err_has 'targets build 19044, this system runs build 17763: not used'
+check "target_build: volume unchanged" same "$(voldigest "$V")" "$before"
+expect_exit 2 kh run --force
+check "target_build: --force uses it, saying so" err_has 'used anyway (--force)'
+fresh target-same
+expect_exit 3 kh check
+check "twin: a bundle for this build: nothing said" err_lacks 'targets build'
+# item 19: a symlinked backup folder (run failed with exit 1)
+fresh backup-link
+mkdir -p "$V/ProgramData/khreset" "$T/elsewhere-backup"
+ln -s "$T/elsewhere-backup" "$V/$BK"
+before=$(voldigest "$V")
+expect_exit 65 kh run
+check "symlinked backup folder: refused, named" err_has 'khreset.backup: refused: a symbolic link'
+check "symlinked backup folder: archive untouched" originals_back
+check "symlinked backup folder: volume unchanged" same "$(voldigest "$V")" "$before"
+check "symlinked backup folder: nothing written through it" is_empty "$T/elsewhere-backup"
+
 # --- files khreset writes: one name each, and a log that cannot be written ---
 LOGD=Windows/Logs/khreset
 # issue 8 item 11: a hard-linked khreset.log (run appended outside the root)
