@@ -77,6 +77,21 @@ static int wim_err(int wr, const char *file, const char *what)
 	return rc;
 }
 
+/* 1 if path is one part of a split WIM (total parts above 1). */
+static int split_part(const char *path)
+{
+	struct wimlib_wim_info info;
+	WIMStruct *wim;
+	int split = 0;
+
+	if (wimlib_open_wim(path, 0, &wim) == 0) {
+		if (wimlib_get_wim_info(wim, &info) == 0)
+			split = info.total_parts > 1;
+		wimlib_free(wim);
+	}
+	return split;
+}
+
 int wim_open(const char *path, int writable, kh_wim **out)
 {
 	int flags = WIMLIB_OPEN_FLAG_ERROR_IF_SPLIT | WIMLIB_OPEN_FLAG_CHECK_INTEGRITY;
@@ -105,7 +120,12 @@ int wim_open(const char *path, int writable, kh_wim **out)
 	w->last_pct = -1;
 	if (writable)
 		flags |= WIMLIB_OPEN_FLAG_WRITE_ACCESS;
-	if ((wr = wimlib_open_wim(path, flags, &w->wim)) != 0) {
+	wr = wimlib_open_wim(path, flags, &w->wim);
+	/* a split WIM's part is read-only to wimlib: say what it is (bad
+	 * input, as lint says), not "no write access" */
+	if (wr == WIMLIB_ERR_WIM_IS_READONLY && split_part(path))
+		wr = WIMLIB_ERR_IS_SPLIT_WIM;
+	if (wr != 0) {
 		int rc = wim_err(wr, path, "cannot open as a WIM");
 		wim_close(w);
 		return rc;
