@@ -33,7 +33,9 @@ OFFLINE_OBJ = $(call obj,$(OFFLINE_SRC))
 MAIN_OBJ    = $(call obj,hook/main.c)
 UNIT_SRC    = $(wildcard tests/unit/test_*.c)
 UNIT_BIN    = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-TOOLS       = $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
+PRELOAD     = $(BUILD)/tools/failio.so
+TOOLS       = $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(filter-out tests/tools/failio.c,\
+              $(wildcard tests/tools/*.c))) $(PRELOAD)
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -78,6 +80,11 @@ $(BUILD)/tests/khreset-fake: $(MAIN_OBJ) $(FAKE_OBJ) $(BUILD)/libkhcore.a
 $(BUILD)/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(KH_CFLAGS) -o $@ $< $(KH_LIBS)
+
+# An LD_PRELOAD shim for the tests (EIO on chosen files), no sanitizer.
+$(PRELOAD): tests/tools/failio.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wall -shared -fPIC -o $@ $< -ldl
 
 # Fuzzing: every tests/fuzz/fuzz_*.c is a libFuzzer target (it defines
 # LLVMFuzzerTestOneInput), linked by clang with -fsanitize=fuzzer against

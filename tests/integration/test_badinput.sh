@@ -116,6 +116,53 @@ before=$(voldigest "$V")
 expect_exit 65 kh run
 check "corrupt SOFTWARE hive: named" err_has 'SOFTWARE'
 check "corrupt SOFTWARE hive: volume unchanged" same "$(voldigest "$V")" "$before"
+# issue 8 item 13: a hive of a size no hive has (a 6 GiB sparse SOFTWARE made
+# run use 6.3 GB of memory and write it back dense) is refused unopened
+HIVE=Windows/System32/config/SOFTWARE
+for size in 6G 1G; do
+	fresh "sparse-$size"
+	truncate -s "$size" "$V/$HIVE"
+	bytes=$(stat -c %s "$V/$HIVE")
+	expect_exit 65 kh run
+	check "sparse $size hive: refused, saying why" \
+		err_has "SOFTWARE: $bytes bytes\(: larger than a registry hive can be\|, but its base block says 12288\)"
+	check "sparse $size hive: still sparse, same size" \
+		same "$(stat -c '%s %b' "$V/$HIVE" | awk '{ print $1, ($2 * 512 < 1048576) }')" "$bytes 1"
+	check "sparse $size hive: archive untouched" originals_back
+	check "sparse $size hive: no backup made" test ! -e "$V/$BK"
+done
+fresh truncated-hive
+truncate -s 8192 "$V/$HIVE"
+expect_exit 65 kh check
+check "truncated hive: refused, saying why" err_has 'SOFTWARE: 8192 bytes: shorter than its base block says'
+# item 19: a hive that cannot be read (EIO) is a failure (1), not bad input
+# (65); tests/tools/failio.so fails the calls of a failing disk
+if [ -f "$B/tools/failio.so" ]; then
+	eio() { # CALL VERB...: khreset VERB with CALL on SOFTWARE failing with EIO
+		c=$1
+		shift
+		ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+		KH_FAILIO_PATH=/$HIVE KH_FAILIO_CALL=$c LD_PRELOAD=$B/tools/failio.so kh_exec "$@"
+	}
+	fresh eio
+	before=$(voldigest "$V")
+	for c in mmap pread; do
+		expect_exit 1 eio $c check
+		check "EIO ($c) reading the hive: said as a read error" err_has 'SOFTWARE: cannot read: Input/output error'
+	done
+	expect_exit 1 eio pread run
+	check "EIO (pread) before run's first step: said" err_has 'SOFTWARE: cannot read: Input/output error'
+	check "EIO before the first step: volume as before" same "$(voldigest "$V")" "$before"
+	# hivex's own read of the whole hive, in the registry step (what the
+	# rollback then does is issue 8 item 9, not checked here)
+	expect_exit 1 eio read run
+	check "EIO (read) in run's registry step: said" err_has 'SOFTWARE: cannot read: Input/output error'
+	fresh eio-twin
+	expect_exit 2 kh run
+	check "twin: the same volume without the failing disk repairs" is_empty "$A"
+else
+	skip "EIO reading a hive ($B/tools/failio.so not built: make all)"
+fi
 fresh nosource KH_NO_UPGRADE=1
 expect_exit 3 kh --json check
 check "missing Source OS keys: upgraded_from null" jq_is .system.upgraded_from null
