@@ -35,12 +35,15 @@ OFFLINE_OBJ = $(call obj,$(OFFLINE_SRC))
 MAIN_OBJ    = $(call obj,hook/main.c)
 UNIT_SRC    = $(wildcard tests/unit/test_*.c)
 UNIT_BIN    = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-TOOLS       = $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
+PRELOAD     = $(BUILD)/tools/failio.so
+TOOLS       = $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(filter-out tests/tools/failio.c,\
+              $(wildcard tests/tools/*.c))) $(PRELOAD)
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all deps check check-unit check-integration check-asan demo bench media install clean
+.PHONY: all deps check check-unit check-integration check-asan demo bench media install clean \
+        fuzz fuzz-build fuzz-check
 all: $(BUILD)/khreset $(TOOLS)
 
 $(BUILD)/obj/%.o: %.c $(HDRS)
@@ -80,6 +83,44 @@ $(BUILD)/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(KH_CFLAGS) -o $@ $< $(KH_LIBS)
 
+# An LD_PRELOAD shim for the tests (EIO on chosen files), no sanitizer.
+$(PRELOAD): tests/tools/failio.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wall -shared -fPIC -o $@ $< -ldl
+
+# Fuzzing: every tests/fuzz/fuzz_*.c is a libFuzzer target (it defines
+# LLVMFuzzerTestOneInput), linked by clang with -fsanitize=fuzzer against
+# the core and offline objects compiled again, instrumented (ASan + UBSan),
+# under $(FUZZ_BUILD).  `make fuzz` runs each for FUZZ_SECONDS; `make
+# check` runs each for FUZZ_CHECK_SECONDS, and only says so loudly when
+# clang cannot build a libFuzzer target.  Seeds: tests/fuzz/seeds.sh.
+FUZZ_CC            ?= clang
+FUZZ_BUILD         ?= build/fuzz
+FUZZ_SECONDS       ?= 180
+FUZZ_CHECK_SECONDS ?= 20
+FUZZ_SRC      = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN      = $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/bin/%)
+FUZZ_MAKE     = $(MAKE) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+                SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all"
+FUZZ_RUN      = FUZZ_BUILD=$(FUZZ_BUILD) BUILD=$(BUILD) sh tests/fuzz/run.sh
+
+$(BUILD)/bin/fuzz_%: tests/fuzz/fuzz_%.c $(HDRS) $(OFFLINE_OBJ) $(BUILD)/libkhcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(KH_CFLAGS) -fsanitize=fuzzer -o $@ $< $(OFFLINE_OBJ) \
+	  $(BUILD)/libkhcore.a $(KH_LIBS)
+
+fuzz-build: all
+	@sh tests/fuzz/run.sh --probe $(FUZZ_CC)
+	+$(FUZZ_MAKE) $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@$(FUZZ_RUN) $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+fuzz-check: all
+	+@if sh tests/fuzz/run.sh --probe $(FUZZ_CC); then \
+	  $(FUZZ_MAKE) $(FUZZ_BIN) && $(FUZZ_RUN) $(FUZZ_CHECK_SECONDS) $(FUZZ_BIN); \
+	else echo "*** make check: the fuzz step was SKIPPED (see above)"; fi
+
 deps:
 	@sh tests/deps.sh
 
@@ -89,13 +130,15 @@ check-unit: $(UNIT_BIN)
 check-integration: $(BUILD)/khreset $(TOOLS) $(BUILD)/tests/khreset-fake
 	@BUILD=$(BUILD) sh tests/integration/run.sh
 
-# Everything, then again under AddressSanitizer + UBSan; then the Windows
-# build (cross-built dependencies cached under build/win) and its Wine tests.
+# Everything, then again under AddressSanitizer + UBSan, a short run of
+# every fuzz target; then the Windows build (cross-built dependencies
+# cached under build/win) and its Wine tests.
 check: deps
 	$(MAKE) all
 	$(MAKE) check-unit
 	$(MAKE) check-integration
 	$(MAKE) check-asan
+	$(MAKE) fuzz-check
 	$(MAKE) windows windows-test
 
 check-asan:

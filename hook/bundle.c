@@ -13,13 +13,17 @@
 #include "digest.h"
 #include "ini/ini.h"
 #include "keyholder.h"
+#include "platform.h"
 
 /*
- * Design note.  Every bundle file is read once into memory (kh_read_host:
- * no symlink, regular, size-capped) and used from there: manifest.ini's
- * signature is checked over those bytes and minIni parses the same bytes,
- * so what was verified is what is read.  Bytes minIni would misread - a
- * byte order mark, a NUL, a line longer than MAX_LINE - are refused first.
+ * Design note.  Every bundle file is read once into memory and used from
+ * there: manifest.ini's signature is checked over those bytes and minIni
+ * parses the same bytes, so what was verified is what is read.  Bytes
+ * minIni would misread - a byte order mark, a NUL, a line longer than
+ * MAX_LINE - are refused first.  The files come from the host (kh_read_host:
+ * no symlink at the end, regular, size-capped) or, for a bundle inside a
+ * mounted volume, from below its root (plat_read: the safe path walk, no
+ * link anywhere on the way).
  */
 
 #define MANIFEST     "manifest.ini"
@@ -28,6 +32,8 @@
 #define MAX_LINE     400
 #define DEFAULT_MAX  1048576
 #define MAX_MANIFEST (1024 * 1024)
+#define MAX_PUBKEY   (64 * 1024)
+#define MAX_FILES    256       /* a bundle holds a handful of keyholders */
 #define DEFAULT_NAME "CMGE V2020-L multi-level keyholder"
 
 struct blob {
@@ -44,6 +50,12 @@ struct kv {
 struct kvlist {
 	struct kv *v;
 	size_t n, cap;
+};
+
+/* Where the bundle is read from: p NULL, host paths; else paths below
+ * p's Windows root. */
+struct src {
+	kh_plat *p;
 };
 
 struct manifest {
@@ -68,23 +80,58 @@ static char *join(const char *dir, const char *name)
 	return p;
 }
 
-/*
- * Reads dir/name: no symlink, regular file, at most limit bytes.
- * Returns KH_ERR_NOENT, KH_ERR_UNSAFE, KH_ERR_TOOBIG, KH_ERR_IO or
- * KH_ERR_NOMEM; the detail in kh_lasterr() names the file.
- */
-static int read_entry(const char *dir, const char *name, size_t limit,
-		      struct blob *out)
+/* Reads path: no symlink, regular file, at most limit bytes.  Returns
+ * KH_ERR_NOENT, KH_ERR_UNSAFE, KH_ERR_TOOBIG, KH_ERR_IO or KH_ERR_NOMEM;
+ * the detail in kh_lasterr() names the file. */
+static int read_path(const struct src *s, const char *path, size_t limit,
+		     struct blob *out)
 {
-	char *path;
+	memset(out, 0, sizeof(*out));
+	if (s && s->p)
+		return plat_read(s->p, path, limit, &out->data, &out->len);
+	return kh_read_host(path, limit, &out->data, &out->len);
+}
+
+/* The same for dir/name (below a root: dir\name). */
+static int read_entry(const struct src *s, const char *dir, const char *name,
+		      size_t limit, struct blob *out)
+{
+	char *path = s && s->p ? kh_asprintf("%s\\%s", dir, name) : join(dir, name);
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	if (!(path = join(dir, name)))
+	if (!path)
 		return KH_ERR_NOMEM;
-	err = kh_read_host(path, limit, &out->data, &out->len);
+	err = read_path(s, path, limit, out);
 	free(path);
 	return err;
+}
+
+/* dir must be a folder: on the host (stat), or below the root, reached
+ * without a link and not one itself. */
+static int check_dir(const struct src *s, const char *dir)
+{
+	struct kh_dirent st;
+	struct stat hs;
+	int err;
+
+	if (!s || !s->p) {
+		if (stat(dir, &hs) < 0 || !S_ISDIR(hs.st_mode)) {
+			kh_seterr("bundle %s: no such folder", dir);
+			return KH_ERR_NOENT;
+		}
+		return KH_OK;
+	}
+	if ((err = plat_stat(s->p, dir, &st)) == KH_ERR_NOENT)
+		kh_seterr("bundle %s: no such folder", dir);
+	if (err != KH_OK)
+		return err;
+	free(st.name);
+	if (st.type == KH_FT_DIR)
+		return KH_OK;
+	kh_seterr("bundle %s: %s, refused", dir, st.type == KH_FT_LINK ?
+		  "a symbolic link" : "not a folder");
+	return st.type == KH_FT_LINK ? KH_ERR_UNSAFE : KH_ERR_NOENT;
 }
 
 /* ---- manifest parsing ------------------------------------------------- */
@@ -227,19 +274,32 @@ static void lower(char *s)
 			*s = (char)(*s - 'A' + 'a');
 }
 
-static int check_signature(const char *dir, const char *pubkey,
+static int check_signature(const struct src *s, const char *dir, const char *pubkey,
 			   const struct blob *mf)
 {
-	struct blob sig;
+	struct blob sig, key = { 0 };
 	int err;
 
-	err = read_entry(dir, SIGFILE, 4096, &sig);
+	err = read_entry(s, dir, SIGFILE, 4096, &sig);
 	if (err == KH_ERR_NOENT)
 		kh_seterr("bundle %s: " SIGFILE " missing, required by public "
 			  "key %s", dir, pubkey);
 	if (err != KH_OK)
 		return err == KH_ERR_NOMEM ? err : KH_ERR_SIGNATURE;
-	err = kh_ed25519_verify(pubkey, mf->data, mf->len, sig.data, sig.len);
+	if (s && s->p) {
+		if ((err = read_path(s, pubkey, MAX_PUBKEY, &key)) == KH_OK)
+			err = kh_ed25519_verify_mem(key.data, key.len, pubkey, mf->data,
+						    mf->len, sig.data, sig.len);
+		else if (err != KH_ERR_NOMEM) {
+			char why[512];
+
+			snprintf(why, sizeof(why), "%s", kh_lasterr());
+			kh_seterr("key %s", why);
+			err = KH_ERR_DATA;
+		}
+	} else {
+		err = kh_ed25519_verify(pubkey, mf->data, mf->len, sig.data, sig.len);
+	}
 	if (err != KH_OK) {
 		char why[512];
 
@@ -248,6 +308,7 @@ static int check_signature(const char *dir, const char *pubkey,
 		if (err != KH_ERR_NOMEM)
 			err = KH_ERR_SIGNATURE;
 	}
+	blob_free(&key);
 	blob_free(&sig);
 	return err;
 }
@@ -302,6 +363,11 @@ static int check_install(const char *dir, const struct manifest *m,
 
 	if (m->install.n == 0) {
 		kh_seterr("bundle %s: " MANIFEST ": [install] lists no files", dir);
+		return KH_ERR_BUNDLE;
+	}
+	if (m->install.n > MAX_FILES) {
+		kh_seterr("bundle %s: " MANIFEST ": [install] lists %zu files, more than %d",
+			  dir, m->install.n, MAX_FILES);
 		return KH_ERR_BUNDLE;
 	}
 	if (d >= 0) {
@@ -400,13 +466,14 @@ static int check_archive(const char *dir, const struct manifest *m,
 }
 
 /* Reads one bundle file and checks it against the manifest. */
-static int check_file(const char *dir, size_t limit, struct kh_bundle_file *f)
+static int check_file(const struct src *s, const char *dir, size_t limit,
+		      struct kh_bundle_file *f)
 {
 	struct blob bl;
 	char hex[KH_SHA256_HEX], *why = NULL;
 	int err;
 
-	err = read_entry(dir, f->name, limit, &bl);
+	err = read_entry(s, dir, f->name, limit, &bl);
 	if (err != KH_OK)
 		return err == KH_ERR_NOMEM || err == KH_ERR_IO ? err : KH_ERR_BUNDLE;
 	if ((err = kh_sha256_buf(bl.data, bl.len, hex)) != KH_OK)
@@ -434,18 +501,28 @@ out:
 
 /* ---- load ------------------------------------------------------------- */
 
-static int load_manifest(const char *dir, const char *pubkey,
+/* What the manifest's bytes say, every check that needs no other file. */
+static int parse_checked(const char *dir, const struct blob *mf, struct manifest *m,
+			 struct kh_bundle *b)
+{
+	int err;
+
+	if ((err = parse_manifest(dir, mf, m)) != KH_OK ||
+	    (err = check_bundle_section(dir, m, b)) != KH_OK ||
+	    (err = check_install(dir, m, b)) != KH_OK)
+		return err;
+	return check_archive(dir, m, b);
+}
+
+static int load_manifest(const struct src *s, const char *dir, const char *pubkey,
 			 struct manifest *m, struct kh_bundle *b)
 {
 	struct blob mf = { 0 };
-	struct stat st;
 	int err;
 
-	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		kh_seterr("bundle %s: no such folder", dir);
-		return KH_ERR_NOENT;
-	}
-	err = read_entry(dir, MANIFEST, MAX_MANIFEST, &mf);
+	if ((err = check_dir(s, dir)) != KH_OK)
+		return err;
+	err = read_entry(s, dir, MANIFEST, MAX_MANIFEST, &mf);
 	if (err == KH_ERR_NOENT)
 		kh_seterr("bundle %s: " MANIFEST " not found", dir);
 	else if (err == KH_ERR_UNSAFE || err == KH_ERR_TOOBIG)
@@ -455,23 +532,31 @@ static int load_manifest(const char *dir, const char *pubkey,
 	if ((err = prescan(dir, &mf)) != KH_OK)
 		goto out;
 	if (pubkey && *pubkey) {
-		if ((err = check_signature(dir, pubkey, &mf)) != KH_OK)
+		if ((err = check_signature(s, dir, pubkey, &mf)) != KH_OK)
 			goto out;
 		b->is_signed = 1;
 	}
-	if ((err = parse_manifest(dir, &mf, m)) != KH_OK)
-		goto out;
-	if ((err = check_bundle_section(dir, m, b)) != KH_OK ||
-	    (err = check_install(dir, m, b)) != KH_OK)
-		goto out;
-	err = check_archive(dir, m, b);
+	err = parse_checked(dir, &mf, m, b);
 out:
 	blob_free(&mf);
 	return err;
 }
 
-int bundle_load(const char *dir, const char *pubkey, size_t max_file_size,
-		struct kh_bundle **out)
+static struct kh_bundle *bundle_new(const char *dir)
+{
+	struct kh_bundle *b = calloc(1, sizeof(*b));
+
+	if (b && !(b->path = kh_strdup(dir))) {
+		free(b);
+		b = NULL;
+	}
+	if (!b)
+		kh_seterr("out of memory");
+	return b;
+}
+
+static int load(const struct src *s, const char *dir, const char *pubkey,
+		size_t max_file_size, struct kh_bundle **out)
 {
 	struct manifest m = { 0 };
 	struct kh_bundle *b;
@@ -483,19 +568,52 @@ int bundle_load(const char *dir, const char *pubkey, size_t max_file_size,
 		kh_seterr("bundle: no folder given");
 		return KH_ERR_NOENT;
 	}
-	if (!(b = calloc(1, sizeof(*b))) || !(b->path = kh_strdup(dir))) {
-		kh_seterr("out of memory");
+	if (!(b = bundle_new(dir)))
 		goto out;
-	}
-	if ((err = load_manifest(dir, pubkey, &m, b)) != KH_OK)
+	if ((err = load_manifest(s, dir, pubkey, &m, b)) != KH_OK)
 		goto out;
 	for (size_t i = 0; i < b->n; i++)
-		if ((err = check_file(dir, limit, &b->files[i])) != KH_OK)
+		if ((err = check_file(s, dir, limit, &b->files[i])) != KH_OK)
 			goto out;
 	b->verified = 1;
 	*out = b;
 	b = NULL;
 out:
+	if (err == KH_ERR_NOMEM)
+		kh_seterr("bundle %s: out of memory", dir);
+	manifest_free(&m);
+	bundle_free(b);
+	return err;
+}
+
+int bundle_load(const char *dir, const char *pubkey, size_t max_file_size,
+		struct kh_bundle **out)
+{
+	return load(NULL, dir, pubkey, max_file_size, out);
+}
+
+int bundle_load_at(kh_plat *p, const char *dir, const char *pubkey,
+		   size_t max_file_size, struct kh_bundle **out)
+{
+	struct src s = { p };
+
+	return load(p ? &s : NULL, dir, pubkey, max_file_size, out);
+}
+
+int bundle_parse(const void *text, size_t len, const char *dir, struct kh_bundle **out)
+{
+	struct blob mf = { (unsigned char *)text, len };
+	struct manifest m = { 0 };
+	struct kh_bundle *b;
+	int err = KH_ERR_NOMEM;
+
+	*out = NULL;
+	if (!(b = bundle_new(dir)))
+		return err;
+	if ((err = prescan(dir, &mf)) == KH_OK && (err = parse_checked(dir, &mf, &m, b)) == KH_OK) {
+		*out = b;
+		b = NULL;
+	}
 	if (err == KH_ERR_NOMEM)
 		kh_seterr("bundle %s: out of memory", dir);
 	manifest_free(&m);
@@ -642,7 +760,7 @@ static int digest_files(const char *dir, size_t limit, struct entries *e)
 		char *why = NULL;
 		int err;
 
-		if ((err = read_entry(dir, e->v[i].name, limit, &bl)) != KH_OK)
+		if ((err = read_entry(NULL, dir, e->v[i].name, limit, &bl)) != KH_OK)
 			return err == KH_ERR_NOMEM || err == KH_ERR_IO ?
 			       err : KH_ERR_BUNDLE;
 		err = kh_sha256_buf(bl.data, bl.len, e->v[i].sha256);
@@ -685,7 +803,7 @@ static int add_reference(const char *ref, size_t limit, struct entries *e)
 				       "not in the bundle, ignored", ref, d->d_name);
 			continue;
 		}
-		if ((err = read_entry(ref, d->d_name, limit, &bl)) != KH_OK)
+		if ((err = read_entry(NULL, ref, d->d_name, limit, &bl)) != KH_OK)
 			break;
 		err = kh_sha256_buf(bl.data, bl.len, hex);
 		blob_free(&bl);
@@ -856,7 +974,7 @@ static int holds(const char *dir, const char *name, const void *buf,
 	struct blob bl;
 	int same;
 
-	if (read_entry(dir, name, limit, &bl) != KH_OK)
+	if (read_entry(NULL, dir, name, limit, &bl) != KH_OK)
 		return 0;
 	same = bl.len == len && memcmp(bl.data, buf, len) == 0;
 	blob_free(&bl);

@@ -38,6 +38,17 @@ struct kh_bundle {
  */
 int bundle_load(const char *dir, const char *pubkey, size_t max_file_size,
 		struct kh_bundle **out);
+/* The same for a bundle inside a mounted volume (p NULL: the host): dir and
+ * pubkey are paths below p's Windows root, read with plat_read - the safe
+ * path walk, no link anywhere on the way (KH_ERR_UNSAFE). */
+struct kh_plat;
+int bundle_load_at(struct kh_plat *p, const char *dir, const char *pubkey,
+		   size_t max_file_size, struct kh_bundle **out);
+/* Only the checks of manifest.ini's bytes (no other file is read, no
+ * signature): what bundle_load does before it reads the keyholders.  dir
+ * names the bundle in messages; the files have names and digests, no
+ * data.  At most 256 [install] files. */
+int bundle_parse(const void *text, size_t len, const char *dir, struct kh_bundle **out);
 void bundle_free(struct kh_bundle *b);
 
 /* Case-insensitive lookup by file name; NULL if not a bundle file. */

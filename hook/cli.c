@@ -208,13 +208,16 @@ void cli_usage(FILE *f, const char *verb)
 	fprintf(f, "  %s\n  global options, before or after the verb: " GLOBALS "\n", v->what);
 }
 
+/* One message, one line: names in it come escaped (kh_escape). */
 static void vsay(const char *verb, const char *fmt, va_list ap)
 {
+	char raw[2048], safe[2048];
+
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	fprintf(stderr, "khreset: ");
 	if (verb)
 		fprintf(stderr, "%s: ", verb);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	fprintf(stderr, "%s\n", kh_escape(raw, safe, sizeof(safe)));
 }
 
 void cli_say(const char *fmt, ...)
@@ -243,10 +246,13 @@ int cli_fail(int rc, const char *fmt, ...)
 	char what[512];
 	va_list ap;
 
+	char safe[512];
+
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "khreset: %s: %s\n", what, d[0] ? d : kh_errstr(rc));
+	fprintf(stderr, "khreset: %s: %s\n", kh_escape(what, safe, sizeof(safe)),
+		d[0] ? d : kh_errstr(rc));
 	return kh_exitcode(rc);
 }
 
@@ -363,24 +369,25 @@ int cmd_version(int argc, char **argv, struct kh_globals *g)
 }
 
 /* Offline: the volume's own khreset.ini, read through p (below the root,
- * no link followed), else defaults with the bundle in that folder. */
+ * no link followed), else defaults with the bundle in that folder; its
+ * bundle and public key are below the root too. */
 static int offline_config(const char *root, kh_plat *p, struct kh_config **c)
 {
 	unsigned char *buf = NULL;
-	char *shown, *base;
+	char *shown;
 	size_t len;
 	int rc = plat_read(p, OFFLINE_DIR "/khreset.ini", 1 << 20, &buf, &len);
 
-	base = kh_asprintf("%s/" OFFLINE_DIR, root);
 	shown = kh_asprintf("%s/" OFFLINE_DIR "/khreset.ini", root);
-	if (!base || !shown)
+	if (!shown)
 		rc = KH_ERR_NOMEM;
-	if (rc == KH_ERR_NOENT)
-		rc = config_load(NULL, base, c);
-	else if (rc == KH_OK)
-		rc = config_parse(buf, len, shown, base, c);
+	if (rc == KH_ERR_NOENT) {
+		kh_clearerr();
+		rc = config_parse_root(NULL, 0, NULL, OFFLINE_DIR, c);
+	} else if (rc == KH_OK) {
+		rc = config_parse_root(buf, len, shown, OFFLINE_DIR, c);
+	}
 	free(buf);
-	free(base);
 	free(shown);
 	return rc;
 }

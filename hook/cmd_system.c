@@ -17,10 +17,17 @@
 #define LOG_MAX  (1u << 20)
 #define LOG_KEEP 3
 
+/* The khreset.log writer; a log that cannot be written is said once. */
+struct logfile {
+	kh_plat *p;
+	int failed;
+};
+
 struct session {
 	kh_plat *p;
 	struct kh_config *c;
 	int locked;
+	struct logfile log;
 };
 
 static int session_open(struct session *s, const struct kh_globals *g)
@@ -56,25 +63,36 @@ static void log_rotate(kh_plat *p)
 	}
 }
 
-/* The log sink: never recurses, never disturbs the caller's error detail. */
+/* The log sink: never recurses, never disturbs the caller's error detail;
+ * the first line that cannot be written is reported on stderr (the run
+ * goes on: the log is its record, not its work). */
 static void log_to_file(const char *line, void *ud)
 {
 	static int busy;
 	char saved[1024];
 	struct kh_dirent st;
-	kh_plat *p = ud;
+	struct logfile *lf = ud;
+	kh_plat *p = lf->p;
+	int rc = KH_OK;
 
 	if (busy)
 		return;
 	busy = 1;
 	snprintf(saved, sizeof(saved), "%s", kh_lasterr());
+	kh_clearerr();
 	if (plat_stat(p, LOG_FILE, &st) == KH_OK) {
 		if (st.size >= LOG_MAX)
 			log_rotate(p);
 		free(st.name);
 	} else
-		plat_mkdirs(p, LOG_DIR);
-	plat_append_sync(p, LOG_FILE, line, strlen(line));
+		rc = plat_mkdirs(p, LOG_DIR);
+	if (rc == KH_OK)
+		rc = plat_append_sync(p, LOG_FILE, line, strlen(line));
+	if (rc != KH_OK && !lf->failed) {
+		lf->failed = 1;
+		cli_say("the log %s cannot be written: %s; going on without it", LOG_FILE,
+			kh_lasterr()[0] ? kh_lasterr() : kh_errstr(rc));
+	}
 	kh_seterr("%s", saved);
 	busy = 0;
 }
@@ -109,7 +127,8 @@ static int session_lock(struct session *s, struct kh_result *r)
 	if ((rc = plat_lock(s->p, KH_LOCKFILE)) != KH_OK)
 		return cli_fail(rc, "lock");
 	s->locked = 1;
-	kh_log_sink(log_to_file, s->p, s->c->log_level);
+	s->log.p = s->p;
+	kh_log_sink(log_to_file, &s->log, s->c->log_level);
 	if ((rc = journal_recover(s->p, &r->recovery)) != KH_OK)
 		return cli_fail(rc, "recovering the interrupted run");
 	if (r->recovery.found)
@@ -211,13 +230,74 @@ static int hive_gate(const struct kh_obs *o, const struct kh_config *c,
 	return KH_EXIT_DATAERR;
 }
 
+/* [bundle] target_build against the running build: check says so; run
+ * refuses a bundle made for another build unless --force (SPEC 5). */
+static int build_mismatch(const struct kh_obs *o, const struct kh_decision *d, int run,
+			  int force)
+{
+	long want = o->bundle ? o->bundle->target_build : 0;
+
+	if (!want || !o->build || want == o->build ||
+	    (d->verdict != KH_V_REPAIR && d->verdict != KH_V_ACTIVATE))
+		return 0;
+	if (!run || force) {
+		cli_say("the bundle targets build %ld, this system runs build %ld%s", want,
+			o->build, !run ? ": run refuses it without --force"
+				       : "; used anyway (--force)");
+		return 0;
+	}
+	cli_say("the bundle targets build %ld, this system runs build %ld: not used "
+		"(nothing was changed; --force uses it anyway)", want, o->build);
+	return KH_EXIT_DATAERR;
+}
+
+/* The backup folder, if there, must be a folder reached without a link:
+ * said before anything changes rather than when the first entry moves. */
+static int state_folders(kh_plat *p)
+{
+	static const char *const dirs[] = { KH_STATE_DIR, KH_BACKUP_DIR };
+	struct kh_dirent st;
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		int rc = plat_stat(p, dirs[i], &st);
+
+		if (rc == KH_ERR_NOENT) {
+			kh_clearerr();
+			return 0;
+		}
+		if (rc == KH_OK && st.type != KH_FT_DIR) {
+			kh_seterr("%s: refused: %s", dirs[i], st.type == KH_FT_LINK ?
+				  "a symbolic link" : "not a folder");
+			rc = KH_ERR_UNSAFE;
+		}
+		free(st.name);
+		if (rc != KH_OK)
+			return cli_fail(rc, "state folder");
+	}
+	return 0;
+}
+
+/* The backup moves every archive entry: one no path can name would fail
+ * it half-way, so the run is refused before it starts. */
+static int movable(const struct kh_obs *o, const struct kh_decision *d)
+{
+	const struct kh_entry *e = (d->plan & KH_ST_BACKUP) ? obs_unaddressable(o) : NULL;
+
+	if (!e)
+		return 0;
+	cli_say("archive entry '%s' cannot be moved aside: its name holds a '\\', which no "
+		"Windows path can name; move it out of the archive by hand (nothing was changed)",
+		e->name);
+	return KH_EXIT_DATAERR;
+}
+
 int cmd_check(int argc, char **argv, struct kh_globals *g)
 {
 	struct session s;
 	struct kh_obs o;
 	struct kh_decision d;
 	struct kh_result r = { 0 };
-	int ch, ex;
+	int ch, ex, bad;
 
 	if ((ch = cli_getopt(argc, argv, "check", g)) != -1)
 		return cli_exit(ch);
@@ -234,8 +314,9 @@ int cmd_check(int argc, char **argv, struct kh_globals *g)
 	r.outcome = d.verdict == KH_V_HEALTHY ? KH_OUT_HEALTHY
 		  : d.verdict == KH_V_BLOCKED ? KH_OUT_BLOCKED : KH_OUT_CHECKED;
 	ex = d.verdict == KH_V_HEALTHY ? KH_EXIT_OK : KH_EXIT_ATTENTION;
-	if (bundle_needed(&o, &d))
-		ex = bundle_needed(&o, &d);
+	if ((bad = bundle_needed(&o, &d)) != 0)
+		ex = bad;
+	build_mismatch(&o, &d, 0, 0);
 	hive_warn(&o, "run will not write it");
 	r.exit_code = ex;
 	emit(&s, g, &o, &d, &r, 0);
@@ -310,9 +391,11 @@ int cmd_run(int argc, char **argv, struct kh_globals *g)
 	if (evidence && (ex = collect_begin(s.p, s.c, g, evidence, opt.wait_s, &ev)) != 0)
 		goto out;
 	attempt = retry_begin(s.p, s.c, opt.from_task);
-	if ((ex = session_lock(&s, &r)) != 0 || (ex = observe_decide(&s, opt.force, &o, &d)) != 0)
+	if ((ex = state_folders(s.p)) != 0 || (ex = session_lock(&s, &r)) != 0 ||
+	    (ex = observe_decide(&s, opt.force, &o, &d)) != 0)
 		goto out;
-	if ((ex = bundle_needed(&o, &d)) != 0)
+	if ((ex = bundle_needed(&o, &d)) != 0 || (ex = movable(&o, &d)) != 0 ||
+	    (ex = build_mismatch(&o, &d, 1, opt.force)) != 0)
 		goto out;
 	if ((ex = hive_gate(&o, s.c, &opt, &d)) != 0)
 		goto out;

@@ -16,9 +16,13 @@
 #include "config.h"
 #include "ini/ini.h"
 #include "khreset.h"
+#include "taskxml.h"
 
 #define VAL_MAX  1024
 #define FILE_MAX (1 << 20)
+#define KEY_PART_MAX  255      /* characters of one registry key name */
+#define VALUE_NAME_MAX 16383   /* characters of a registry value name */
+#define MAX_SEEN 256           /* keys one file may set */
 
 static const char *const known[] = {
 	"keyholder.archive_dir", "keyholder.install_dir", "keyholder.max_file_size",
@@ -32,11 +36,20 @@ static const char *const known[] = {
 	NULL
 };
 
+/* A key already set, for the duplicate check: "sec.key" as written. */
+struct seen {
+	char *name;
+	int line;
+};
+
 struct ctx {
 	struct kh_config *c;
 	const char *file;      /* name shown in messages */
 	int line;              /* of the key being set */
 	int err;
+	const char *root_dir;  /* the volume's own file: its folder below the root */
+	struct seen seen[MAX_SEEN];
+	size_t n_seen;
 };
 
 static char *trim(char *s)
@@ -110,7 +123,8 @@ static int is_known(const char *sec, const char *key)
 	char full[256];
 
 	if (!kh_strcasecmp(sec, "registry"))
-		return !strncasecmp(key, "value", 5) && key[5] != '\0';
+		return !strncasecmp(key, "value", 5) && key[5] &&
+		       strspn(key + 5, "0123456789") == strlen(key + 5);
 	snprintf(full, sizeof(full), "%s.%s", sec, key);
 	for (const char *const *k = known; *k; k++)
 		if (!kh_strcasecmp(*k, full))
@@ -137,7 +151,9 @@ static int getlong(struct ctx *x, const char *sec, const char *key,
 
 	errno = 0;
 	v = strtol(val, &end, 10);
-	if (errno || end == val || *end || v < lo || v > hi) {
+	/* digits as written: no sign, no blank, no leading zero */
+	if (errno || end == val || *end || v < lo || v > hi ||
+	    strspn(val, "0123456789") != strlen(val) || (val[0] == '0' && val[1])) {
 		char why[96];
 		snprintf(why, sizeof(why), "expected a whole number from %ld to %ld",
 			 lo, hi);
@@ -178,10 +194,91 @@ static int relpath_ok(const char *v)
 	return 1;
 }
 
+/* REG_DWORD data exactly as both writers read it: decimal digits without
+ * a sign or a leading zero ("010" is refused, not taken as octal or as
+ * ten), or 0x / 0X and hex digits; at most 0xffffffff. */
+static int dword_ok(const char *s)
+{
+	int hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+	const char *d = hex ? s + 2 : s;
+	unsigned long long v = 0;
+
+	if (!*d || strspn(d, hex ? "0123456789abcdefABCDEF" : "0123456789") != strlen(d) ||
+	    (!hex && d[0] == '0' && d[1]))
+		return 0;
+	for (; *d; d++) {
+		v = v * (hex ? 16 : 10) + (unsigned)(*d <= '9' ? *d - '0' : (*d | 0x20) - 'a' + 10);
+		if (v > 0xffffffffULL)
+			return 0;
+	}
+	return 1;
+}
+
+/* A registry name Windows takes as written: UTF-8 text, no control
+ * character, at most max characters (UTF-16 code units, as Windows counts
+ * them).  0 and why filled when not. */
+static int name_ok(const char *what, const char *s, size_t max, char *why, size_t size)
+{
+	const char *bad = NULL;
+
+	/* UTF-8 already: browse checks every value */
+	for (const char *p = s; !bad && *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			bad = "holds a control character";
+	if (bad) {
+		snprintf(why, size, "%s %s", what, bad);
+		return 0;
+	}
+	if (kh_u16len(s) > max) {
+		snprintf(why, size, "%s is %zu characters long, more than the %zu Windows allows",
+			 what, kh_u16len(s), max);
+		return 0;
+	}
+	return 1;
+}
+
+/* HKLM\SOFTWARE\a\b: every part after the hive a usable key name. */
+static int regkey_ok(struct ctx *x, const char *key, const char *val, const char *k)
+{
+	const char *p = strchr(k + 5, '\\') + 1;     /* past HKLM\HIVE\ */
+	char part[VAL_MAX], what[80], why[200];
+
+	for (;;) {
+		size_t n = strcspn(p, "\\");
+
+		if (!n)
+			return bad(x, "registry", key, "the key has an empty part "
+				   "(two '\\' in a row, or one at its end)", val);
+		memcpy(part, p, n);
+		part[n] = '\0';
+		snprintf(what, sizeof(what), "key part '%.32s%s'", part, n > 32 ? "..." : "");
+		if (!name_ok(what, part, KEY_PART_MAX, why, sizeof(why)))
+			return bad(x, "registry", key, why, val);
+		if (!p[n])
+			return 1;
+		p += n + 1;
+	}
+}
+
+/* The same value set twice ([registry] key and name compare as Windows
+ * compares them). */
+static int regdup(struct ctx *x, const char *key, const char *val, const struct kh_regval *r)
+{
+	for (size_t i = 0; i + 1 < x->c->n_reg; i++) {
+		const struct kh_regval *o = &x->c->reg[i];
+
+		if (!kh_strcasecmp(o->key, r->key) && !kh_strcasecmp(o->name, r->name))
+			return bad(x, "registry", key,
+				   "sets the same value as an earlier [registry] entry", val);
+	}
+	return 1;
+}
+
 static int parse_regval(struct ctx *x, const char *key, const char *val)
 {
 	char buf[VAL_MAX], *f[4], *save = NULL, *tok;
 	struct kh_regval *r, *nv;
+	char why[200];
 	int n = 0;
 
 	snprintf(buf, sizeof(buf), "%s", val);
@@ -194,6 +291,10 @@ static int parse_regval(struct ctx *x, const char *key, const char *val)
 	    strncasecmp(f[0], "HKLM\\SYSTEM\\", 12))
 		return bad(x, "registry", key,
 			   "key must start with HKLM\\SOFTWARE\\ or HKLM\\SYSTEM\\", val);
+	if (!regkey_ok(x, key, val, f[0]))
+		return 0;
+	if (!name_ok("value name", f[1], VALUE_NAME_MAX, why, sizeof(why)))
+		return bad(x, "registry", key, why, val);
 	nv = realloc(x->c->reg, (x->c->n_reg + 1) * sizeof(*nv));
 	if (!nv)
 		return x->err = KH_ERR_NOMEM, 0;
@@ -205,11 +306,10 @@ static int parse_regval(struct ctx *x, const char *key, const char *val)
 	else if (!kh_strcasecmp(f[2], "REG_EXPAND_SZ"))
 		r->type = KH_REG_EXPAND_SZ;
 	else if (!kh_strcasecmp(f[2], "REG_DWORD")) {
-		char *end;
-		errno = 0;
-		unsigned long d = strtoul(f[3], &end, 0);
-		if (errno || end == f[3] || *end || d > 0xffffffffUL)
-			return bad(x, "registry", key, "REG_DWORD data must be a 32-bit number", val);
+		if (!dword_ok(f[3]))
+			return bad(x, "registry", key, "REG_DWORD data must be a 32-bit number: "
+				   "decimal digits without sign or leading zero, or 0x and hex "
+				   "digits", val);
 		r->type = KH_REG_DWORD;
 	} else
 		return bad(x, "registry", key,
@@ -220,7 +320,7 @@ static int parse_regval(struct ctx *x, const char *key, const char *val)
 	x->c->n_reg++;
 	if (!r->key || !r->name || !r->data)
 		return x->err = KH_ERR_NOMEM, 0;
-	return 1;
+	return regdup(x, key, val, r);
 }
 
 static int set_key(struct ctx *x, const char *sec, const char *key, const char *val)
@@ -239,12 +339,16 @@ static int set_key(struct ctx *x, const char *sec, const char *key, const char *
 		if (!getlong(x, sec, key, val, 1024, 64L << 20, &l))
 			return 0;
 		c->max_file_size = (size_t)l;
-	} else if (IS("bundle", "dir")) {
-		if (!*val)
+	} else if (IS("bundle", "dir") || IS("bundle", "public_key")) {
+		int dir = key[0] == 'd' || key[0] == 'D';
+
+		if (dir && !*val)
 			return bad(x, sec, key, "must not be empty", val);
-		return setstr(&c->bundle_dir, val) == KH_OK;
-	} else if (IS("bundle", "public_key")) {
-		return setstr(&c->public_key, val) == KH_OK;
+		if (*val && x->root_dir && !relpath_ok(val))
+			return bad(x, sec, key, "expected a path relative to this file's folder: "
+				   "the volume's own khreset.ini cannot name a path outside the "
+				   "volume (no drive, no leading '\\' or '/', no '..')", val);
+		return setstr(dir ? &c->bundle_dir : &c->public_key, val) == KH_OK;
 	} else if (IS("policy", "require_upgrade")) {
 		return getbool(x, sec, key, val, &c->require_upgrade);
 	} else if (IS("policy", "keep_backups")) {
@@ -279,10 +383,17 @@ static int set_key(struct ctx *x, const char *sec, const char *key, const char *
 			return bad(x, sec, key, "must start with '\\'", val);
 		return setstr(&c->task_name, val) == KH_OK;
 	} else if (IS("task", "delay") || IS("task", "interval")) {
-		if (val[0] != 'P' || strspn(val, "PTDHMS0123456789") != strlen(val))
-			return bad(x, sec, key, "expected an ISO 8601 duration such as PT2M", val);
-		return setstr(key[0] == 'd' || key[0] == 'D' ? &c->task_delay
-							     : &c->task_interval, val) == KH_OK;
+		int delay = key[0] == 'd' || key[0] == 'D';
+		long long secs;
+
+		/* the parser the task definition uses: P[nD][T[nH][nM][nS]] */
+		if (taskxml_parse_duration(val, &secs) != KH_OK)
+			return bad(x, sec, key, "expected an ISO 8601 duration "
+				   "P[nD][T[nH][nM][nS]] such as PT2M", val);
+		if (!delay && (secs < 60 || secs > 31 * 86400))
+			return bad(x, sec, key, "the repetition interval must be from PT1M "
+				   "to P31D (Task Scheduler's range)", val);
+		return setstr(delay ? &c->task_delay : &c->task_interval, val) == KH_OK;
 	} else if (IS("task", "jitter")) {
 		if (!getlong(x, sec, key, val, 0, 86400, &l))
 			return 0;
@@ -304,6 +415,32 @@ static int set_key(struct ctx *x, const char *sec, const char *key, const char *
 	return 1;
 }
 
+/* A key set twice (sections and keys compare case-insensitively, also
+ * across repeated [section] headers): the file says two things. */
+static int once(struct ctx *x, const char *sec, const char *key, const char *val)
+{
+	char *name = kh_asprintf("%s.%s", sec, key);
+
+	if (!name)
+		return x->err = KH_ERR_NOMEM, 0;
+	for (size_t i = 0; i < x->n_seen; i++) {
+		char why[64];
+
+		if (kh_strcasecmp(x->seen[i].name, name))
+			continue;
+		free(name);
+		snprintf(why, sizeof(why), "given twice (first on line %d)", x->seen[i].line);
+		return bad(x, sec, key, why, val);
+	}
+	if (x->n_seen == MAX_SEEN) {
+		free(name);
+		return bad(x, sec, key, "more keys than one khreset.ini may set", val);
+	}
+	x->seen[x->n_seen].name = name;
+	x->seen[x->n_seen++].line = x->line;
+	return 1;
+}
+
 static int browse(const char *sec, const char *key, const char *val, int line, void *ud)
 {
 	struct ctx *x = ud;
@@ -314,7 +451,9 @@ static int browse(const char *sec, const char *key, const char *val, int line, v
 		       x->file, line, sec, key);
 		return 1;
 	}
-	return set_key(x, sec, key, val);
+	if (!kh_utf8_valid(val, strlen(val)))
+		return bad(x, sec, key, "the value is not UTF-8 text", val);
+	return once(x, sec, key, val) && set_key(x, sec, key, val);
 }
 
 static int defaults(struct kh_config *c)
@@ -402,23 +541,58 @@ static char *dirname_of(const char *path)
 	return strndup(path, (size_t)(slash - path));
 }
 
-static int parse(struct kh_config *c, const char *text, size_t len, const char *shown)
+static void seen_free(struct ctx *x)
 {
-	struct ctx x = { c, shown, 0, KH_OK };
+	for (size_t i = 0; i < x->n_seen; i++)
+		free(x->seen[i].name);
+}
+
+/* root_dir: the file is the volume's own, in that folder below the root. */
+static int parse(struct kh_config *c, const char *text, size_t len, const char *shown,
+		 const char *root_dir)
+{
+	struct ctx x = { .c = c, .file = shown, .root_dir = root_dir };
 	int rc;
 
+	/* Notepad's UTF-8 signature is not part of the first line */
+	if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3)) {
+		text += 3;
+		len -= 3;
+	} else if (len >= 2 && (!memcmp(text, "\xff\xfe", 2) || !memcmp(text, "\xfe\xff", 2))) {
+		kh_seterr("%s: saved as UTF-16; save it as UTF-8", shown);
+		return KH_ERR_CONFIG;
+	}
 	if ((rc = syntax_pass(text, len, shown)) != KH_OK)
 		return rc;
 	/* A file with [registry] replaces the built-in values. */
 	if (kh_ini_has_section(text, len, "registry"))
 		free_reg(c);
-	if ((rc = kh_ini_browse(shown, text, len, browse, &x)) != KH_OK)
+	rc = kh_ini_browse(shown, text, len, browse, &x);
+	seen_free(&x);
+	if (rc != KH_OK)
 		return rc == KH_ERR_DATA ? KH_ERR_CONFIG : rc;
 	return x.err;
 }
 
-int config_parse(const void *text, size_t len, const char *shown, const char *base,
-		 struct kh_config **out)
+/* dir\rel, '\' separated (a path below the Windows root). */
+static int join_root(char **p, const char *dir)
+{
+	char *s;
+
+	if (!*p)
+		return KH_OK;
+	if (!(s = kh_asprintf("%s\\%s", dir, *p)))
+		return KH_ERR_NOMEM;
+	for (char *q = s; *q; q++)
+		if (*q == '/')
+			*q = '\\';
+	free(*p);
+	*p = s;
+	return KH_OK;
+}
+
+static int load_text(const void *text, size_t len, const char *shown, const char *base,
+		     const char *root_dir, struct kh_config **out)
 {
 	struct kh_config *c = calloc(1, sizeof(*c));
 	char *dir = NULL;
@@ -430,16 +604,24 @@ int config_parse(const void *text, size_t len, const char *shown, const char *ba
 	if ((rc = defaults(c)) != KH_OK)
 		goto fail;
 	if (text) {
-		if ((rc = parse(c, text, len, shown)) != KH_OK)
+		if ((rc = parse(c, text, len, shown, root_dir)) != KH_OK)
 			goto fail;
-		if (!(c->path = kh_strdup(shown)) || (!base && !(dir = dirname_of(shown)))) {
+		if (!(c->path = kh_strdup(shown)) ||
+		    (!base && !root_dir && !(dir = dirname_of(shown)))) {
 			rc = KH_ERR_NOMEM;
 			goto fail;
 		}
 		base = base ? base : dir;
 	}
-	if ((rc = resolve_host(&c->bundle_dir, base)) != KH_OK ||
-	    (rc = resolve_host(&c->public_key, base)) != KH_OK)
+	if (root_dir) {
+		c->bundle_below_root = 1;
+		rc = join_root(&c->bundle_dir, root_dir);
+		if (rc == KH_OK)
+			rc = join_root(&c->public_key, root_dir);
+	} else if ((rc = resolve_host(&c->bundle_dir, base)) == KH_OK) {
+		rc = resolve_host(&c->public_key, base);
+	}
+	if (rc != KH_OK)
 		goto fail;
 	free(dir);
 	*out = c;
@@ -448,6 +630,18 @@ fail:
 	free(dir);
 	config_free(c);
 	return rc;
+}
+
+int config_parse(const void *text, size_t len, const char *shown, const char *base,
+		 struct kh_config **out)
+{
+	return load_text(text, len, shown, base, NULL, out);
+}
+
+int config_parse_root(const void *text, size_t len, const char *shown, const char *dir,
+		      struct kh_config **out)
+{
+	return load_text(text, len, shown, NULL, dir, out);
 }
 
 int config_load(const char *path, const char *default_base, struct kh_config **out)

@@ -10,8 +10,11 @@ struct kh_config {
 	char *archive_dir;       /* relative to the Windows root */
 	char *install_dir;
 	size_t max_file_size;
-	char *bundle_dir;        /* host path, resolved against the config's folder */
-	char *public_key;        /* host path or NULL */
+	char *bundle_dir;        /* host path, resolved against the config's folder;
+				  * below the root when bundle_below_root */
+	char *public_key;        /* the same, or NULL */
+	int bundle_below_root;   /* the volume's own file: bundle_dir and public_key
+				  * are paths below the Windows root, read with plat_read */
 	int require_upgrade;
 	int keep_backups;
 	char *clipsvc_service;
@@ -35,9 +38,14 @@ struct kh_config {
  * relative to default_base, e.g. the executable's or the config default
  * folder), read with kh_read_host: no symlink, at most 1 MiB.
  * Unknown sections/keys: warning through kh_log (not an error).
- * Invalid syntax or value (a NUL byte, a line over 1022 bytes included):
- * KH_ERR_CONFIG, kh_seterr() naming file, line and key.  Missing file:
- * KH_ERR_NOENT; a link or non-regular file: KH_ERR_UNSAFE.
+ * Invalid syntax or value: KH_ERR_CONFIG, kh_seterr() naming file, line and
+ * key.  That includes a NUL byte, a line over 1022 bytes, a value that is
+ * not UTF-8, a key given twice, a number with a sign or a leading zero, a
+ * duration Task Scheduler would refuse, a registry key part over 255 or a
+ * value name over 16383 characters, a control character in a registry
+ * name, the same registry value twice.  A UTF-8 signature (BOM) is skipped;
+ * UTF-16 is refused.  Missing file: KH_ERR_NOENT; a link or non-regular
+ * file: KH_ERR_UNSAFE.
  */
 int config_load(const char *path, const char *default_base,
 		struct kh_config **out);
@@ -47,6 +55,13 @@ int config_load(const char *path, const char *default_base,
  * the built-in defaults, relative to base. */
 int config_parse(const void *text, size_t len, const char *shown, const char *base,
 		 struct kh_config **out);
+/* The volume's own khreset.ini, read from below the root (text NULL: the
+ * defaults): dir is its folder relative to the root, and bundle.dir and
+ * bundle.public_key are taken relative to dir, below the root too
+ * (bundle_below_root set); an absolute path or ".." there is KH_ERR_CONFIG
+ * naming the line. */
+int config_parse_root(const void *text, size_t len, const char *shown, const char *dir,
+		      struct kh_config **out);
 void config_free(struct kh_config *c);
 
 #endif

@@ -1,4 +1,5 @@
 /* digest.c - SHA-256 and Ed25519 sign/verify through OpenSSL EVP. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,14 +109,39 @@ out:
 	return pk;
 }
 
-/* Reads a PEM key file (private or public) whole with kh_read_host - no
- * symlink, regular, small - and insists on Ed25519. */
+/* A PEM key (private or public) from its bytes; shown names it in
+ * messages.  Ed25519 only. */
+static EVP_PKEY *parse_key(const unsigned char *pem, size_t len, const char *shown,
+			   int private)
+{
+	EVP_PKEY *pk = NULL;
+	BIO *bio;
+
+	if (len <= INT_MAX && (bio = BIO_new_mem_buf(pem, (int)len)) != NULL) {
+		pk = private ? PEM_read_bio_PrivateKey(bio, NULL, nopass, NULL) : read_pubkey(bio);
+		BIO_free(bio);
+	}
+	if (!pk) {
+		kh_seterr("key %s: not a PEM %s key (%s)", shown,
+			  private ? "private" : "public", sslerr());
+		return NULL;
+	}
+	if (EVP_PKEY_get_base_id(pk) != EVP_PKEY_ED25519) {
+		kh_seterr("key %s: %s key, expected ED25519", shown,
+			  OBJ_nid2sn(EVP_PKEY_get_base_id(pk)));
+		EVP_PKEY_free(pk);
+		return NULL;
+	}
+	return pk;
+}
+
+/* Reads a PEM key file whole with kh_read_host - no symlink, regular,
+ * small - and parses it. */
 static EVP_PKEY *load_key(const char *path, int private)
 {
 	unsigned char *pem = NULL;
-	EVP_PKEY *pk = NULL;
+	EVP_PKEY *pk;
 	size_t len = 0;
-	BIO *bio;
 
 	if (!path || !*path) {
 		kh_seterr("no key file given");
@@ -128,22 +154,9 @@ static EVP_PKEY *load_key(const char *path, int private)
 		kh_seterr("key %s", why);
 		return NULL;
 	}
-	if ((bio = BIO_new_mem_buf(pem, (int)len)) != NULL)
-		pk = private ? PEM_read_bio_PrivateKey(bio, NULL, nopass, NULL) : read_pubkey(bio);
-	BIO_free(bio);
+	pk = parse_key(pem, len, path, private);
 	OPENSSL_cleanse(pem, len);
 	free(pem);
-	if (!pk) {
-		kh_seterr("key %s: not a PEM %s key (%s)", path,
-			  private ? "private" : "public", sslerr());
-		return NULL;
-	}
-	if (EVP_PKEY_get_base_id(pk) != EVP_PKEY_ED25519) {
-		kh_seterr("key %s: %s key, expected ED25519", path,
-			  OBJ_nid2sn(EVP_PKEY_get_base_id(pk)));
-		EVP_PKEY_free(pk);
-		return NULL;
-	}
 	return pk;
 }
 
@@ -172,14 +185,13 @@ out:
 	return err;
 }
 
-int kh_ed25519_verify(const char *pub_pem, const void *msg, size_t len,
-		      const unsigned char *sig, size_t siglen)
+static int verify(EVP_PKEY *pk, const char *shown, const void *msg, size_t len,
+		  const unsigned char *sig, size_t siglen)
 {
-	EVP_PKEY *pk;
 	EVP_MD_CTX *ctx = NULL;
 	int err = KH_ERR_DATA;
 
-	if (!(pk = load_key(pub_pem, 0)))
+	if (!pk)
 		goto out;
 	err = KH_ERR_SIGNATURE;
 	if (!sig || siglen != ED_SIGLEN) {
@@ -189,12 +201,12 @@ int kh_ed25519_verify(const char *pub_pem, const void *msg, size_t len,
 	err = KH_ERR_NOMEM;
 	if (!(ctx = EVP_MD_CTX_new()) ||
 	    EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pk) != 1) {
-		kh_seterr("verify with %s: %s", pub_pem, sslerr());
+		kh_seterr("verify with %s: %s", shown, sslerr());
 		goto out;
 	}
 	if (EVP_DigestVerify(ctx, sig, siglen, len ? msg : (const void *)"", len) != 1) {
 		ERR_clear_error();
-		kh_seterr("signature does not verify with %s", pub_pem);
+		kh_seterr("signature does not verify with %s", shown);
 		err = KH_ERR_SIGNATURE;
 		goto out;
 	}
@@ -203,4 +215,16 @@ out:
 	EVP_MD_CTX_free(ctx);
 	EVP_PKEY_free(pk);
 	return err;
+}
+
+int kh_ed25519_verify(const char *pub_pem, const void *msg, size_t len,
+		      const unsigned char *sig, size_t siglen)
+{
+	return verify(load_key(pub_pem, 0), pub_pem, msg, len, sig, siglen);
+}
+
+int kh_ed25519_verify_mem(const void *pem, size_t pemlen, const char *shown,
+			  const void *msg, size_t len, const unsigned char *sig, size_t siglen)
+{
+	return verify(parse_key(pem, pemlen, shown, 0), shown, msg, len, sig, siglen);
 }

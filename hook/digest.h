@@ -19,5 +19,9 @@ int kh_ed25519_sign(const char *key_pem, const void *msg, size_t len,
 		    unsigned char sig[64]);
 int kh_ed25519_verify(const char *pub_pem, const void *msg, size_t len,
 		      const unsigned char *sig, size_t siglen);
+/* The same with the public key's PEM bytes already read (e.g. from below a
+ * Windows root); shown names the key in messages. */
+int kh_ed25519_verify_mem(const void *pem, size_t pemlen, const char *shown,
+			  const void *msg, size_t len, const unsigned char *sig, size_t siglen);
 
 #endif

@@ -80,6 +80,23 @@ void kh_log(int level, const char *step, const char *fmt, ...)
 void kh_test_stop(const char *name);
 int kh_test_fail(const char *name);
 
+/* Text from outside (names on disk, config values, registry data):
+ * kh_utf8_len is the length of the valid UTF-8 sequence at s[0..n) (1-4;
+ * 0 when the bytes there are not one: overlong, surrogate, above U+10FFFF,
+ * cut short); kh_utf8_valid says whether all of s[0..n) is UTF-8;
+ * kh_u16len counts the UTF-16 code units of valid UTF-8 (what Windows
+ * counts as characters). */
+size_t kh_utf8_len(const unsigned char *s, size_t n);
+int kh_utf8_valid(const char *s, size_t n);
+size_t kh_u16len(const char *s);
+/* s made safe for a terminal or a log line: every control character, DEL
+ * and byte that is not UTF-8 becomes \xHH; other text is kept.  kh_seterr
+ * and kh_log do this to every message.  Writes at most size bytes (NUL
+ * included; cut at a character boundary); returns out. */
+char *kh_escape(const char *s, char *out, size_t size);
+/* The same, malloc'd (NULL on ENOMEM). */
+char *kh_escape_dup(const char *s);
+
 /* Names: case-insensitive ASCII compare (Windows file names). */
 int kh_strcasecmp(const char *a, const char *b);
 /* 1 if name is "<8-4-4-4-12 hex>.xml" (any case). */

@@ -23,6 +23,21 @@ static const char *type_text(enum kh_ftype t)
 					     : "not a regular file";
 }
 
+#define UNADDRESSABLE "the name holds a '\\', which no Windows path can name"
+
+int obs_addressable(const char *name)
+{
+	return !strchr(name, '\\') && !strchr(name, '/');
+}
+
+const struct kh_entry *obs_unaddressable(const struct kh_obs *o)
+{
+	for (size_t i = 0; i < o->n_archive; i++)
+		if (!obs_addressable(o->archive[i].name))
+			return &o->archive[i];
+	return NULL;
+}
+
 static void set_reason(struct kh_entry *e, enum kh_class cls, char *reason)
 {
 	e->cls = cls;
@@ -43,6 +58,8 @@ void classify(struct kh_entry *e, const struct kh_bundle *b,
 					      "check the file system (chkdsk /f)", strerror(e->stat_err)));
 	if (e->type != KH_FT_FILE)
 		return set_reason(e, KH_CL_INVALID, kh_asprintf("%s", type_text(e->type)));
+	if (!obs_addressable(e->name))
+		return set_reason(e, KH_CL_INVALID, kh_strdup(UNADDRESSABLE));
 	if (!kh_is_uuid_xml(e->name))
 		return set_reason(e, KH_CL_INVALID, kh_strdup("name is not <uuid>.xml"));
 	if (e->size > (uint64_t)max_size)
@@ -79,7 +96,7 @@ static int scan_entry(kh_plat *p, const char *dir, struct kh_entry *e,
 	int rc;
 
 	*xml_reason = NULL;
-	if (e->type != KH_FT_FILE || e->size > c->max_file_size)
+	if (e->type != KH_FT_FILE || e->size > c->max_file_size || !obs_addressable(e->name))
 		return KH_OK;
 	if (!(path = kh_asprintf("%s\\%s", dir, e->name)))
 		return KH_ERR_NOMEM;
@@ -197,12 +214,14 @@ static int observe_system(kh_plat *p, struct kh_obs *o)
 	return KH_OK;
 }
 
-static void observe_bundle(const struct kh_config *c, struct kh_obs *o)
+/* The volume's own configuration names a bundle below the root: read it
+ * from there, never through a host path. */
+static void observe_bundle(kh_plat *p, const struct kh_config *c, struct kh_obs *o)
 {
 	o->bundle_path = kh_strdup(c->bundle_dir);
 	kh_clearerr();
-	o->bundle_err = bundle_load(c->bundle_dir, c->public_key, c->max_file_size,
-				    &o->bundle);
+	o->bundle_err = bundle_load_at(c->bundle_below_root ? p : NULL, c->bundle_dir,
+				       c->public_key, c->max_file_size, &o->bundle);
 	if (o->bundle_err != KH_OK)
 		o->bundle_msg = kh_strdup(kh_lasterr());
 }
@@ -216,7 +235,7 @@ int observe(kh_plat *p, const struct kh_config *c, struct kh_obs *o)
 	if ((rc = observe_system(p, o)) != KH_OK)
 		return rc;
 	plat_licence(p, &o->lic, &o->lic_reason);
-	observe_bundle(c, o);
+	observe_bundle(p, c, o);
 	rc = scan_dir(p, c, c->archive_dir, o, 1, &o->archive, &o->n_archive,
 		      &o->archive_missing);
 	if (rc == KH_OK)

@@ -65,6 +65,12 @@ const char *class_name(enum kh_class c);
 /* The first dirty hive of o whose file name (the last path component)
  * is name, any case; NULL (name NULL: any dirty hive) when none. */
 const struct kh_hive_state *obs_dirty_hive(const struct kh_obs *o, const char *name);
+/* 1 if a path can name an entry called name: no '\' or '/' in it (a
+ * Linux mount may show a name Windows could never have made). */
+int obs_addressable(const char *name);
+/* The first archive entry no path can name (classed invalid), or NULL:
+ * nothing can move it, so a run that would is refused. */
+const struct kh_entry *obs_unaddressable(const struct kh_obs *o);
 
 /* --- decision (pure) --- */
 enum kh_verdict { KH_V_HEALTHY, KH_V_REPAIR, KH_V_ACTIVATE, KH_V_BLOCKED };

@@ -11,6 +11,59 @@ static const char *const licnames[] = {
 	"unknown", "unlicensed", "licensed", "grace", "notification"
 };
 
+/* Text from outside as a JSON string, whatever its bytes: each byte that
+ * is not UTF-8 becomes U+FFFD (jansson takes UTF-8 only, and would drop
+ * the whole value).  NULL stays JSON null. */
+static json_t *jtext(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n, o = 0;
+	json_t *j;
+	char *b;
+
+	if (!s)
+		return json_null();
+	n = strlen(s);
+	if (kh_utf8_valid(s, n))
+		return json_string(s);
+	if (!(b = malloc(n * 3 + 1)))
+		return NULL;
+	for (size_t i = 0, l; i < n; i += l) {
+		if ((l = kh_utf8_len(p + i, n - i))) {
+			memcpy(b + o, p + i, l);
+			o += l;
+		} else {
+			memcpy(b + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			l = 1;
+		}
+	}
+	b[o] = '\0';
+	j = json_string(b);
+	free(b);
+	return j;
+}
+
+/* An entry's name: "name" as text (jtext) and, when the bytes on disk are
+ * not UTF-8, "name_hex" with every byte of them. */
+static void jname(json_t *o, const char *name)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = strlen(name);
+	char *h;
+
+	json_object_set_new(o, "name", jtext(name));
+	if (kh_utf8_valid(name, n) || !(h = malloc(2 * n + 1)))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		h[2 * i] = hex[(unsigned char)name[i] >> 4];
+		h[2 * i + 1] = hex[(unsigned char)name[i] & 15];
+	}
+	h[2 * n] = '\0';
+	json_object_set_new(o, "name_hex", json_string(h));
+	free(h);
+}
+
 static json_t *jtime(int64_t t)
 {
 	char s[32];
@@ -62,8 +115,8 @@ static json_t *jsystem(const struct kh_obs *o)
 	const struct kh_upgrade *u = o->upgraded_from;
 
 	if (u)
-		up = json_pack("{s:I, s:s?, s:o, s:s?, s:{s:s, s:o, s:o, s:b}}",
-			       "build", (json_int_t)u->build, "product", u->product,
+		up = json_pack("{s:I, s:o, s:o, s:s?, s:{s:s, s:o, s:o, s:b}}",
+			       "build", (json_int_t)u->build, "product", jtext(u->product),
 			       "time", jtime_or_null(u->time),
 			       "time_source", upgrade_time_from_name(u->time_from),
 			       "evidence", "key", u->key, "name_date", jtime_or_null(u->name_date),
@@ -81,9 +134,11 @@ static json_t *jbundle(const struct kh_obs *o)
 	for (size_t i = 0; b && i < b->n; i++)
 		json_array_append_new(files, json_pack("{s:s, s:s}", "name", b->files[i].name,
 						       "sha256", b->files[i].sha256));
-	return json_pack("{s:s?, s:b, s:b, s:o, s:s?}", "path", o->bundle_path,
+	return json_pack("{s:o, s:b, s:b, s:o, s:o, s:o?}", "path", jtext(o->bundle_path),
 			 "verified", b && b->verified, "signed", b && b->is_signed,
-			 "files", files, "error", o->bundle_msg);
+			 "target_build", b && b->target_build ? json_integer(b->target_build)
+								 : json_null(),
+			 "files", files, "error", o->bundle_msg ? jtext(o->bundle_msg) : NULL);
 }
 
 static json_t *jentries(const struct kh_entry *e, size_t n, int with_class)
@@ -91,12 +146,16 @@ static json_t *jentries(const struct kh_entry *e, size_t n, int with_class)
 	json_t *a = json_array();
 
 	for (size_t i = 0; i < n; i++) {
-		json_t *j = json_pack("{s:s, s:I, s:o, s:s?}", "name", e[i].name,
-				      "size", (json_int_t)e[i].size, "mtime", jtime(e[i].mtime),
-				      "sha256", e[i].sha256[0] ? e[i].sha256 : NULL);
+		json_t *j = json_object();
+
+		jname(j, e[i].name);
+		json_object_set_new(j, "size", json_integer((json_int_t)e[i].size));
+		json_object_set_new(j, "mtime", jtime(e[i].mtime));
+		json_object_set_new(j, "sha256", e[i].sha256[0] ? json_string(e[i].sha256)
+								 : json_null());
 		if (with_class) {
 			json_object_set_new(j, "class", json_string(class_name(e[i].cls)));
-			json_object_set_new(j, "reason", json_string(e[i].reason ? e[i].reason : ""));
+			json_object_set_new(j, "reason", jtext(e[i].reason ? e[i].reason : ""));
 		}
 		json_array_append_new(a, j);
 	}
@@ -129,16 +188,16 @@ static json_t *jresult(const struct kh_result *r)
 	json_t *steps = json_array(), *j;
 
 	for (size_t i = 0; i < r->n_steps; i++)
-		json_array_append_new(steps, json_pack("{s:s, s:b, s:I, s:s}",
+		json_array_append_new(steps, json_pack("{s:s, s:b, s:I, s:o}",
 			"step", r->steps[i].step, "ok", r->steps[i].ok,
-			"ms", (json_int_t)r->steps[i].ms, "detail", r->steps[i].detail));
+			"ms", (json_int_t)r->steps[i].ms, "detail", jtext(r->steps[i].detail)));
 	j = json_pack("{s:s, s:i, s:s?, s:o}", "outcome", outcome_name(r->outcome), "exit_code",
 		      r->exit_code, "backup_id", r->backup_id[0] ? r->backup_id : NULL,
 		      "steps", steps);
 	if (r->recovery.found)
-		json_object_set_new(j, "recovered", json_pack("{s:s, s:i, s:s}",
-			"interrupted_run", r->recovery.id, "undone", r->recovery.undone,
-			"detail", r->recovery.detail));
+		json_object_set_new(j, "recovered", json_pack("{s:o, s:i, s:o}",
+			"interrupted_run", jtext(r->recovery.id), "undone", r->recovery.undone,
+			"detail", jtext(r->recovery.detail)));
 	return j;
 }
 
@@ -184,6 +243,10 @@ int report_save(kh_plat *p, const char *json, int durable)
 	return rc;
 }
 
+/* Text from outside, for a terminal: one line, control characters and
+ * bytes that are not UTF-8 escaped (kh_escape). */
+#define ESC(s) kh_escape((s), (char[1024]){ 0 }, 1024)
+
 static void human_system(FILE *out, const struct kh_obs *o)
 {
 	const struct kh_upgrade *u = o->upgraded_from;
@@ -193,7 +256,7 @@ static void human_system(FILE *out, const struct kh_obs *o)
 	if (u) {
 		kh_fmt_time(u->time, when);
 		fprintf(out, "upgraded from build %ld (%s) ", u->build,
-			u->product ? u->product : "?");
+			u->product ? ESC(u->product) : "?");
 		if (u->time_from == KH_TIME_NONE)
 			fprintf(out, "at an unknown time");
 		else
@@ -207,11 +270,18 @@ static void human_system(FILE *out, const struct kh_obs *o)
 			fprintf(out, "hive:      %s DIRTY: %s\n           (%s)\n", o->hives[i].path,
 				o->hives[i].evidence, hive_meaning);
 	fprintf(out, "licence:   %s\n", licnames[o->lic]);
-	if (o->bundle)
-		fprintf(out, "bundle:    %s, %zu file(s), %s\n", o->bundle->name ? o->bundle->name : o->bundle_path,
+	if (o->bundle && o->bundle->target_build && o->build &&
+	    o->bundle->target_build != o->build)
+		fprintf(out, "bundle:    %s, %zu file(s), %s, FOR BUILD %ld (this is %ld)\n",
+			ESC(o->bundle->name ? o->bundle->name : o->bundle_path), o->bundle->n,
+			o->bundle->is_signed ? "signature verified" : "unsigned",
+			o->bundle->target_build, o->build);
+	else if (o->bundle)
+		fprintf(out, "bundle:    %s, %zu file(s), %s\n",
+			ESC(o->bundle->name ? o->bundle->name : o->bundle_path),
 			o->bundle->n, o->bundle->is_signed ? "signature verified" : "unsigned");
 	else
-		fprintf(out, "bundle:    UNAVAILABLE: %s\n", o->bundle_msg ? o->bundle_msg : "?");
+		fprintf(out, "bundle:    UNAVAILABLE: %s\n", o->bundle_msg ? ESC(o->bundle_msg) : "?");
 }
 
 void report_human(FILE *out, const struct kh_obs *o, const struct kh_decision *d,
@@ -226,16 +296,16 @@ void report_human(FILE *out, const struct kh_obs *o, const struct kh_decision *d
 		fprintf(out, "outcome:   %s (verdict %s: %s)\n", outcome_name(r->outcome),
 			verdict_name(d->verdict), d->why);
 	if (r->recovery.found)
-		fprintf(out, "recovered: %s\n", r->recovery.detail);
+		fprintf(out, "recovered: %s\n", ESC(r->recovery.detail));
 	human_system(out, o);
 	fprintf(out, "archive:   %zu entr%s%s%s\n", o->n_archive, o->n_archive == 1 ? "y" : "ies",
 		o->archive_missing ? " (folder missing)" : "", r->n_steps ? " as found" : "");
 	for (size_t i = 0; i < o->n_archive; i++)
 		fprintf(out, "  %-12s %-44s %s\n", class_name(o->archive[i].cls),
-			o->archive[i].name, o->archive[i].reason ? o->archive[i].reason : "");
+			ESC(o->archive[i].name), o->archive[i].reason ? ESC(o->archive[i].reason) : "");
 	if (verbose)
 		for (size_t i = 0; i < o->n_install; i++)
-			fprintf(out, "  install      %-44s %llu bytes\n", o->install[i].name,
+			fprintf(out, "  install      %-44s %llu bytes\n", ESC(o->install[i].name),
 				(unsigned long long)o->install[i].size);
 	if (d->plan) {
 		fprintf(out, "plan:     ");
@@ -246,7 +316,7 @@ void report_human(FILE *out, const struct kh_obs *o, const struct kh_decision *d
 	}
 	for (size_t i = 0; i < r->n_steps; i++)
 		fprintf(out, "  %-4s %-16s %5ld ms  %s\n", r->steps[i].ok ? "ok" : "FAIL",
-			r->steps[i].step, r->steps[i].ms, r->steps[i].detail);
+			r->steps[i].step, r->steps[i].ms, ESC(r->steps[i].detail));
 	if (r->backup_id[0])
 		fprintf(out, "backup:    %s (khreset restore %s puts it back)\n", r->backup_id,
 			r->backup_id);

@@ -52,15 +52,91 @@ int kh_exitcode(int err)
 	return errtab[err].exit;
 }
 
+size_t kh_utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned c = n ? s[0] : 0;
+	size_t len = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 :
+		     c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+
+	if (!n || !len || len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	/* overlong 3- and 4-byte forms, UTF-16 surrogates, above U+10FFFF */
+	if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) ||
+	    (c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] > 0x8f))
+		return 0;
+	return len;
+}
+
+int kh_utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (size_t i = 0, l; i < n; i += l)
+		if (!(l = kh_utf8_len(p + i, n - i)))
+			return 0;
+	return 1;
+}
+
+size_t kh_u16len(const char *s)
+{
+	size_t n = 0;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if ((*p & 0xc0) != 0x80)
+			n += *p >= 0xf0 ? 2 : 1;
+	return n;
+}
+
+char *kh_escape(const char *s, char *out, size_t size)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), o = 0;
+
+	if (!size)
+		return out;
+	for (size_t i = 0, l; i < n; i += l) {
+		l = kh_utf8_len(p + i, n - i);
+		if (l == 1 && (p[i] < 0x20 || p[i] == 0x7f))
+			l = 0;
+		if (l) {
+			if (o + l >= size)
+				break;
+			memcpy(out + o, p + i, l);
+			o += l;
+		} else {
+			if (o + 4 >= size)
+				break;
+			snprintf(out + o, 5, "\\x%02x", p[i]);
+			o += 4;
+			l = 1;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+char *kh_escape_dup(const char *s)
+{
+	size_t size = strlen(s) * 4 + 1;
+	char *out = malloc(size);
+
+	return out ? kh_escape(s, out, size) : NULL;
+}
+
 static char lasterr[1024];
 
 void kh_seterr(const char *fmt, ...)
 {
+	char raw[sizeof(lasterr)];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(lasterr, sizeof(lasterr), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	kh_escape(raw, lasterr, sizeof(lasterr));
 }
 
 const char *kh_lasterr(void) { return lasterr; }
@@ -82,15 +158,17 @@ void kh_log_sink(void (*fn)(const char *line, void *ud), void *ud, int file_leve
 
 void kh_log(int level, const char *step, const char *fmt, ...)
 {
-	char ts[32], msg[1024], line[1200];
+	char ts[32], raw[1024], msg[1024], line[1200];
 	va_list ap;
 
 	if (level > loglevel && (!sink || level > filelevel))
 		return;
 	kh_fmt_time(kh_now(), ts);
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	/* one event, one line: a name holding a newline cannot forge another */
+	kh_escape(raw, msg, sizeof(msg));
 	snprintf(line, sizeof(line), "%s %-5s %-8s %s\n", ts, lvname[level],
 		 step ? step : "-", msg);
 	if (level <= loglevel)

@@ -202,6 +202,30 @@ static int plan_archive(kh_wim *w, struct plan *pl)
 	return rc;
 }
 
+/* The folders bake writes into are real folders: a link (a reparse point)
+ * on the way would carry the payload and the hook somewhere else. */
+static int plan_folders(kh_wim *w, int image)
+{
+	static const char *const dirs[] = { "\\Windows", "\\Windows\\Setup", SCRIPTS, KHDIR };
+	int rc = KH_OK;
+
+	for (size_t i = 0; rc == KH_OK && i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		struct kh_wim_ent e = { 0 };
+		int found;
+
+		if ((rc = wim_stat(w, image, dirs[i], &found, &e)) != KH_OK || !found)
+			break;
+		if (e.is_reparse || !e.is_dir) {
+			kh_seterr("image %d: %s is %s, not a folder: bake does not write through it",
+				  image, e.path, e.is_reparse ? "a symbolic link or junction "
+				  "(reparse point)" : "a file");
+			rc = KH_ERR_DATA;
+		}
+		wim_ent_clear(&e);
+	}
+	return rc;
+}
+
 static int plan_image(kh_wim *w, const struct payload *p, int image, int clean,
 		      struct plan *pl)
 {
@@ -210,7 +234,8 @@ static int plan_image(kh_wim *w, const struct payload *p, int image, int clean,
 
 	memset(pl, 0, sizeof(*pl));
 	pl->image = image;
-	if ((rc = plan_sc(w, pl)) != KH_OK || (clean && (rc = plan_archive(w, pl)) != KH_OK) ||
+	if ((rc = plan_folders(w, image)) != KH_OK || (rc = plan_sc(w, pl)) != KH_OK ||
+	    (clean && (rc = plan_archive(w, pl)) != KH_OK) ||
 	    (rc = plan_cleanup(w, pl)) != KH_OK)
 		return rc;
 	if (!(bundle = kh_asprintf("%s\\bundle", KHDIR)))

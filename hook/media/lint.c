@@ -16,6 +16,10 @@
 #include "wim.h"
 
 enum sev { SEV_ERROR, SEV_WARNING, SEV_INFO };
+/* A script or task bigger than this is a finding, not inspected.  Ours is
+ * a few KiB; Setup's own scripts are small: 16 MiB is far past any real
+ * one and still cheap to read and scan. */
+#define LINT_SCRIPT_MAX (16u << 20)
 static const char *const sev_names[] = { "error", "warning", "info" };
 
 struct finding {
@@ -127,16 +131,33 @@ static int lint_install(struct lint *l, struct lint_image *li)
 	return rc;
 }
 
-/* Reads an image script as text; *text NULL when absent. */
-static int read_text(struct lint *l, int image, const char *path, char **text)
+/* Reads an image script or task as text, whole: any size up to
+ * LINT_SCRIPT_MAX is inspected; a bigger one is a finding of its own,
+ * never skipped in silence.  *text NULL when absent (or too big: then
+ * *big is set). */
+static int read_text(struct lint *l, struct lint_image *li, const char *path, char **text,
+		     int *big)
 {
+	struct kh_wim_ent e = { 0 };
 	unsigned char *buf = NULL;
 	size_t len;
-	int rc;
+	int found, rc;
 
 	*text = NULL;
-	rc = wim_read(l->w, image, path, SCRIPT_MAX, &buf, &len);
-	if (rc == KH_ERR_NOENT || rc == KH_ERR_TOOBIG || rc == KH_ERR_UNSAFE)
+	*big = 0;
+	rc = wim_read(l->w, li->image, path, LINT_SCRIPT_MAX, &buf, &len);
+	if (rc == KH_ERR_TOOBIG) {
+		*big = 1;
+		rc = wim_stat(l->w, li->image, path, &found, &e);
+		if (rc == KH_OK)
+			rc = finding(l, li, "script-too-big", SEV_WARNING, e.path ? e.path : path,
+				     "%llu bytes, more than %u MiB: not inspected (for a hook or "
+				     "a program in Windows\\Temp)", (unsigned long long)e.size,
+				     LINT_SCRIPT_MAX >> 20);
+		wim_ent_clear(&e);
+		return rc;
+	}
+	if (rc == KH_ERR_NOENT || rc == KH_ERR_UNSAFE)
 		return KH_OK;
 	if (rc == KH_OK && !(*text = script_text(buf, len)))
 		rc = KH_ERR_NOMEM;
@@ -188,9 +209,9 @@ static int lint_policy(struct lint *l, struct lint_image *li)
 static int lint_hook(struct lint *l, struct lint_image *li)
 {
 	char *text = NULL;
-	int found, rc;
+	int found, big, rc;
 
-	if ((rc = read_text(l, li->image, SC_PATH, &text)) != KH_OK)
+	if ((rc = read_text(l, li, SC_PATH, &text, &big)) != KH_OK || big)
 		return rc;
 	if ((rc = wim_stat(l->w, li->image, KHDIR "\\khreset.exe", &found, NULL)) != KH_OK)
 		goto out;
@@ -227,9 +248,11 @@ static int lint_chained(struct lint *l, struct lint_image *li)
 		return rc;
 	for (size_t i = 0; rc == KH_OK && i < n; i++) {
 		char *text = NULL;
+		int big;
+
 		if (!script_is_chained(e[i].name) || e[i].is_dir)
 			continue;
-		if ((rc = read_text(l, li->image, e[i].path, &text)) == KH_OK && text) {
+		if ((rc = read_text(l, li, e[i].path, &text, &big)) == KH_OK && text) {
 			rc = finding(l, li, "setupcomplete-foreign", SEV_INFO, e[i].path,
 				  "earlier SetupComplete.cmd, chained after khreset");
 			if (rc == KH_OK)
@@ -251,9 +274,11 @@ static int lint_tasks(struct lint *l, struct lint_image *li)
 		return rc;
 	for (size_t i = 0; rc == KH_OK && i < n; i++) {
 		char *text = NULL, *hit = NULL;
+		int big;
+
 		if (e[i].is_dir || e[i].is_reparse)
 			continue;
-		if ((rc = read_text(l, li->image, e[i].path, &text)) == KH_OK && text &&
+		if ((rc = read_text(l, li, e[i].path, &text, &big)) == KH_OK && text &&
 		    (hit = task_temp_command(text)))
 			rc = finding(l, li, "program-in-temp", SEV_ERROR, e[i].path,
 				  "scheduled task runs %.160s (Windows\\Temp is user-writable)", hit);

@@ -20,7 +20,7 @@
 #define ARCHIVE_DIR  CLIPSVC "\\Archive\\KeyHolder"
 #define INSTALL_DIR  CLIPSVC "\\Install\\KeyHolder"
 #define TASKS_DIR    "\\Windows\\System32\\Tasks"
-#define SCRIPT_MAX   (1u << 20)    /* a script or task file read as text */
+#define SCRIPT_MAX   (1u << 20)    /* bake: a SetupComplete.cmd read to see if it is ours */
 #define MARKER       "rem khreset-setupcomplete"   /* ours, followed by version= */
 
 /* --- the payload (payload.c) --- */

@@ -107,11 +107,16 @@ static int ends_with_prog(const char *s, size_t n)
 static int refs_temp(const char *l, int need_prog)
 {
 	for (size_t i = 0; temp_dirs[i]; i++) {
+		const char *q = l;
+		size_t quotes = 0;
+
+		/* quotes counted once along the line: linear in its length */
 		for (const char *m = strstr(l, temp_dirs[i]); m; m = strstr(m + 1, temp_dirs[i])) {
-			size_t quotes = 0, n;
+			size_t n;
+
 			if (!need_prog)
 				return 1;
-			for (const char *q = l; q < m; q++)
+			for (; q < m; q++)
 				quotes += *q == '"';
 			n = strcspn(m, quotes % 2 ? "\"" : "\" \t,;");
 			if (ends_with_prog(m, n))

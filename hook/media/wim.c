@@ -104,6 +104,21 @@ static int wim_err(int wr, const char *file, const char *what)
 	return rc;
 }
 
+/* 1 if path is one part of a split WIM (total parts above 1). */
+static int split_part(const char *path)
+{
+	struct wimlib_wim_info info;
+	WIMStruct *wim;
+	int split = 0;
+
+	if (wimlib_open_wim(path, 0, &wim) == 0) {
+		if (wimlib_get_wim_info(wim, &info) == 0)
+			split = info.total_parts > 1;
+		wimlib_free(wim);
+	}
+	return split;
+}
+
 int wim_open(const char *path, int writable, kh_wim **out)
 {
 	int flags = WIMLIB_OPEN_FLAG_ERROR_IF_SPLIT | WIMLIB_OPEN_FLAG_CHECK_INTEGRITY;
@@ -136,6 +151,10 @@ int wim_open(const char *path, int writable, kh_wim **out)
 	tpath = tc_from(path);
 	wr = tpath ? wimlib_open_wim(tpath, flags, &w->wim) : WIMLIB_ERR_NOMEM;
 	free(tpath);
+	/* a split WIM's part is read-only to wimlib: say what it is (bad
+	 * input, as lint says), not "no write access" */
+	if (wr == WIMLIB_ERR_WIM_IS_READONLY && split_part(path))
+		wr = WIMLIB_ERR_IS_SPLIT_WIM;
 	if (wr != 0) {
 		int rc = wim_err(wr, path, "cannot open as a WIM");
 		wim_close(w);

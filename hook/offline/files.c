@@ -622,8 +622,20 @@ static int write_all(int fd, const void *buf, size_t len, const char *path)
 	return KH_OK;
 }
 
+/* A file we write has one name: another link to it (a hard link planted
+ * beside or outside the root) would be written too. */
+static int one_link(const struct stat *st, const char *path)
+{
+	if (st->st_nlink <= 1)
+		return KH_OK;
+	kh_seterr("%s: refused: it has %lu hard links, so a file elsewhere would be "
+		  "written too", path, (unsigned long)st->st_nlink);
+	return KH_ERR_UNSAFE;
+}
+
 /* Name to create or replace in dfd: an existing case-insensitive match
- * (which must be a regular file), else the given spelling.  *exists tells. */
+ * (which must be a regular file of one link), else the given spelling.
+ * *exists tells. */
 static int target_name(int dfd, const char *name, const char *path,
 		       char out[NAME_MAX + 1], int *exists)
 {
@@ -642,7 +654,7 @@ static int target_name(int dfd, const char *name, const char *path,
 	if (!S_ISREG(st.st_mode))
 		return off_not_regular(path);
 	*exists = 1;
-	return KH_OK;
+	return one_link(&st, path);
 }
 
 /* Creates dfd/tmp exclusively (removing a stale one left by a crash). */
@@ -729,7 +741,7 @@ int plat_append_sync(kh_plat *p, const char *path, const void *buf, size_t len)
 		r = off_fail(errno, "cannot stat", path);
 	else if (!S_ISREG(st.st_mode))
 		r = off_not_regular(path);
-	else
+	else if ((r = one_link(&st, path)) == KH_OK)   /* the file opened */
 		r = write_all(fd, buf, len, path);
 	if (r == KH_OK && fsync(fd) < 0)
 		r = off_fail(errno, "cannot flush", path);

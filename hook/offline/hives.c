@@ -136,13 +136,12 @@ static int hive_open(kh_plat *p, int idx, int write, struct hive *hv)
 		r = off_not_regular(hv->shown);
 		goto fail;
 	}
-	if ((r = off_hive_check(p, hv->dfd, hv->disk, fd, hv->shown, write)) != KH_OK)
+	if ((r = off_hive_plausible(fd, &st, hv->shown)) != KH_OK ||
+	    (r = off_hive_check(p, hv->dfd, hv->disk, fd, hv->shown, write)) != KH_OK)
 		goto fail;
 	fd_path(proc, fd);
 	if (!(hv->h = hivex_open(proc, write ? HIVEX_OPEN_WRITE : 0))) {
-		kh_seterr("registry hive %s: corrupt or unreadable (%s)",
-			  hv->shown, strerror(errno));
-		r = KH_ERR_HIVE;
+		r = off_hive_open_failed(errno, hv->shown);
 		goto fail;
 	}
 	close(fd);

@@ -66,5 +66,18 @@ int off_fsync_dir(int dfd, const char *shown);
  * not a regf hive is left to hivex to call corrupt. */
 int off_hive_check(kh_plat *p, int dfd, const char *disk, int fd,
 		   const char *shown, int write);
+/* limits.c: before hivex opens a hive file.  The largest file a hive can
+ * be: the base block and 2 GiB of hive bins (32-bit cell offsets). */
+struct stat;
+#define KH_HIVE_MAX (4096ULL + (2ULL << 30))
+/* KH_OK if the opened hive file fd (st: its fstat) can be a hive: at most
+ * KH_HIVE_MAX bytes, the regf signature, no shorter than its base block
+ * says and at most 16 MiB longer (a 6 GiB sparse file is refused before
+ * hivex reads it whole).  KH_ERR_HIVE naming the file and why; a read
+ * error is KH_ERR_IO (a failure, not bad input). */
+int off_hive_plausible(int fd, const struct stat *st, const char *shown);
+/* hivex_open failed with errno e: EIO is KH_ERR_IO, ENOMEM KH_ERR_NOMEM,
+ * anything else a corrupt hive (KH_ERR_HIVE); the detail names the file. */
+int off_hive_open_failed(int e, const char *shown);
 
 #endif

@@ -635,6 +635,17 @@ static HANDLE create_temp(const wchar_t *tmp)
 	return h;
 }
 
+/* A file we write has one name: another hard link to it would be written
+ * too (nNumberOfLinks of the handle we opened). */
+static int one_link(const BY_HANDLE_FILE_INFORMATION *fi, const char *path)
+{
+	if (fi->nNumberOfLinks <= 1)
+		return KH_OK;
+	kh_seterr("%s: refused: it has %lu hard links, so a file elsewhere would be "
+		  "written too", path, (unsigned long)fi->nNumberOfLinks);
+	return KH_ERR_UNSAFE;
+}
+
 /* Temp file beside path, then MoveFileExW over it; sync: FlushFileBuffers
  * and MOVEFILE_WRITE_THROUGH. */
 static int write_replace(kh_plat *p, const char *path, const void *buf, size_t len, int sync)
@@ -663,6 +674,8 @@ static int write_replace(kh_plat *p, const char *path, const void *buf, size_t l
 			r = KH_ERR_UNSAFE;
 			goto out;
 		}
+		if ((r = one_link(&fi, path)) != KH_OK)
+			goto out;
 	}
 	r = temp_beside(full, &tmp);
 	if (r)
@@ -704,6 +717,7 @@ int plat_write_replace(kh_plat *p, const char *path, const void *buf, size_t len
 
 int plat_append_sync(kh_plat *p, const char *path, const void *buf, size_t len)
 {
+	BY_HANDLE_FILE_INFORMATION fi;
 	wchar_t *full;
 	HANDLE h;
 	int r;
@@ -712,11 +726,11 @@ int plat_append_sync(kh_plat *p, const char *path, const void *buf, size_t len)
 	if (r)
 		return r;
 	r = open_checked(full, path, FILE_APPEND_DATA | FILE_READ_ATTRIBUTES | SYNCHRONIZE,
-			 FILE_SHARE_READ, OPEN_ALWAYS, WANT_FILE, &h, NULL);
+			 FILE_SHARE_READ, OPEN_ALWAYS, WANT_FILE, &h, &fi);
 	free(full);
 	if (r)
 		return r;
-	if (!write_all(h, buf, len) || !FlushFileBuffers(h))
+	if ((r = one_link(&fi, path)) == KH_OK && (!write_all(h, buf, len) || !FlushFileBuffers(h)))
 		r = fail(GetLastError(), "cannot append to", path);
 	CloseHandle(h);
 	return r;

@@ -89,7 +89,7 @@ check "restore of a corrupted backup: nothing moved" same "$(voldigest "$V")" "$
 fresh retention
 id() { date -u -d "@$1" +%Y%m%dT%H%M%SZ; }
 backups() { ls "$V/$BK" | tr '\n' ' '; }
-printf '[policy]\nkeep_backups = 2\n' >> "$V/Windows/Setup/Scripts/khreset/khreset.ini"
+sed -i 's/^keep_backups .*/keep_backups = 2/' "$V/Windows/Setup/Scripts/khreset/khreset.ini"
 for i in 1 2 3; do
 	KHRESET_TEST_NOW=$((1900000000 + i * 100)) expect_exit 2 kh run
 	KHRESET_TEST_NOW=$((1900000000 + i * 100 + 50)) expect_exit 0 kh restore --latest

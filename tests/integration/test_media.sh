@@ -171,6 +171,62 @@ expect_exit 65 kh lint media.wim --bundle "$T/nonexistent"
 CASE="lint, usage"
 expect_exit 64 kh lint
 
+# ---------------------------------------------------------------- odd WIMs (issue 8 item 19)
+# scripts over 1 MiB: inspected up to 16 MiB (lint skipped them in silence),
+# above that a finding of their own
+base t7
+{ i=0; while [ $i -lt 60000 ]; do printf 'rem padding line %05d\r\n' $i; i=$((i + 1)); done
+  printf '"%%WINDIR%%\\Temp\\Late.exe" /q\r\n'; } >t7.cmd
+mkfile t7/Windows/Setup/Scripts/SetupComplete.cmd ''
+cp t7.cmd t7/Windows/Setup/Scripts/SetupComplete.cmd
+base t8
+mkdir -p t8/Windows/Setup/Scripts
+head -c 17000000 /dev/zero | tr '\0' 'r' >t8/Windows/Setup/Scripts/SetupComplete.cmd
+fixture "wimlib-imagex captures the big-script images" sh -c '
+	wimlib-imagex capture t7 big.wim "1.3 MiB script" >/dev/null &&
+	wimlib-imagex append t8 big.wim "17 MB script" >/dev/null'
+fixture "the script is over 1 MiB" test "$(stat -c %s t7.cmd)" -gt 1048576
+CASE="lint, big scripts"
+expect_exit 3 kh --json lint big.wim
+check "lint: a 1.3 MiB SetupComplete.cmd is read: program-in-temp found" \
+	jq_is '[.images[0].findings[] | select(.id == "program-in-temp") | .detail] | any(contains("Late.exe"))' true
+check "lint: a 17 MB one is a finding, not skipped" \
+	jq_is '[.images[1].findings[] | select(.id == "script-too-big") | .severity] | join(",")' warning
+check "lint: ... and not reported as missing" \
+	jq_is '[.images[1].findings[] | select(.id == "hook-missing")] | length' 0
+# a split WIM's part: bad input for bake (it said 77, not permitted) and lint
+mkdir t6
+head -c 1500000 /dev/urandom >t6/a.bin
+head -c 1500000 /dev/urandom >t6/b.bin
+fixture "wimlib-imagex makes a split WIM" sh -c '
+	wimlib-imagex capture t6 whole.wim whole --compress=none >/dev/null &&
+	wimlib-imagex split whole.wim part.swm 1 >/dev/null && [ -f part2.swm ]'
+SP=$(sum part.swm)
+CASE="bake, a split WIM's first part"
+expect_exit 65 kh bake part.swm --payload payload
+check "bake: split WIM: says so" err_has 'split WIM'
+unchanged "bake: split WIM" part.swm "$SP"
+CASE="lint, a split WIM's first part"
+expect_exit 65 kh lint part.swm
+check "lint: split WIM: says so" err_has 'split WIM'
+# Windows\Setup\Scripts a symbolic link in the image (bake said exit 1,
+# naming nothing)
+base t9
+mkdir -p t9/Windows/Setup t9/Windows/Temp
+ln -s ../Temp t9/Windows/Setup/Scripts
+fixture "wimlib-imagex captures a linked Scripts folder" sh -c '
+	wimlib-imagex capture t9 link.wim linked >/dev/null &&
+	wimlib-imagex dir link.wim 1 --detailed | grep -A5 "^Full Path *= \"/Windows/Setup/Scripts\"" | grep -q REPARSE_POINT'
+SL=$(sum link.wim)
+CASE="bake, Windows\\Setup\\Scripts a symbolic link"
+expect_exit 65 kh bake link.wim --payload payload
+check "bake: the linked folder named" err_has 'image 1: \\Windows\\Setup\\Scripts is a symbolic link or junction'
+unchanged "bake: linked Scripts folder" link.wim "$SL"
+check "twin: the same image without the link bakes" sh -c '
+	rm "$1/t9/Windows/Setup/Scripts" && mkdir "$1/t9/Windows/Setup/Scripts" &&
+	wimlib-imagex capture "$1/t9" "$1/nolink.wim" plain >/dev/null &&
+	"$2" bake "$1/nolink.wim" --payload "$1/payload" >/dev/null' _ "$T" "$KH"
+
 # ---------------------------------------------------------------- bake: negative twins
 S0=$(sum media.wim)
 CASE="bake, --payload missing"

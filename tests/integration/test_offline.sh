@@ -111,7 +111,7 @@ expect_exit 3 kh check
 check "Windows.old alone opens the gate" out_first '^verdict: *repair'
 
 fresh policy KH_NO_UPGRADE=1
-printf '[policy]\nrequire_upgrade = false\n' >> "$V/Windows/Setup/Scripts/khreset/khreset.ini"
+sed -i 's/^require_upgrade .*/require_upgrade = false/' "$V/Windows/Setup/Scripts/khreset/khreset.ini"
 expect_exit 3 kh check
 check "require_upgrade=false opens the gate" out_first '^verdict: *repair'
 

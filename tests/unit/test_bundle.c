@@ -14,6 +14,7 @@
 
 #include "khreset.h"
 #include "bundle.h"
+#include "platform.h"
 #include "testutil.h"
 
 #define A  "f912421d-3371-f33c-3cf8-22df25e5851f.xml"
@@ -750,6 +751,67 @@ static void test_create_refuses(void **state)
 	assert_int_equal(tu_run(root, "test -z \"$(ls -A bundle | grep -v -e '^%s$' -e '^manifest.ini$')\"", A), 0);
 }
 
+/* issue 8 item 10: a bundle inside a mounted volume is read below its root
+ * through the safe path walk: a link on the way or at the end is refused,
+ * where the host reader would have followed it. */
+static void test_below_root(void **state)
+{
+	struct kh_bundle *b = NULL;
+	kh_plat *p;
+
+	good_bundle();
+	openssl_sign(key("k.pem"));
+	assert_int_equal(plat_open(&p, root), KH_OK);
+	assert_int_equal(bundle_load_at(p, "bundle", "k.pub", MAXSZ, &b), KH_OK);
+	assert_true(b->verified);
+	assert_true(b->is_signed);
+	assert_int_equal(b->n, 2);
+	bundle_free(b);
+	/* the folder behind a symbolic link */
+	assert_int_equal(tu_run(root, "mv bundle real && ln -s real bundle"), 0);
+	assert_int_equal(bundle_load_at(p, "bundle", "k.pub", MAXSZ, &b), KH_ERR_UNSAFE);
+	assert_null(b);
+	assert_non_null(strstr(kh_lasterr(), "bundle: a symbolic link, refused"));
+	/* twin: the host reader follows a link to a folder */
+	assert_int_equal(bundle_load(dir, key("k.pub"), MAXSZ, &b), KH_OK);
+	bundle_free(b);
+	assert_int_equal(tu_run(root, "mkdir d && mv real d/real && rm bundle && ln -s d l && "
+				"mkdir bundle"), 0);
+	assert_int_equal(bundle_load_at(p, "l\\real", "k.pub", MAXSZ, &b), KH_ERR_UNSAFE);
+	assert_non_null(strstr(kh_lasterr(), "symlink"));
+	/* the key behind a link */
+	assert_int_equal(tu_run(root, "rm -r bundle && mv d/real bundle && ln -s k.pub l.pub"), 0);
+	assert_int_equal(bundle_load_at(p, "bundle", "l.pub", MAXSZ, &b), KH_ERR_SIGNATURE);
+	assert_non_null(strstr(kh_lasterr(), "l.pub"));
+	assert_int_equal(bundle_load_at(p, "bundle", "k.pub", MAXSZ, &b), KH_OK);
+	bundle_free(b);
+	assert_int_equal(tu_run(root, "rm -f l l.pub && rmdir d"), 0);
+	plat_close(p);
+}
+
+/* The manifest's bytes alone, as the fuzz target reads them. */
+static void test_parse_manifest_bytes(void **state)
+{
+	static char text[40000];
+	struct kh_bundle *b = NULL;
+	size_t n;
+
+	tu_fmt(text, sizeof(text), "[bundle]\nformat = 1\n[install]\n%s = %s\n", A,
+	       "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+	assert_int_equal(bundle_parse(text, strlen(text), "mem", &b), KH_OK);
+	assert_int_equal(b->n, 1);
+	assert_null(b->files[0].data);
+	bundle_free(b);
+	/* more than 256 keyholders is not a bundle */
+	n = (size_t)snprintf(text, sizeof(text), "[bundle]\nformat = 1\n[install]\n");
+	for (int i = 0; i < 257; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%08x-0000-0000-0000-000000000000.xml = "
+				      "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n", i);
+	assert_true(n < sizeof(text));
+	assert_int_equal(bundle_parse(text, n, "mem", &b), KH_ERR_BUNDLE);
+	assert_non_null(strstr(kh_lasterr(), "257 files, more than 256"));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, NULL)
 
 int main(void)
@@ -787,6 +849,8 @@ int main(void)
 		T(test_create_signed),
 		T(test_create_reference),
 		T(test_create_refuses),
+		T(test_below_root),
+		T(test_parse_manifest_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

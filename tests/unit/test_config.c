@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "khreset.h"
+#include "testutil.h"
 
 static char dir[] = "/tmp/khreset-cfg.XXXXXX";
 static char path[256];
@@ -197,6 +198,186 @@ static void test_parse_bytes(void **state)
 	config_free(c);
 }
 
+/* issue 8 item 14: what the registry writers would refuse is refused here,
+ * before anything changes: names that are not UTF-8, too long or hold a
+ * control character, empty key parts, DWORDs the writers read otherwise. */
+static void test_registry_values(void **state)
+{
+	char line[1100], part[300];
+	struct kh_config *c = NULL;
+
+	expect_bad("[registry]\nvalue1 = HKLM\\SOFTWARE\\A | N\xff\xfe" "ame | REG_SZ | x\n",
+		   "line 2: [registry] value1");
+	expect_bad("[registry]\nvalue1 = HKLM\\SOFTWARE\\A | N\xff\xfe" "ame | REG_SZ | x\n",
+		   "not UTF-8");
+	expect_bad("[registry]\nvalue1 = HKLM\\SOFTWARE\\\xc3\x28 | N | REG_SZ | x\n",
+		   "not UTF-8");
+	expect_bad("[registry]\nvalue1 = HKLM\\SOFTWARE\\A | N\tX | REG_SZ | x\n",
+		   "control character");
+	expect_bad("[registry]\nvalue1 = HKLM\\SOFTWARE\\A\\\\B | N | REG_SZ | x\n", "empty part");
+	expect_bad("[registry]\nvalue1 = HKLM\\SOFTWARE\\A\\ | N | REG_SZ | x\n", "empty part");
+	expect_bad("[registry]\nvalue1 = HKLM\\SOFTWARE\\A | N | REG_SZ | caf\xe9\n",
+		   "not UTF-8 text");
+	/* a key part of 255 characters is taken, 256 are not (CJK: 3 bytes each
+	 * in UTF-8, one character each for Windows) */
+	memset(part, 'k', 255);
+	part[255] = '\0';
+	tu_fmt(line, sizeof(line), "[registry]\nvalue1 = HKLM\\SOFTWARE\\%s | N | REG_SZ | x\n", part);
+	assert_int_equal(load(line, &c), KH_OK);
+	config_free(c);
+	tu_fmt(line, sizeof(line), "[registry]\nvalue1 = HKLM\\SOFTWARE\\%sk | N | REG_SZ | x\n", part);
+	expect_bad(line, "256 characters long, more than the 255");
+	{
+		char cjk[800] = "";
+
+		for (int i = 0; i < 255; i++)
+			strcat(cjk, "\xe5\xaf\x86");
+		tu_fmt(line, sizeof(line), "[registry]\nvalue1 = HKLM\\SOFTWARE\\%s | N | REG_SZ | x\n", cjk);
+		assert_int_equal(load(line, &c), KH_OK);
+		config_free(c);
+	}
+	/* the same value twice is a contradiction, as Windows compares names */
+	expect_bad("[registry]\nvalue1 = HKLM\\SOFTWARE\\A | N | REG_SZ | x\n"
+		   "value2 = hklm\\software\\a | n | REG_SZ | y\n",
+		   "line 3: [registry] value2");
+	expect_bad("[registry]\nvalue1 = HKLM\\SOFTWARE\\A | N | REG_SZ | x\n"
+		   "value2 = hklm\\software\\a | n | REG_SZ | y\n", "same value");
+	/* valueN: N is a number */
+	assert_int_equal(load("[registry]\nvalueX = HKLM\\SOFTWARE\\A | N | REG_SZ | x\n"
+			      "value1 = HKLM\\SOFTWARE\\A | M | REG_SZ | x\n", &c), KH_OK);
+	assert_int_equal(c->n_reg, 1);
+	config_free(c);
+}
+
+/* issue 8 items 14, 15: a DWORD is read exactly as written, by the writers
+ * too: decimal without sign or leading zero, or 0x-hex; 010 is refused. */
+static void test_dword_syntax(void **state)
+{
+	static const char *const good[] = { "0", "1", "4294967295", "0x0", "0x10", "0XfF",
+					    "0xffffffff", "0x00000001", NULL };
+	static const char *const bad[] = { "+5", "-1", "010", "00", "0x", "0x1G", "4294967296",
+					   "0x100000000", "1e3", "5 6", "0b1", NULL };
+	struct kh_config *c = NULL;
+	char text[256];
+
+	for (int i = 0; good[i]; i++) {
+		tu_fmt(text, sizeof(text), "[registry]\nvalue1 = HKLM\\SOFTWARE\\A | N | REG_DWORD | %s\n",
+		       good[i]);
+		if (load(text, &c) != KH_OK)
+			fail_msg("DWORD '%s' refused: %s", good[i], kh_lasterr());
+		assert_string_equal(c->reg[0].data, good[i]);
+		config_free(c);
+	}
+	for (int i = 0; bad[i]; i++) {
+		tu_fmt(text, sizeof(text), "[registry]\nvalue1 = HKLM\\SOFTWARE\\A | N | REG_DWORD | %s\n",
+		       bad[i]);
+		expect_bad(text, "line 2: [registry] value1");
+		expect_bad(text, "REG_DWORD data must be a 32-bit number");
+	}
+}
+
+/* issue 8 item 15: the same key twice is refused naming both lines, as
+ * Windows compares names, also across repeated [section] headers. */
+static void test_duplicate_keys(void **state)
+{
+	expect_bad("[clipsvc]\ntimeout = 5\ntimeout = 7\n",
+		   "line 3: [clipsvc] timeout = '7': given twice (first on line 2)");
+	expect_bad("[clipsvc]\ntimeout = 5\n[ClipSVC]\nTimeout = 7\n", "line 4: [ClipSVC] Timeout");
+	expect_bad("[registry]\nvalue1 = HKLM\\SOFTWARE\\A | N | REG_SZ | x\n"
+		   "value1 = HKLM\\SOFTWARE\\A | M | REG_SZ | x\n", "given twice (first on line 2)");
+}
+
+/* issue 8 item 15: durations Task Scheduler takes, P[nD][T[nH][nM][nS]];
+ * the interval within PT1M..P31D. */
+static void test_durations(void **state)
+{
+	static const char *const bad[] = { "P", "PT", "P1H", "PT1D", "P1DT", "PTM", "P-1D",
+					   "pt2m", "PT2M5", "PT1H1H", "P1.5D", NULL };
+	struct kh_config *c = NULL;
+	char text[128];
+
+	for (int i = 0; bad[i]; i++) {
+		tu_fmt(text, sizeof(text), "[task]\ndelay = %s\n", bad[i]);
+		expect_bad(text, "line 2: [task] delay");
+		expect_bad(text, "ISO 8601 duration");
+	}
+	expect_bad("[task]\ninterval = PT30S\n", "from PT1M to P31D");
+	expect_bad("[task]\ninterval = P32D\n", "from PT1M to P31D");
+	assert_int_equal(load("[task]\ndelay = PT0S\ninterval = P1DT2H3M4S\n", &c), KH_OK);
+	assert_string_equal(c->task_delay, "PT0S");
+	assert_string_equal(c->task_interval, "P1DT2H3M4S");
+	config_free(c);
+}
+
+/* issue 8 item 15: whole numbers as written, no sign, no leading zero. */
+static void test_number_syntax(void **state)
+{
+	expect_bad("[policy]\nkeep_backups = +3\n", "line 2: [policy] keep_backups");
+	expect_bad("[policy]\nkeep_backups = 03\n", "line 2: [policy] keep_backups");
+	expect_bad("[clipsvc]\ntimeout = 0x10\n", "line 2: [clipsvc] timeout");
+}
+
+/* Text encodings: a UTF-8 signature is skipped, UTF-16 is refused, a value
+ * that is not UTF-8 is refused naming its line and key. */
+static void test_encodings(void **state)
+{
+	static const char utf16[] = "\xff\xfe[\0p\0";
+	struct kh_config *c = NULL;
+
+	assert_int_equal(load("\xef\xbb\xbf[policy]\nkeep_backups = 4\n", &c), KH_OK);
+	assert_int_equal(c->keep_backups, 4);
+	config_free(c);
+	assert_int_equal(load_bytes(utf16, sizeof(utf16) - 1, &c), KH_ERR_CONFIG);
+	assert_non_null(strstr(kh_lasterr(), "UTF-16"));
+	expect_bad("[clipsvc]\nservice = Clip\xa4SVC\n", "line 2: [clipsvc] service");
+	expect_bad("[clipsvc]\nservice = Clip\xa4SVC\n", "not UTF-8");
+	/* the message itself shows the bad byte escaped */
+	assert_non_null(strstr(kh_lasterr(), "Clip\\xa4SVC"));
+	/* comments may be in any encoding (a GBK comment from Notepad) */
+	assert_int_equal(load("; \xc3\xfb\xd7\xd6\n[policy]\nkeep_backups = 5\n", &c), KH_OK);
+	config_free(c);
+}
+
+/* issue 8 item 10: the volume's own file names its bundle below the root,
+ * relative to its folder; a path that would leave the volume is refused. */
+static void test_below_root(void **state)
+{
+	static const char *const bad[] = { "/etc/khreset", "\\\\server\\share", "C:\\bundle",
+					   "..\\..\\..\\..\\bundle", "bundle/../../x", NULL };
+	static const char ok[] = "[bundle]\ndir = kh/set\npublic_key = kh\\k.pub\n";
+	struct kh_config *c = NULL;
+	char text[128];
+
+	assert_int_equal(config_parse_root(ok, sizeof(ok) - 1, "/vol/W/khreset.ini",
+					   "Windows/Setup/Scripts/khreset", &c), KH_OK);
+	assert_true(c->bundle_below_root);
+	assert_string_equal(c->bundle_dir, "Windows\\Setup\\Scripts\\khreset\\kh\\set");
+	assert_string_equal(c->public_key, "Windows\\Setup\\Scripts\\khreset\\kh\\k.pub");
+	config_free(c);
+	assert_int_equal(config_parse_root(NULL, 0, NULL, "Windows/Setup/Scripts/khreset", &c), KH_OK);
+	assert_true(c->bundle_below_root);
+	assert_string_equal(c->bundle_dir, "Windows\\Setup\\Scripts\\khreset\\bundle");
+	config_free(c);
+	for (int i = 0; bad[i]; i++) {
+		for (int k = 0; k < 2; k++) {
+			tu_fmt(text, sizeof(text), "[bundle]\n%s = %s\n", k ? "public_key" : "dir", bad[i]);
+			assert_int_equal(config_parse_root(text, strlen(text), "/vol/W/khreset.ini",
+							   "Windows/Setup/Scripts/khreset", &c),
+					 KH_ERR_CONFIG);
+			assert_null(c);
+			if (!strstr(kh_lasterr(), "/vol/W/khreset.ini line 2: [bundle]") ||
+			    !strstr(kh_lasterr(), "outside the volume"))
+				fail_msg("%s: %s", bad[i], kh_lasterr());
+		}
+	}
+	/* the operator's own file on the host names host paths */
+	assert_int_equal(config_parse("[bundle]\ndir = /srv/bundle\n", 27, "/etc/kh.ini", NULL, &c),
+			 KH_OK);
+	assert_false(c->bundle_below_root);
+	assert_string_equal(c->bundle_dir, "/srv/bundle");
+	config_free(c);
+}
+
 static void test_unknown_key_warns(void **state)
 {
 	struct kh_config *c;
@@ -227,6 +408,13 @@ int main(void)
 		cmocka_unit_test(test_parse_bytes),
 		cmocka_unit_test(test_unknown_key_warns),
 		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_registry_values),
+		cmocka_unit_test(test_dword_syntax),
+		cmocka_unit_test(test_duplicate_keys),
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_number_syntax),
+		cmocka_unit_test(test_encodings),
+		cmocka_unit_test(test_below_root),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

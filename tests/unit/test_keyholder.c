@@ -109,6 +109,10 @@ static void test_doctype(void **state)
 	refused("<!DOCTYPE License><License/>", "DOCTYPE not allowed");
 	refused("<?xml version=\"1.0\"?>\n<!DOCTYPE License [<!ELEMENT License "
 		"EMPTY>]><License/>", "DOCTYPE not allowed");
+	/* after an earlier error libxml2 still records the DOCTYPE's entities,
+	 * in a document of its own that must be freed (found by fuzz_keyholder) */
+	refused("<?xml ver\x8d\x97on=\"1.0\"?>\n<!DOCTYPE a [<!ENTITY x\">]>\n<a>&e;</a>\n",
+		"not well-formed XML");
 	/* negative twin: the same document without it */
 	assert_int_equal(check("<?xml version=\"1.0\"?>\n<License/>", NULL), KH_OK);
 }
@@ -192,6 +196,78 @@ static void test_empty_and_binary(void **state)
 	assert_int_equal(check("<a/>", NULL), KH_OK);
 }
 
+/* A document of n elements <e a0=".." .../> nested or side by side. */
+static char *shape(int elems, int attrs, int nested)
+{
+	size_t cap = (size_t)elems * ((size_t)attrs * 12 + 16) + 64, o = 0;
+	char *d = malloc(cap);
+
+	assert_non_null(d);
+	o += (size_t)snprintf(d, cap, "<r>");
+	for (int i = 0; i < elems; i++) {
+		o += (size_t)snprintf(d + o, cap - o, "<e");
+		for (int j = 0; j < attrs; j++)
+			o += (size_t)snprintf(d + o, cap - o, " a%d=\"1\"", j);
+		o += (size_t)snprintf(d + o, cap - o, nested ? ">" : "/>");
+	}
+	for (int i = 0; nested && i < elems; i++)
+		o += (size_t)snprintf(d + o, cap - o, "</e>");
+	snprintf(d + o, cap - o, "</r>");
+	return d;
+}
+
+static void shape_ok(int elems, int attrs, int nested)
+{
+	char *d = shape(elems, attrs, nested), *why = NULL;
+
+	if (check(d, &why) != KH_OK)
+		fail_msg("%d x %d attributes (%s): refused: %s", elems, attrs,
+			 nested ? "nested" : "side by side", why);
+	free(d);
+}
+
+static void shape_refused(int elems, int attrs, int nested, const char *want)
+{
+	char *d = shape(elems, attrs, nested);
+
+	refused(d, want);
+	free(d);
+}
+
+/* issue 8 item 13: the work per file is bounded: attributes of one element
+ * (a 1 MiB keyholder with 112,000 of them took minutes), nesting and
+ * nodes; each bound with its twin just inside it. */
+static void test_bounds(void **state)
+{
+	char *ns, *p;
+
+	shape_refused(1, 112000, 0, "too complex for a keyholder: more than 64 attributes on one element");
+	shape_refused(1, KH_XML_MAX_ATTRS + 1, 0, "more than 64 attributes");
+	shape_ok(1, KH_XML_MAX_ATTRS, 0);
+	shape_refused(KH_XML_MAX_DEPTH, 0, 1, "nested more than 64 deep");   /* + <r> */
+	shape_ok(KH_XML_MAX_DEPTH - 1, 0, 1);
+	shape_refused(100000, 0, 1, "nested more than 64 deep");
+	shape_refused(KH_XML_MAX_NODES, 0, 0, "more than 20000 nodes");
+	shape_ok(KH_XML_MAX_NODES - 1, 0, 0);
+	shape_ok(2000, KH_XML_MAX_ATTRS, 0);
+	/* namespace declarations count as attributes */
+	assert_non_null(ns = p = malloc(100000 * 24 + 16));
+	p += sprintf(p, "<a");
+	for (int i = 0; i < 100000; i++)
+		p += sprintf(p, " xmlns:p%d=\"u%d\"", i, i);
+	strcpy(p, "/>");
+	refused(ns, "more than 64 attributes");
+	free(ns);
+	/* one long text of many entity references is one node */
+	assert_non_null(ns = p = malloc(200000 * 5 + 16));
+	p += sprintf(p, "<a>");
+	for (int i = 0; i < 200000; i++)
+		p += sprintf(p, "&amp;");
+	strcpy(p, "</a>");
+	assert_int_equal(check(ns, NULL), KH_OK);
+	free(ns);
+}
+
 /* Repeated use leaves nothing behind (ASan counts) and keeps working. */
 static void test_repeat(void **state)
 {
@@ -211,6 +287,7 @@ int main(void)
 		cmocka_unit_test(test_xxe),
 		cmocka_unit_test(test_empty_and_binary),
 		cmocka_unit_test(test_repeat),
+		cmocka_unit_test(test_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
