@@ -41,6 +41,7 @@ int cmd_task(int argc, char **argv, struct kh_globals *g);
 int cmd_bundle(int argc, char **argv, struct kh_globals *g);
 int cmd_bake(int argc, char **argv, struct kh_globals *g);
 int cmd_lint(int argc, char **argv, struct kh_globals *g);
+int cmd_report(int argc, char **argv, struct kh_globals *g);
 int cmd_version(int argc, char **argv, struct kh_globals *g);
 int cmd_help(int argc, char **argv, struct kh_globals *g);
 
@@ -55,6 +56,7 @@ enum cli_opt {
 	OPT_SIGN, OPT_REFERENCE, OPT_NAME, OPT_BUILD, OPT_PUBKEY, /* bundle */
 	OPT_PAYLOAD, OPT_INDEX, OPT_DRY_RUN, OPT_REBUILD,       /* bake */
 	OPT_BUNDLE,                                             /* lint */
+	OPT_CSV,                                                /* report */
 };
 
 /*
