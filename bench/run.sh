@@ -120,6 +120,10 @@ if [ "${BENCH_BAKE:-1}" = 1 ]; then
 	BUILD=$BUILD sh bench/bake.sh || { echo "bench: bake.sh failed" >&2; exit 1; }
 fi
 [ -f bench/bake-results.md ] && { echo; cat bench/bake-results.md; } >> "$RESULTS.tmp"
+if [ "${BENCH_REPORT:-1}" = 1 ]; then
+	BUILD=$BUILD sh bench/report.sh || { echo "bench: report.sh failed" >&2; exit 1; }
+fi
+[ -f bench/report-results.md ] && { echo; cat bench/report-results.md; } >> "$RESULTS.tmp"
 mv "$RESULTS.tmp" "$RESULTS"
 rm -rf "$W"
 echo "written to $RESULTS"
