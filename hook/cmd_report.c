@@ -51,6 +51,18 @@ static const char *const outcomes[] = { "healthy", "checked", "repaired", "pendi
 
 static int needs_attention(const struct vm *v) { return v->rank <= R_ACTIVATE; }
 
+/* s for a terminal: a control character (a hostile document's escape
+ * sequence) shows as '?'; padded to width w */
+static void put_clean(FILE *f, const char *s, size_t w)
+{
+	size_t n = 0;
+
+	for (; *s; s++, n++)
+		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
+	for (; n < w; n++)
+		fputc(' ', f);
+}
+
 static void skip(struct fleet *fl, const char *source, const char *fmt, ...) KH_PRINTF(3, 4);
 static void skip(struct fleet *fl, const char *source, const char *fmt, ...)
 {
@@ -60,8 +72,13 @@ static void skip(struct fleet *fl, const char *source, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	if (!fl->quiet)
-		fprintf(stderr, "khreset: report: %s: %s, skipped\n", source, why);
+	if (!fl->quiet) {
+		fputs("khreset: report: ", stderr);
+		put_clean(stderr, source, 0);
+		fputs(": ", stderr);
+		put_clean(stderr, why, 0);
+		fputs(", skipped\n", stderr);
+	}
 	json_array_append_new(fl->skipped, json_pack("{s:s, s:s}", "source", source,
 						      "reason", why));
 }
@@ -228,6 +245,8 @@ static int fill(struct vm *v, const json_t *doc)
 
 	snprintf(v->time, sizeof(v->time), "%s", time ? time : "");
 	snprintf(v->backup, sizeof(v->backup), "%s", str(res, "backup_id") ? str(res, "backup_id") : "");
+	if (!verdict || !outcome)        /* an error record (foreign() said so) */
+		verdict = NULL;
 	if (set(&v->mode, mode) || set(&v->verdict, verdict))
 		return KH_ERR_NOMEM;
 	if (!verdict) {
@@ -631,8 +650,15 @@ static void put_human(const struct fleet *fl)
 	       "LAST RUN", (int)wb, "BACKUP", "WHY");
 	for (size_t i = 0; i < att; i++) {
 		const struct vm *v = &fl->v[i];
-		printf("  %-*s  %-8s  %-8s  %-20s  %-*s  %s\n", (int)wn, v->name, dash(v->verdict),
-		       v->outcome, dash(v->time), (int)wb, dash(v->backup), v->why);
+		const char *col[] = { v->name, dash(v->verdict), v->outcome, dash(v->time),
+				      dash(v->backup), v->why };
+		const size_t w[] = { wn, 8, 8, 20, wb, 0 };
+
+		fputs("  ", stdout);
+		for (size_t k = 0; k < 6; k++) {
+			put_clean(stdout, col[k], w[k]);
+			fputs(k < 5 ? "  " : "\n", stdout);
+		}
 	}
 }
 

@@ -162,6 +162,16 @@ sed 's/2026-01-02/2025-12-31/' "$T/twice.jsonl" >"$T/older.jsonl"
 expect_exit 3 sh -c "'$KH' report - <'$T/older.jsonl'"
 check "twin: when the healthy document is the older, the stale one counts" out_has '^  kvm9/vm  *repair'
 
+# --- a hostile document cannot write to the operator's terminal ---
+jq -c '. + {name: "evil\u001b[2J\u001b]0;owned\u0007vm"}' "$F/kvm1/vm-stale.json" >"$T/evil.jsonl"
+printf '\033[31mnot json\n' >>"$T/evil.jsonl"
+expect_exit 3 sh -c "'$KH' report - <'$T/evil.jsonl'"
+check "hostile: no control character reaches stdout" sh -c "! printf '%s' \"\$1\" | LC_ALL=C grep -q '[[:cntrl:]]'" _ "$(printf '%s' "$OUT" | tr -d '\n')"
+check "hostile: ... the name shown with ? for them" out_has '^  evil?\[2J?\]0;owned?vm  '
+check "hostile: no control character reaches stderr" sh -c "! printf '%s' \"\$1\" | LC_ALL=C grep -q '[[:cntrl:]]'" _ "$(printf '%s' "$ERR" | tr -d '\n')"
+expect_exit 3 sh -c "'$KH' report --json - <'$T/evil.jsonl'"
+check "twin: --json keeps the name as it is (escaped by JSON)" jq_is '.vms[0].name | test("\u001b")' true
+
 # --- a fleet tool's record of a VM khreset could not check ---
 printf '{"schema": 1, "tool": {"name": "khreset", "version": "%s"}, "time": "2026-12-01T10:00:00Z", "error": {"exit_code": 65, "message": "no Windows partition on vm-linux.qcow2"}}\n' "$KH_VERSION" >"$T/kvm2-vm-linux.json"
 CASE="error record"
@@ -169,6 +179,9 @@ expect_exit 3 kh report "$T/kvm2-vm-linux.json" "$F"
 check "error record: counted as outcome error" out_has '^  outcome: .*error 1$'
 check "error record: first of the attention list, with the exit code and message" sh -c \
 	"printf '%s\n' \"\$1\" | sed -n '/^  NAME/{n;p;}' | grep -q '^  $T/kvm2-vm-linux  *-  *error  *2026-12-01T10:00:00Z  *-  *khreset exit 65: no Windows partition on vm-linux.qcow2\$'" _ "$OUT"
+jq '. + {verdict: "repair"}' "$T/kvm2-vm-linux.json" >"$T/verdict-only.json"
+expect_exit 3 kh report "$T/verdict-only.json"
+check "error record with a verdict but no result: still an error record" out_has 'error  .*khreset exit 65'
 jq 'del(.error.exit_code)' "$T/kvm2-vm-linux.json" >"$T/half.json"
 expect_exit 65 kh report "$T/half.json"
 check "twin: an error record without its exit code is not one" err_has 'half.json: not a khreset status document (no verdict or result.outcome), skipped'
