@@ -42,13 +42,22 @@ TOOLS       = $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(filter-out tests/too
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all deps check check-unit check-integration check-asan demo bench media install clean \
+# The Debian package (debian/, debhelper): built from a copy of the tree
+# under $(DEB_DIR), with the cross-built khreset.exe, then linted.
+KH_VERSION := $(shell sed -n 's/^\#define KH_VERSION "\(.*\)"$$/\1/p' hook/khreset.h)
+DEB_ARCH   := $(shell dpkg-architecture -qDEB_HOST_ARCH 2>/dev/null)
+WIN_BUILD  ?= build/win
+DEB_DIR     = $(BUILD)/deb
+DEB_SRC     = $(DEB_DIR)/khreset-$(KH_VERSION)
+DEB_FILE    = $(DEB_DIR)/khreset_$(KH_VERSION)_$(DEB_ARCH).deb
+
+.PHONY: all deps check check-unit check-integration check-asan demo bench media install deb clean \
         fuzz fuzz-build fuzz-check
 all: $(BUILD)/khreset $(TOOLS)
 
 $(BUILD)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(KH_CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(KH_CFLAGS) -c -o $@ $<
 
 $(MININI_SRC)/minIni.c:
 	sh tools/debsrc.sh extract libminini $(MININI_VER) $(MININI_SRC) minIni.c minIni.h LICENSE
@@ -66,7 +75,7 @@ $(BUILD)/libkhcore.a: $(CORE_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/khreset: $(MAIN_OBJ) $(OFFLINE_OBJ) $(BUILD)/libkhcore.a
-	$(CC) $(CFLAGS) -o $@ $^ $(KH_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(KH_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(HDRS) $(OFFLINE_OBJ) $(BUILD)/libkhcore.a
 	@mkdir -p $(dir $@)
@@ -161,6 +170,21 @@ install: $(BUILD)/khreset
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 755 $(BUILD)/khreset $(DESTDIR)$(PREFIX)/bin/khreset
 	install -m 644 doc/khreset.8 $(DESTDIR)$(PREFIX)/share/man/man8/khreset.8
+
+# dpkg-buildpackage in a copy of the sources (nothing is written beside the
+# repository), the version from debian/changelog held to hook/khreset.h,
+# then lintian: an error fails the build.
+deb: $(WIN_BUILD)/khreset.exe $(MININI_SRC)/minIni.c
+	@v=$$(dpkg-parsechangelog -l debian/changelog -S Version); [ "$$v" = "$(KH_VERSION)" ] || \
+	  { echo "make deb: debian/changelog says $$v, hook/khreset.h $(KH_VERSION)" >&2; exit 1; }
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_SRC)/build/win
+	cp -r Makefile hook doc setupcomplete tools win debian $(DEB_SRC)/
+	cp $(WIN_BUILD)/khreset.exe $(DEB_SRC)/build/win/
+	cd $(DEB_SRC) && KH_DEBSRC=$(abspath $(DEBSRC)) DEB_BUILD_OPTIONS=noddebs \
+	  dpkg-buildpackage -b -uc -us >../build.log 2>&1 || { tail -n 30 ../build.log >&2; exit 1; }
+	lintian --fail-on error --no-tag-display-limit $(DEB_FILE)
+	@echo "make deb: $(DEB_FILE)"
 
 clean:
 	rm -rf build

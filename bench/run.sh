@@ -2,7 +2,9 @@
 # bench/run.sh - `check --json` on archives of 10, 1,000 and 100,000
 # keyholder files, side by side with sha256sum over the same files (the
 # floor: reading and hashing them), and `check` on the demo volume (time and
-# peak RSS).  Writes bench/results.md.  Not part of `make check`.
+# peak RSS); then bench/bake.sh, bench/report.sh (report on 10,000 status
+# documents) and bench/fleet.sh (scan.yml on up to 200 disks), each adding
+# its results.  Writes bench/results.md.  Not part of `make check`.
 # SIZES (default "10 1000 100000") picks the archive sizes.
 set -eu
 . tests/lib.sh
@@ -120,6 +122,14 @@ if [ "${BENCH_BAKE:-1}" = 1 ]; then
 	BUILD=$BUILD sh bench/bake.sh || { echo "bench: bake.sh failed" >&2; exit 1; }
 fi
 [ -f bench/bake-results.md ] && { echo; cat bench/bake-results.md; } >> "$RESULTS.tmp"
+if [ "${BENCH_REPORT:-1}" = 1 ]; then
+	BUILD=$BUILD sh bench/report.sh || { echo "bench: report.sh failed" >&2; exit 1; }
+fi
+[ -f bench/report-results.md ] && { echo; cat bench/report-results.md; } >> "$RESULTS.tmp"
+if [ "${BENCH_FLEET:-1}" = 1 ]; then
+	BUILD=$BUILD sh bench/fleet.sh || { echo "bench: fleet.sh failed" >&2; exit 1; }
+fi
+[ -f bench/fleet-results.md ] && { echo; cat bench/fleet-results.md; } >> "$RESULTS.tmp"
 mv "$RESULTS.tmp" "$RESULTS"
 rm -rf "$W"
 echo "written to $RESULTS"

@@ -85,6 +85,10 @@ static const struct option bake_opts[] = {
 	{ "clean-archive", no_argument, NULL, OPT_CLEAN_ARCHIVE },
 	{ NULL, 0, NULL, 0 }
 };
+static const struct option report_opts[] = {
+	{ "csv", no_argument, NULL, OPT_CSV },
+	{ NULL, 0, NULL, 0 }
+};
 static const struct option lint_opts[] = {
 	{ "bundle", required_argument, NULL, OPT_BUNDLE },
 	{ NULL, 0, NULL, 0 }
@@ -123,6 +127,9 @@ static const struct verb {
 	{ "collect", cmd_collect, collect_opts, "collect DIR [--for SEC] [--every SEC]",
 	  "evidence for support, into the new or empty folder DIR: a sample\n"
 	  "every 2 s (--every) for 60 s (--for); changes nothing, no lock" },
+	{ "report", cmd_report, report_opts, "report PATH... [--csv]",
+	  "many status documents (files, folders, - for JSON lines on stdin):\n"
+	  "the fleet at a glance, the VMs needing attention worst first" },
 	{ "version", cmd_version, no_opts, "version", "print the version" },
 	{ "help", cmd_help, no_opts, "help [VERB]",
 	  "this text, or one verb's usage (also --help, VERB --help, /?)" },
@@ -130,8 +137,8 @@ static const struct verb {
 
 static const char exit_text[] =
 "exit status: 0 ok/healthy/repaired, 1 failed (rolled back), 2 pending, 3 attention\n"
-"(check: not healthy; run: blocked; lint: error finding), 64 usage, 65 bad input data,\n"
-"75 busy, 77 not permitted\n";
+"(check: not healthy; run: blocked; lint: error finding; report: a VM needs attention),\n"
+"64 usage, 65 bad input data, 75 busy, 77 not permitted\n";
 
 static const struct verb *find(const char *name)
 {

@@ -42,6 +42,7 @@ int cmd_task(int argc, char **argv, struct kh_globals *g);
 int cmd_bundle(int argc, char **argv, struct kh_globals *g);
 int cmd_bake(int argc, char **argv, struct kh_globals *g);
 int cmd_lint(int argc, char **argv, struct kh_globals *g);
+int cmd_report(int argc, char **argv, struct kh_globals *g);
 int cmd_version(int argc, char **argv, struct kh_globals *g);
 int cmd_help(int argc, char **argv, struct kh_globals *g);
 int cmd_collect(int argc, char **argv, struct kh_globals *g);
@@ -60,6 +61,7 @@ enum cli_opt {
 	OPT_BUNDLE,                                             /* lint */
 	OPT_NO_REGISTRY,                                        /* run */
 	OPT_EVIDENCE, OPT_FOR, OPT_EVERY,                       /* run, collect */
+	OPT_CSV,                                                /* report */
 };
 
 /*
