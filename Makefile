@@ -51,7 +51,7 @@ DEB_DIR     = $(BUILD)/deb
 DEB_SRC     = $(DEB_DIR)/khreset-$(KH_VERSION)
 DEB_FILE    = $(DEB_DIR)/khreset_$(KH_VERSION)_$(DEB_ARCH).deb
 
-.PHONY: all deps check check-unit check-integration check-asan demo bench media install deb clean \
+.PHONY: all deps check check-all check-unit check-integration check-asan demo bench media install deb clean \
         fuzz fuzz-build fuzz-check
 all: $(BUILD)/khreset $(TOOLS)
 
@@ -142,7 +142,15 @@ check-integration: $(BUILD)/khreset $(TOOLS) $(BUILD)/tests/khreset-fake
 # Everything, then again under AddressSanitizer + UBSan, a short run of
 # every fuzz target; then the Windows build (cross-built dependencies
 # cached under build/win) and its Wine tests.
+# The log goes to $(BUILD)/check.log; the last line adds up every suite's
+# checks (tests/total.sh).
 check: deps
+	@mkdir -p $(BUILD)
+	@{ $(MAKE) --no-print-directory check-all 2>&1; echo $$? >$(BUILD)/check.rc; } | \
+	  tee $(BUILD)/check.log
+	@sh tests/total.sh $(BUILD)/check.log "$$(cat $(BUILD)/check.rc)"
+
+check-all:
 	$(MAKE) all
 	$(MAKE) check-unit
 	$(MAKE) check-integration
