@@ -2,25 +2,34 @@
  *
  * Design: every destructive action is first written to the journal and
  * fsynced, then done.  A backup's manifest is saved before any entry moves
- * into it, so a backup folder always says what it should hold.  Recovery
- * reads the journal of an interrupted run and undoes it in reverse: moves
- * go back (an entry that took the original's place moves into the backup's
- * rolled-back part first), staged files that carry exactly the content we
- * wrote are removed, registry values get their old data back.
+ * into it, so a backup folder always says what it should hold.  Both files
+ * are records of record.h: exact bytes, each record with its own length and
+ * checksum, so a torn or damaged record is read as nothing.
+ *
+ * Recovery trusts a record only when it names what khreset owns: the
+ * configured archive and install folders, the backups the journal itself
+ * made (or restores from), the two hives.  It undoes an unfinished run in
+ * three passes - the archive and install first (last record first), then
+ * the registry, then the backups' states - tries every undo even when
+ * another fails, and checks what it moves against the digests recorded.
+ * It never deletes anything but its own temp files and staged files that
+ * hold exactly what was staged; whatever it finds in an original's place
+ * moves into the backup's rolled-back part.
  */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "ini/ini.h"
 #include "khreset.h"
 #include "state.h"
 
-/* ---- backups ---- */
+#define JOURNAL_FORMAT "1"
+#define MANIFEST_FORMAT "1"
+#define MAX_DIGEST  ((size_t)1 << 31)   /* hives included */
+
+/* ---- names and paths ---- */
 
 static const char *const bstate_names[KH_BS__COUNT] = {
 	[KH_BS_IN_PROGRESS] = "in-progress", [KH_BS_COMPLETE] = "complete",
@@ -35,7 +44,7 @@ const char *bstate_name(enum kh_bstate s)
 /* 1 and *s set when text names a state, else 0. */
 static int bstate_parse(const char *text, enum kh_bstate *s)
 {
-	for (int i = 0; i < KH_BS__COUNT; i++)
+	for (int i = 0; text && i < KH_BS__COUNT; i++)
 		if (!strcmp(text, bstate_names[i])) {
 			*s = (enum kh_bstate)i;
 			return 1;
@@ -43,12 +52,82 @@ static int bstate_parse(const char *text, enum kh_bstate *s)
 	return 0;
 }
 
-char *backup_path(const struct kh_backup *b, const char *part, const char *name)
+static const char *const tnames[] = { "file", "directory", "symlink", "other" };
+
+static int ftype_parse(const char *text, enum kh_ftype *t)
 {
-	if (!name)
-		return kh_asprintf(KH_BACKUP_DIR "\\%s\\%s", b->id, part);
-	return kh_asprintf(KH_BACKUP_DIR "\\%s\\%s\\%s", b->id, part, name);
+	for (int i = 0; text && i < 4; i++)
+		if (!strcmp(text, tnames[i])) {
+			*t = (enum kh_ftype)i;
+			return 1;
+		}
+	return 0;
 }
+
+static const char *const parts[] = { KH_PART_ARCHIVE, KH_PART_INSTALL, KH_PART_REGISTRY,
+				     KH_PART_ROLLED };
+#define NPARTS (sizeof(parts) / sizeof(parts[0]))
+
+static int part_ok(const char *part)
+{
+	for (size_t i = 0; part && i < NPARTS; i++)
+		if (!strcmp(part, parts[i]))
+			return 1;
+	return 0;
+}
+
+int backup_id_ok(const char *id)
+{
+	size_t n = id ? strlen(id) : 0;
+
+	if (n == 0 || n >= 32)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((id[i] >= 'A' && id[i] <= 'Z') || (id[i] >= 'a' && id[i] <= 'z') ||
+		      (id[i] >= '0' && id[i] <= '9') || (i && (id[i] == '-' || id[i] == '_'))))
+			return 0;
+	return 1;
+}
+
+/* A name that can be one path component on Windows and here. */
+static int name_ok(const char *name)
+{
+	return name && *name && strcmp(name, ".") && strcmp(name, "..") &&
+	       !strpbrk(name, "\\/");
+}
+
+/* Paths compare as Windows does: ASCII case-insensitively, either separator. */
+static int path_eq(const char *a, const char *b)
+{
+	for (;; a++, b++) {
+		char x = *a == '/' ? '\\' : *a, y = *b == '/' ? '\\' : *b;
+
+		if (x >= 'A' && x <= 'Z')
+			x = (char)(x - 'A' + 'a');
+		if (y >= 'A' && y <= 'Z')
+			y = (char)(y - 'A' + 'a');
+		if (x != y)
+			return 0;
+		if (!x)
+			return 1;
+	}
+}
+
+int state_path_eq(const char *a, const char *b)
+{
+	return path_eq(a, b);
+}
+
+char *backup_path(const char *id, const char *part, const char *name)
+{
+	if (!part || !*part)
+		return kh_asprintf(KH_BACKUP_DIR "\\%s", id);
+	if (!name)
+		return kh_asprintf(KH_BACKUP_DIR "\\%s\\%s", id, part);
+	return kh_asprintf(KH_BACKUP_DIR "\\%s\\%s\\%s", id, part, name);
+}
+
+/* ---- backups ---- */
 
 int backup_create(kh_plat *p, struct kh_backup *b, const char *reason)
 {
@@ -61,7 +140,7 @@ int backup_create(kh_plat *p, struct kh_backup *b, const char *reason)
 	kh_fmt_id(b->created, base);
 	snprintf(b->id, sizeof(b->id), "%s", base);
 	for (int i = 2; i < 1000; i++) {
-		if (!(dir = backup_path(b, "", NULL)))
+		if (!(dir = backup_path(b->id, "", NULL)))
 			return KH_ERR_NOMEM;
 		rc = plat_stat(p, dir, &st);
 		free(dir);
@@ -72,27 +151,28 @@ int backup_create(kh_plat *p, struct kh_backup *b, const char *reason)
 		free(st.name);
 		snprintf(b->id, sizeof(b->id), "%s-%d", base, i);
 	}
+	kh_clearerr();
 	b->reason = kh_strdup(reason);
 	b->state = KH_BS_IN_PROGRESS;
-	if (!b->reason)
-		return KH_ERR_NOMEM;
-	dir = backup_path(b, "archive", NULL);
-	rc = dir ? plat_mkdirs(p, dir) : KH_ERR_NOMEM;
-	free(dir);
-	return rc;
+	return b->reason ? KH_OK : KH_ERR_NOMEM;
 }
 
 int backup_add(struct kh_backup *b, const char *part, const char *origin,
 	       const char *name, enum kh_ftype type, uint64_t size,
 	       int64_t mtime, const char *sha256)
 {
-	struct kh_bfile *nf = realloc(b->files, (b->n + 1) * sizeof(*nf));
 	struct kh_bfile *f;
 
-	if (!nf)
-		return KH_ERR_NOMEM;
-	b->files = nf;
-	f = &nf[b->n++];
+	if (b->n == b->cap) {
+		size_t nc = b->cap ? 2 * b->cap : 16;
+		struct kh_bfile *nf = realloc(b->files, nc * sizeof(*nf));
+
+		if (!nf)
+			return KH_ERR_NOMEM;
+		b->files = nf;
+		b->cap = nc;
+	}
+	f = &b->files[b->n++];
 	memset(f, 0, sizeof(*f));
 	f->name = kh_strdup(name);
 	f->part = kh_strdup(part);
@@ -104,174 +184,167 @@ int backup_add(struct kh_backup *b, const char *part, const char *origin,
 	return f->name && f->part && f->origin ? KH_OK : KH_ERR_NOMEM;
 }
 
-static const char *const tnames[] = { "file", "directory", "symlink", "other" };
-
-/* A growing text; after a failed append nothing more is added. */
-struct text {
-	char *s;
-	size_t len, cap;
-	int nomem;
-};
-
-static void add(struct text *t, const char *fmt, ...) KH_PRINTF(2, 3);
-static void add(struct text *t, const char *fmt, ...)
+size_t backup_count(const struct kh_backup *b, const char *part)
 {
-	va_list ap;
-	size_t need;
-	char *ns;
-	int n;
+	size_t n = 0;
 
-	if (t->nomem)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	need = t->len + (size_t)n + 1;
-	if (n >= 0 && need > t->cap) {
-		if ((ns = realloc(t->s, 2 * need)) != NULL) {
-			t->s = ns;
-			t->cap = 2 * need;
-		}
-	}
-	if (n < 0 || need > t->cap) {
-		t->nomem = 1;
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
-	va_end(ap);
-	t->len += (size_t)n;
+	for (size_t i = 0; i < b->n; i++)
+		n += !strcmp(b->files[i].part, part);
+	return n;
 }
 
-static int fmt_manifest(const struct kh_backup *b, char **out, size_t *len)
+static int fmt_manifest(const struct kh_backup *b, struct kh_recbuf *t)
 {
-	struct text t = { 0 };
 	char when[32];
 
 	kh_fmt_time(b->created, when);
-	add(&t, "; khreset backup manifest: what this folder holds and where it came from\n"
-		"[backup]\nid = %s\ncreated = %s\nreason = %s\nstate = %s\ntool = khreset %s\n",
-	    b->id, when, b->reason, bstate_name(b->state), KH_VERSION);
+	rec_open(t, "khreset-backup");
+	rec_str(t, "format", MANIFEST_FORMAT);
+	rec_str(t, "id", b->id);
+	rec_i64(t, "created", b->created);
+	rec_str(t, "created_utc", when);
+	rec_str(t, "reason", b->reason);
+	rec_str(t, "state", bstate_name(b->state));
+	rec_str(t, "tool", "khreset " KH_VERSION);
+	rec_close(t);
 	for (size_t i = 0; i < b->n; i++) {
 		const struct kh_bfile *e = &b->files[i];
-		kh_fmt_time(e->mtime, when);
-		add(&t, "\n[file%zu]\nname = %s\npart = %s\norigin = %s\ntype = %s\n"
-			"size = %llu\nmtime = %lld\nmtime_utc = %s\nsha256 = %s\n",
-		    i + 1, e->name, e->part, e->origin, tnames[e->type],
-		    (unsigned long long)e->size, (long long)e->mtime, when, e->sha256);
+
+		rec_open(t, "file");
+		rec_str(t, "name", e->name);
+		rec_str(t, "part", e->part);
+		rec_str(t, "origin", e->origin);
+		rec_str(t, "type", tnames[e->type]);
+		rec_u64(t, "size", e->size);
+		rec_i64(t, "mtime", e->mtime);
+		rec_str(t, "sha256", e->sha256);
+		rec_close(t);
 	}
-	if (t.nomem) {
-		free(t.s);
-		return KH_ERR_NOMEM;
-	}
-	*out = t.s;
-	*len = t.len;
-	return KH_OK;
+	return rec_done(t);
 }
 
 int backup_save(kh_plat *p, const struct kh_backup *b)
 {
-	char *text = NULL, *path = kh_asprintf(KH_BACKUP_DIR "\\%s\\manifest.ini", b->id);
-	size_t len;
-	int rc = path ? fmt_manifest(b, &text, &len) : KH_ERR_NOMEM;
+	struct kh_recbuf t = { 0 };
+	char *path = backup_path(b->id, KH_MANIFEST, NULL);
+	int rc = path ? KH_OK : KH_ERR_NOMEM;
 
+	/* the parts a run moves into, and the one its rollback may need on
+	 * a full disk, exist before anything moves */
+	for (size_t i = 0; rc == KH_OK && i < NPARTS; i++) {
+		char *dir;
+
+		if (strcmp(parts[i], KH_PART_ARCHIVE) && strcmp(parts[i], KH_PART_ROLLED))
+			continue;
+		dir = backup_path(b->id, parts[i], NULL);
+		rc = dir ? plat_mkdirs(p, dir) : KH_ERR_NOMEM;
+		free(dir);
+	}
 	if (rc == KH_OK)
-		rc = plat_write_atomic(p, path, text, len);
-	free(text);
+		rc = fmt_manifest(b, &t);
+	if (rc == KH_OK)
+		rc = plat_write_atomic(p, path, t.s, t.len);
+	rec_free(&t);
 	free(path);
 	return rc;
 }
 
-struct mload {
-	struct kh_backup *b;
-	int rc;
-	char cur[64];
-	int have_state;        /* a known state was read */
-};
-
-static int mload_cb(const char *sec, const char *key, const char *val, int line, void *ud)
+static int bad_manifest(const char *id, const struct kh_rec *r, const char *why)
 {
-	struct mload *m = ud;
-	struct kh_backup *b = m->b;
-	struct kh_bfile *f;
+	kh_seterr("backup %s: %s record %zu (byte %zu): %s; the manifest is not trusted",
+		  id, KH_MANIFEST, r->line, r->offset, why);
+	return KH_ERR_DATA;
+}
 
-	if (!kh_strcasecmp(sec, "backup")) {
-		if (!kh_strcasecmp(key, "reason"))
-			free(b->reason), b->reason = kh_strdup(val);
-		else if (!kh_strcasecmp(key, "state"))
-			m->have_state = bstate_parse(val, &b->state);
-		else if (!kh_strcasecmp(key, "created")) {
-			struct tm tm = { 0 };
-			if (strptime(val, "%Y-%m-%dT%H:%M:%SZ", &tm))
-				b->created = (int64_t)timegm(&tm);
+static int load_file(struct kh_backup *b, const struct kh_rec *r)
+{
+	const char *name = rec_get(r, "name"), *part = rec_get(r, "part");
+	const char *origin = rec_get(r, "origin"), *sha = rec_get(r, "sha256");
+	enum kh_ftype type;
+	uint64_t size;
+	int64_t mtime;
+
+	if (!name_ok(name))
+		return bad_manifest(b->id, r, "no usable name");
+	if (!part_ok(part) || !origin || !*origin)
+		return bad_manifest(b->id, r, "no part or origin");
+	if (!ftype_parse(rec_get(r, "type"), &type) || !rec_get_u64(r, "size", &size) ||
+	    !rec_get_i64(r, "mtime", &mtime))
+		return bad_manifest(b->id, r, "no type, size or mtime");
+	if (!sha || (*sha && !kh_is_sha256_hex(sha)))
+		return bad_manifest(b->id, r, "no SHA-256");
+	return backup_add(b, part, origin, name, type, size, mtime, sha);
+}
+
+int manifest_parse(const char *id, const void *buf, size_t len, struct kh_backup *b)
+{
+	struct kh_recs rs;
+	const struct kh_rec *h;
+	int rc;
+
+	memset(b, 0, sizeof(*b));
+	snprintf(b->id, sizeof(b->id), "%s", id);
+	if ((rc = rec_parse(buf, len, &rs)) != KH_OK)
+		return rc;
+	for (size_t i = 0; i < rs.n; i++)
+		if (!rs.r[i].ok) {
+			rc = bad_manifest(id, &rs.r[i], rs.r[i].why);
+			goto out;
 		}
-		return 1;
+	h = rs.n ? &rs.r[0] : NULL;
+	if (!h || strcmp(h->type, "khreset-backup")) {
+		kh_seterr("backup %s: %s does not start with its khreset-backup record", id,
+			  KH_MANIFEST);
+		rc = KH_ERR_DATA;
+		goto out;
 	}
-	if (strncmp(sec, "file", 4))
-		return 1;
-	if (strcmp(m->cur, sec)) {
-		snprintf(m->cur, sizeof(m->cur), "%s", sec);
-		if ((m->rc = backup_add(b, "", "", "", KH_FT_FILE, 0, 0, "")) != KH_OK)
-			return 0;
+	if (!rec_get(h, "format") || strcmp(rec_get(h, "format"), MANIFEST_FORMAT)) {
+		rc = bad_manifest(id, h, "a format this khreset does not know");
+		goto out;
 	}
-	f = &b->files[b->n - 1];
-	if (!strcmp(key, "name"))
-		free(f->name), f->name = kh_strdup(val);
-	else if (!strcmp(key, "part"))
-		free(f->part), f->part = kh_strdup(val);
-	else if (!strcmp(key, "origin"))
-		free(f->origin), f->origin = kh_strdup(val);
-	else if (!strcmp(key, "size"))
-		f->size = strtoull(val, NULL, 10);
-	else if (!strcmp(key, "mtime"))
-		f->mtime = strtoll(val, NULL, 10);
-	else if (!strcmp(key, "sha256"))
-		snprintf(f->sha256, sizeof(f->sha256), "%s", val);
-	else if (!strcmp(key, "type"))
-		for (int t = 0; t < 4; t++)
-			if (!strcmp(val, tnames[t]))
-				f->type = (enum kh_ftype)t;
-	return 1;
+	if (!rec_get(h, "id") || strcmp(rec_get(h, "id"), id)) {
+		rc = bad_manifest(id, h, "the ID of another backup");
+		goto out;
+	}
+	if (!bstate_parse(rec_get(h, "state"), &b->state) || !rec_get(h, "reason") ||
+	    !*rec_get(h, "reason") || !rec_get_i64(h, "created", &b->created)) {
+		rc = bad_manifest(id, h, "no known state, reason or time");
+		goto out;
+	}
+	if (!(b->reason = kh_strdup(rec_get(h, "reason")))) {
+		rc = KH_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 1; rc == KH_OK && i < rs.n; i++)
+		if (!strcmp(rs.r[i].type, "file"))
+			rc = load_file(b, &rs.r[i]);
+out:
+	rec_free_all(&rs);
+	return rc;
 }
 
 int backup_load(kh_plat *p, const char *id, struct kh_backup *b)
 {
-	struct mload m = { b, KH_OK, "", 0 };
 	unsigned char *buf = NULL;
 	char *path;
 	size_t len;
 	int rc;
 
 	memset(b, 0, sizeof(*b));
-	if (snprintf(b->id, sizeof(b->id), "%s", id) >= (int)sizeof(b->id) ||
-	    strpbrk(id, "\\/") || id[0] == '.') {
+	if (!backup_id_ok(id)) {
 		kh_seterr("backup '%s': not a backup ID", id);
 		return KH_ERR_USAGE;
 	}
-	if (!(path = kh_asprintf(KH_BACKUP_DIR "\\%s\\manifest.ini", id)))
+	if (!(path = backup_path(id, KH_MANIFEST, NULL)))
 		return KH_ERR_NOMEM;
-	rc = plat_read(p, path, 64 << 20, &buf, &len);
+	rc = plat_read(p, path, 256 << 20, &buf, &len);
 	if (rc == KH_ERR_NOENT)
 		kh_seterr("backup %s: no such backup (%s missing)", id, path);
 	if (rc == KH_OK)
-		rc = kh_ini_browse(path, buf, len, mload_cb, &m);
+		rc = manifest_parse(id, buf, len, b);
 	free(buf);
 	free(path);
-	if (rc != KH_OK)
-		return rc;
-	if (m.rc == KH_OK && (!m.have_state || !b->reason)) {
-		kh_seterr("backup %s: manifest.ini lacks [backup] reason or a known state", id);
-		m.rc = KH_ERR_DATA;
-	}
-	for (size_t i = 0; m.rc == KH_OK && i < b->n; i++) {
-		struct kh_bfile *f = &b->files[i];
-		if (!f->name || !*f->name || strpbrk(f->name, "\\/") || !f->part ||
-		    !*f->part || !f->origin || !*f->origin) {
-			kh_seterr("backup %s: manifest.ini [file%zu] incomplete", id, i + 1);
-			m.rc = KH_ERR_DATA;
-		}
-	}
-	return m.rc;
+	return rc;
 }
 
 void backup_free(struct kh_backup *b)
@@ -294,8 +367,10 @@ int backup_list(kh_plat *p, char ***ids, size_t *n)
 
 	*ids = NULL;
 	*n = 0;
-	if (rc == KH_ERR_NOENT)
+	if (rc == KH_ERR_NOENT) {
+		kh_clearerr();
 		return KH_OK;
+	}
 	if (rc != KH_OK)
 		return rc;
 	*ids = calloc(ne ? ne : 1, sizeof(char *));
@@ -305,7 +380,7 @@ int backup_list(kh_plat *p, char ***ids, size_t *n)
 	}
 	/* plat_list sorts by name; IDs sort by time */
 	for (size_t i = 0; i < ne; i++)
-		if (ents[i].type == KH_FT_DIR && ents[i].name[0] != '.') {
+		if (ents[i].type == KH_FT_DIR && backup_id_ok(ents[i].name)) {
 			(*ids)[(*n)++] = ents[i].name;
 			ents[i].name = NULL;
 		}
@@ -323,15 +398,14 @@ void backup_free_ids(char **ids, size_t n)
 /* Removes a backup folder: its parts' entries, then the folders. */
 static int backup_delete(kh_plat *p, const char *id)
 {
-	static const char *const parts[] = { "archive", "install", "rolled-back" };
 	char *dir;
 	int rc = KH_OK;
 
-	for (size_t i = 0; i < 3 && rc == KH_OK; i++) {
+	for (size_t i = 0; i < NPARTS && rc == KH_OK; i++) {
 		struct kh_dirent *ents = NULL;
 		size_t n = 0;
 
-		if (!(dir = kh_asprintf(KH_BACKUP_DIR "\\%s\\%s", id, parts[i])))
+		if (!(dir = backup_path(id, parts[i], NULL)))
 			return KH_ERR_NOMEM;
 		rc = plat_list(p, dir, &ents, &n);
 		for (size_t j = 0; rc == KH_OK && j < n; j++) {
@@ -348,13 +422,13 @@ static int backup_delete(kh_plat *p, const char *id)
 	}
 	if (rc != KH_OK)
 		return rc;
-	if (!(dir = kh_asprintf(KH_BACKUP_DIR "\\%s\\manifest.ini", id)))
+	if (!(dir = backup_path(id, KH_MANIFEST, NULL)))
 		return KH_ERR_NOMEM;
 	rc = plat_remove(p, dir);
 	free(dir);
 	if (rc != KH_OK && rc != KH_ERR_NOENT)
 		return rc;
-	if (!(dir = kh_asprintf(KH_BACKUP_DIR "\\%s", id)))
+	if (!(dir = backup_path(id, "", NULL)))
 		return KH_ERR_NOMEM;
 	rc = plat_remove(p, dir);
 	free(dir);
@@ -382,19 +456,58 @@ int backup_prune(kh_plat *p, int keep, const char *spare)
 	return rc;
 }
 
-/* Digest of a regular file at path; "" when it is larger than max. */
-static int digest_of(kh_plat *p, const char *path, size_t max, char sha[KH_SHA256_HEX])
+int state_digest(kh_plat *p, const char *path, size_t max, char sha[KH_SHA256_HEX])
 {
 	unsigned char *buf = NULL;
 	size_t len;
 	int rc = plat_read(p, path, max, &buf, &len);
 
 	sha[0] = '\0';
-	if (rc == KH_ERR_TOOBIG)
+	if (rc == KH_ERR_TOOBIG) {
+		kh_clearerr();
 		return KH_OK;
+	}
 	if (rc == KH_OK)
 		rc = kh_sha256_buf(buf, len, sha);
 	free(buf);
+	return rc;
+}
+
+static int casecmp_ent(const void *a, const void *b)
+{
+	const struct kh_dirent *x = *(const struct kh_dirent *const *)a;
+	const struct kh_dirent *y = *(const struct kh_dirent *const *)b;
+
+	return kh_strcasecmp(x->name, y->name);
+}
+
+/* Names Windows could not hold side by side, or at all, refuse the move
+ * before anything changes. */
+static int check_names(const char *dir, struct kh_dirent *ents, size_t n, const char *only)
+{
+	struct kh_dirent **v = calloc(n ? n : 1, sizeof(*v));
+	size_t k = 0;
+	int rc = KH_OK;
+
+	if (!v)
+		return KH_ERR_NOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (!only || !kh_strcasecmp(only, ents[i].name))
+			v[k++] = &ents[i];
+	qsort(v, k, sizeof(*v), casecmp_ent);
+	for (size_t i = 0; rc == KH_OK && i < k; i++) {
+		if (!name_ok(v[i]->name)) {
+			kh_seterr("%s: entry '%s' has a name Windows cannot hold (a '\\'); "
+				  "nothing moved", dir, v[i]->name);
+			rc = KH_ERR_DATA;
+		} else if (i && !kh_strcasecmp(v[i - 1]->name, v[i]->name)) {
+			kh_seterr("%s: entries '%s' and '%s' differ only in case, which Windows "
+				  "cannot tell apart; rename or remove one; nothing moved", dir,
+				  v[i - 1]->name, v[i]->name);
+			rc = KH_ERR_DATA;
+		}
+	}
+	free(v);
 	return rc;
 }
 
@@ -403,13 +516,15 @@ int backup_move_dir(kh_plat *p, struct kh_backup *b, const char *part,
 {
 	struct kh_dirent *ents = NULL;
 	size_t n = 0, first = b->n;
-	char *pdir = backup_path(b, part, NULL);
+	char *pdir = backup_path(b->id, part, NULL);
 	int rc = pdir ? plat_list(p, dir, &ents, &n) : KH_ERR_NOMEM;
 
-	if (rc == KH_ERR_NOENT)
+	if (rc == KH_ERR_NOENT) {
+		kh_clearerr();
 		rc = KH_OK;
-	if (rc == KH_OK && n)
-		rc = plat_mkdirs(p, pdir);
+	}
+	if (rc == KH_OK)
+		rc = check_names(dir, ents, n, only);
 	for (size_t i = 0; rc == KH_OK && i < n; i++) {
 		char sha[KH_SHA256_HEX] = "", *from;
 
@@ -418,7 +533,7 @@ int backup_move_dir(kh_plat *p, struct kh_backup *b, const char *part,
 		if (!(from = kh_asprintf("%s\\%s", dir, ents[i].name)))
 			rc = KH_ERR_NOMEM;
 		else if (ents[i].type == KH_FT_FILE)
-			rc = digest_of(p, from, max_size, sha);
+			rc = state_digest(p, from, max_size, sha);
 		if (rc == KH_OK)
 			rc = backup_add(b, part, dir, ents[i].name, ents[i].type,
 					ents[i].size, ents[i].mtime, sha);
@@ -427,11 +542,15 @@ int backup_move_dir(kh_plat *p, struct kh_backup *b, const char *part,
 	/* the manifest lands before anything moves */
 	if (rc == KH_OK && b->n > first)
 		rc = backup_save(p, b);
+	if (rc == KH_OK && b->n > first)
+		rc = plat_mkdirs(p, pdir);
 	for (size_t i = first; rc == KH_OK && i < b->n; i++) {
-		char *from = kh_asprintf("%s\\%s", dir, b->files[i].name);
-		char *to = backup_path(b, part, b->files[i].name);
+		const struct kh_bfile *f = &b->files[i];
+		char *from = kh_asprintf("%s\\%s", dir, f->name);
+		char *to = backup_path(b->id, part, f->name);
 
-		rc = from && to ? journal_move(p, from, to) : KH_ERR_NOMEM;
+		rc = from && to ? journal_move(p, f->name, dir, pdir, f->type, f->size,
+					       f->sha256) : KH_ERR_NOMEM;
 		if (rc == KH_OK)
 			rc = plat_rename(p, from, to);
 		if (rc == KH_OK) {
@@ -443,12 +562,12 @@ int backup_move_dir(kh_plat *p, struct kh_backup *b, const char *part,
 	}
 	/* what landed in the backup is what was recorded */
 	for (size_t i = first; rc == KH_OK && i < b->n; i++) {
-		char sha[KH_SHA256_HEX], *to = backup_path(b, part, b->files[i].name);
+		char sha[KH_SHA256_HEX], *to = backup_path(b->id, part, b->files[i].name);
 
 		if (!to)
 			rc = KH_ERR_NOMEM;
 		else if (b->files[i].type == KH_FT_FILE && b->files[i].sha256[0] &&
-			 (rc = digest_of(p, to, max_size, sha)) == KH_OK &&
+			 (rc = state_digest(p, to, max_size, sha)) == KH_OK &&
 			 strcmp(sha, b->files[i].sha256)) {
 			kh_seterr("backup %s: %s changed while being moved", b->id, to);
 			rc = KH_ERR_IO;
@@ -460,217 +579,786 @@ int backup_move_dir(kh_plat *p, struct kh_backup *b, const char *part,
 	return rc;
 }
 
-/* ---- journal ---- */
+/* ---- the journal: writing ---- */
 
-static int jwrite(kh_plat *p, const char *fmt, ...) KH_PRINTF(2, 3);
-static int jwrite(kh_plat *p, const char *fmt, ...)
+static unsigned long jcount;     /* records this process appended */
+
+/* Test seams (SPEC section 10): KHRESET_TEST_STOP_AT=journal-N kills the
+ * run once record N is on disk, journal-tear-N while half of it is. */
+static int jappend(kh_plat *p, struct kh_recbuf *t)
 {
-	va_list ap;
-	char *line;
-	int rc, r;
+	const char *at = getenv("KHRESET_TEST_STOP_AT");
+	char name[40];
+	int rc = rec_done(t);
 
-	va_start(ap, fmt);
-	r = vasprintf(&line, fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		return KH_ERR_NOMEM;
-	rc = plat_append_sync(p, KH_JOURNAL, line, (size_t)r);
-	free(line);
-	return rc;
-}
-
-int journal_begin(kh_plat *p, const char *id)
-{
-	return jwrite(p, "begin\t%s\t%ld\n", id, (long)getpid());
-}
-
-int journal_move(kh_plat *p, const char *from, const char *to)
-{
-	return jwrite(p, "move\t%s\t%s\n", from, to);
-}
-
-int journal_stage(kh_plat *p, const char *path, const char *sha256)
-{
-	return jwrite(p, "stage\t%s\t%s\n", path, sha256);
-}
-
-int journal_reg(kh_plat *p, const struct kh_regval *old, size_t n)
-{
-	int rc = KH_OK;
-
-	for (size_t i = 0; rc == KH_OK && i < n; i++)
-		rc = jwrite(p, "reg\t%s\t%s\t%d\t%d\t%s\n", old[i].key, old[i].name,
-			    (int)old[i].type, old[i].data != NULL,
-			    old[i].data ? old[i].data : "");
-	return rc;
-}
-
-int journal_end(kh_plat *p)
-{
-	int rc = plat_remove(p, KH_JOURNAL);
-
-	return rc == KH_ERR_NOENT ? KH_OK : rc;
-}
-
-#define MAXF 6
-
-static size_t split(char *line, char **f)
-{
-	size_t n = 0;
-
-	for (char *s = line; n < MAXF; ) {
-		f[n++] = s;
-		if (!(s = strchr(s, '\t')))
-			break;
-		*s++ = '\0';
+	jcount++;
+	if (rc == KH_OK && at && !strncmp(at, "journal-tear-", 13)) {
+		snprintf(name, sizeof(name), "journal-tear-%lu", jcount);
+		if (!strcmp(at, name) &&
+		    plat_append_sync(p, KH_JOURNAL, t->s, t->len / 2) == KH_OK)
+			kh_test_stop(name);
 	}
-	return n;
-}
-
-/* Entry `to` went back to `from`; a newcomer at `from` moves aside first. */
-static int undo_move(kh_plat *p, const char *id, const char *from, const char *to,
-		     struct kh_recovery *r)
-{
-	struct kh_dirent st;
-	int rc = plat_stat(p, to, &st);
-
-	if (rc == KH_ERR_NOENT)
-		return KH_OK;          /* never moved */
-	if (rc != KH_OK)
-		return rc;
-	free(st.name);
-	rc = plat_stat(p, from, &st);
+	if (rc == KH_OK)
+		rc = plat_append_sync(p, KH_JOURNAL, t->s, t->len);
+	rec_free(t);
 	if (rc == KH_OK) {
-		const char *base = strrchr(from, '\\');
-		char *dir = kh_asprintf(KH_BACKUP_DIR "\\%s\\rolled-back", id);
-		char *aside = kh_asprintf("%s\\%s", dir ? dir : "", base ? base + 1 : from);
-
-		free(st.name);
-		rc = dir && aside ? plat_mkdirs(p, dir) : KH_ERR_NOMEM;
-		if (rc == KH_OK)
-			rc = plat_rename(p, from, aside);
-		free(dir);
-		free(aside);
-		if (rc != KH_OK)
-			return rc;
-	} else if (rc != KH_ERR_NOENT)
-		return rc;
-	if ((rc = plat_rename(p, to, from)) == KH_OK) {
-		r->undone++;
-		kh_log(KH_LOG_INFO, "recover", "moved %s back to %s", to, from);
+		snprintf(name, sizeof(name), "journal-%lu", jcount);
+		kh_test_stop(name);
 	}
+	return rc;
+}
+
+int journal_begin(kh_plat *p, const char *kind)
+{
+	struct kh_recbuf t = { 0 };
+	char when[32];
+
+	kh_fmt_time(kh_now(), when);
+	rec_open(&t, "khreset-journal");
+	rec_str(&t, "format", JOURNAL_FORMAT);
+	rec_str(&t, "kind", kind);
+	rec_i64(&t, "pid", (int64_t)getpid());
+	rec_str(&t, "started", when);
+	rec_str(&t, "tool", "khreset " KH_VERSION);
+	rec_close(&t);
+	return jappend(p, &t);
+}
+
+int journal_backup(kh_plat *p, const char *id, const char *role)
+{
+	struct kh_recbuf t = { 0 };
+
+	rec_open(&t, "backup");
+	rec_str(&t, "id", id);
+	rec_str(&t, "role", role);
+	rec_close(&t);
+	return jappend(p, &t);
+}
+
+int journal_move(kh_plat *p, const char *name, const char *from, const char *to,
+		 enum kh_ftype type, uint64_t size, const char *sha256)
+{
+	struct kh_recbuf t = { 0 };
+
+	rec_open(&t, "move");
+	rec_str(&t, "name", name);
+	rec_str(&t, "from", from);
+	rec_str(&t, "to", to);
+	rec_str(&t, "type", tnames[type]);
+	rec_u64(&t, "size", size);
+	rec_str(&t, "sha256", sha256);
+	rec_close(&t);
+	return jappend(p, &t);
+}
+
+int journal_stage(kh_plat *p, const char *dir, const char *name, const char *sha256)
+{
+	struct kh_recbuf t = { 0 };
+
+	rec_open(&t, "stage");
+	rec_str(&t, "dir", dir);
+	rec_str(&t, "name", name);
+	rec_str(&t, "sha256", sha256);
+	rec_close(&t);
+	return jappend(p, &t);
+}
+
+int journal_state(kh_plat *p, const char *id, enum kh_bstate from, enum kh_bstate to)
+{
+	struct kh_recbuf t = { 0 };
+
+	rec_open(&t, "state");
+	rec_str(&t, "id", id);
+	rec_str(&t, "from", bstate_name(from));
+	rec_str(&t, "to", bstate_name(to));
+	rec_close(&t);
+	return jappend(p, &t);
+}
+
+int journal_hive(kh_plat *p, const char *name, const char *temp, const char *hold,
+		 const char *sha_old, const char *sha_new)
+{
+	struct kh_recbuf t = { 0 };
+
+	rec_open(&t, "hive");
+	rec_str(&t, "dir", KH_HIVE_DIR);
+	rec_str(&t, "name", name);
+	rec_str(&t, "temp", temp);
+	rec_str(&t, "hold", hold);
+	rec_str(&t, "old", sha_old);
+	rec_str(&t, "new", sha_new);
+	rec_close(&t);
+	return jappend(p, &t);
+}
+
+int journal_regval(kh_plat *p, const struct kh_regraw *old)
+{
+	struct kh_recbuf t = { 0 };
+
+	rec_open(&t, old->name ? "regval" : "regkey");
+	rec_str(&t, "key", old->key);
+	if (old->name)
+		rec_str(&t, "name", old->name);
+	rec_u64(&t, "present", old->present != 0);
+	if (old->name && old->present) {
+		rec_u64(&t, "type", old->type);
+		rec_bytes(&t, "data", old->data, old->len);
+	}
+	rec_close(&t);
+	return jappend(p, &t);
+}
+
+static int jmark(kh_plat *p, const char *type)
+{
+	struct kh_recbuf t = { 0 };
+
+	rec_open(&t, type);
+	rec_close(&t);
+	return jappend(p, &t);
+}
+
+int journal_rollback(kh_plat *p)
+{
+	return jmark(p, "rollback");
+}
+
+int journal_commit(kh_plat *p)
+{
+	int rc = kh_test_fail("journal-commit");
+
+	if (rc == KH_OK)
+		rc = jmark(p, "commit");
+	if (rc != KH_OK)
+		kh_log(KH_LOG_WARN, "journal", "commit record not written (%s); removing the "
+		       "journal instead", kh_lasterr());
+	kh_test_stop("journal-committed");
+	{
+		int rm = kh_test_fail("journal-remove");
+
+		if (rm == KH_OK)
+			rm = plat_remove(p, KH_JOURNAL);
+		if (rm == KH_ERR_NOENT)
+			rm = KH_OK;
+		if (rm == KH_OK)
+			return KH_OK;
+		if (rc == KH_OK) {
+			kh_log(KH_LOG_WARN, "journal", "committed journal not removed (%s); the "
+			       "next run removes it", kh_lasterr());
+			return KH_OK;
+		}
+		return rm;
+	}
+}
+
+/* ---- the journal: reading ---- */
+
+enum { J_BEGIN, J_BACKUP, J_MOVE, J_STAGE, J_STATE, J_HIVE, J_REGVAL, J_REGKEY,
+       J_ROLLBACK, J_COMMIT, J_OTHER };
+static const char *const jtypes[] = {
+	[J_BEGIN] = "khreset-journal", [J_BACKUP] = "backup", [J_MOVE] = "move",
+	[J_STAGE] = "stage", [J_STATE] = "state", [J_HIVE] = "hive", [J_REGVAL] = "regval",
+	[J_REGKEY] = "regkey", [J_ROLLBACK] = "rollback", [J_COMMIT] = "commit",
+};
+
+static int jkind(const char *type)
+{
+	for (int i = 0; i < J_OTHER; i++)
+		if (!strcmp(type, jtypes[i]))
+			return i;
+	return J_OTHER;
+}
+
+static int in_set(const char set[][32], size_t n, const char *id)
+{
+	for (size_t i = 0; id && i < n; i++)
+		if (!strcmp(set[i], id))
+			return 1;
+	return 0;
+}
+
+/* dir is backup\ID\PART of one of the set; *id set to it. */
+static int is_backup_part(const char set[][32], size_t n, const char *dir, const char *part,
+			  const char **id)
+{
+	for (size_t i = 0; dir && i < n; i++) {
+		char *want = backup_path(set[i], part, NULL);
+		int eq = want && path_eq(dir, want);
+
+		free(want);
+		if (eq) {
+			*id = set[i];
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static const char *trust_move(const struct kh_journal *j, const struct kh_rec *r,
+			      const struct kh_config *c)
+{
+	const char *from = rec_get(r, "from"), *to = rec_get(r, "to"), *id, *sha;
+	enum kh_ftype t;
+	uint64_t size;
+
+	if (!name_ok(rec_get(r, "name")) || !ftype_parse(rec_get(r, "type"), &t) ||
+	    !rec_get_u64(r, "size", &size) || !(sha = rec_get(r, "sha256")) ||
+	    (*sha && !kh_is_sha256_hex(sha)))
+		return "an incomplete move";
+	if (from && to && path_eq(from, c->archive_dir) &&
+	    is_backup_part(j->own, j->n_own, to, KH_PART_ARCHIVE, &id))
+		return NULL;
+	if (from && to && path_eq(from, c->install_dir) &&
+	    is_backup_part(j->own, j->n_own, to, KH_PART_INSTALL, &id))
+		return NULL;
+	if (from && to && path_eq(to, c->archive_dir) &&
+	    is_backup_part(j->source, j->n_source, from, KH_PART_ARCHIVE, &id))
+		return NULL;
+	return "a move outside the archive, install and backup folders the run owns";
+}
+
+static const char *trust_hive(const struct kh_journal *j, const struct kh_rec *r)
+{
+	const char *name = rec_get(r, "name"), *temp = rec_get(r, "temp"), *id;
+	const char *old = rec_get(r, "old"), *nw = rec_get(r, "new");
+	char want[64];
+
+	if (!name || (kh_strcasecmp(name, "SYSTEM") && kh_strcasecmp(name, "SOFTWARE")) ||
+	    !rec_get(r, "dir") || !path_eq(rec_get(r, "dir"), KH_HIVE_DIR))
+		return "a hive other than SYSTEM or SOFTWARE";
+	if (!j->pid || kh_temp_name(want, sizeof(want), name, j->pid) != KH_OK || !temp ||
+	    strcmp(temp, want))
+		return "a hive temp file that is not the run's";
+	if (!is_backup_part(j->own, j->n_own, rec_get(r, "hold"),
+			    KH_PART_REGISTRY, &id))
+		return "a hive held outside the run's backup";
+	if (!old || !nw || !kh_is_sha256_hex(old) || !kh_is_sha256_hex(nw))
+		return "a hive without its digests";
+	return NULL;
+}
+
+/* A registry value (or key) the configuration names: what the run sets. */
+static const char *trust_reg(const struct kh_rec *r, int kind, const struct kh_config *c)
+{
+	const char *key = rec_get(r, "key"), *name = rec_get(r, "name");
+	uint64_t present, type;
+
+	if (!key || !rec_get_u64(r, "present", &present) || present > 1)
+		return "an incomplete registry record";
+	if (kind == J_REGVAL && (!name || (present && (!rec_get_u64(r, "type", &type) ||
+				 type > UINT32_MAX || !rec_getn(r, "data", NULL)))))
+		return "an incomplete registry record";
+	for (size_t i = 0; i < c->n_reg; i++) {
+		const char *ck = c->reg[i].key;
+		size_t kl = strlen(key);
+
+		if (kind == J_REGVAL && path_eq(key, ck) && !kh_strcasecmp(name, c->reg[i].name))
+			return NULL;
+		if (kind == J_REGKEY && strlen(ck) >= kl) {
+			char *pre = kh_asprintf("%.*s", (int)kl, ck);
+			int ok = pre && path_eq(pre, key) && (ck[kl] == '\0' || ck[kl] == '\\');
+
+			free(pre);
+			if (ok)
+				return NULL;
+		}
+	}
+	return "a registry value the configuration does not name";
+}
+
+static const char *trust(struct kh_journal *j, const struct kh_rec *r, int kind,
+			 const struct kh_config *c)
+{
+	const char *id = rec_get(r, "id"), *role = rec_get(r, "role");
+	enum kh_bstate s;
+
+	switch (kind) {
+	case J_BACKUP:
+		if (!backup_id_ok(id) || !role || (strcmp(role, "own") && strcmp(role, "source")))
+			return "a backup record without a backup ID";
+		if (!strcmp(role, "own") && j->n_own < 4 && !in_set(j->own, j->n_own, id))
+			snprintf(j->own[j->n_own++], 32, "%s", id);
+		else if (!strcmp(role, "source") && j->n_source < 4 &&
+			 !in_set(j->source, j->n_source, id))
+			snprintf(j->source[j->n_source++], 32, "%s", id);
+		return NULL;
+	case J_MOVE:
+		return trust_move(j, r, c);
+	case J_STAGE:
+		if (!rec_get(r, "dir") || !path_eq(rec_get(r, "dir"), c->install_dir) ||
+		    !name_ok(rec_get(r, "name")) || !kh_is_sha256_hex(rec_get(r, "sha256")))
+			return "a staged file outside the install folder";
+		return NULL;
+	case J_STATE:
+		if (!(in_set(j->own, j->n_own, id) || in_set(j->source, j->n_source, id)) ||
+		    !bstate_parse(rec_get(r, "from"), &s) || !bstate_parse(rec_get(r, "to"), &s))
+			return "a state of a backup the run does not own";
+		return NULL;
+	case J_HIVE:
+		return trust_hive(j, r);
+	case J_REGVAL:
+	case J_REGKEY:
+		return trust_reg(r, kind, c);
+	case J_ROLLBACK:
+		j->rolling_back = 1;
+		return NULL;
+	case J_COMMIT:
+		j->committed = 1;
+		return NULL;
+	case J_BEGIN:
+		return "a second begin record";
+	}
+	return "a record of a kind this khreset does not know";
+}
+
+int journal_parse(const void *buf, size_t len, const struct kh_config *c,
+		  struct kh_journal *j)
+{
+	int rc;
+
+	memset(j, 0, sizeof(*j));
+	if ((rc = rec_parse(buf, len, &j->recs)) != KH_OK)
+		return rc;
+	if (!(j->j = calloc(j->recs.n ? j->recs.n : 1, sizeof(*j->j)))) {
+		journal_free(j);
+		return KH_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < j->recs.n; i++) {
+		const struct kh_rec *r = &j->recs.r[i];
+		struct kh_jrec *e = &j->j[j->n++];
+
+		e->rec = r;
+		e->kind = r->ok ? jkind(r->type) : J_OTHER;
+		if (!r->ok) {
+			if (r->torn)
+				j->torn++;
+			else
+				j->damaged++;
+			e->why = r->why;
+			continue;
+		}
+		if (e->kind == J_BEGIN && i == 0) {
+			const char *fmt = rec_get(r, "format"), *kind = rec_get(r, "kind");
+			int64_t pid;
+
+			if (!fmt || strcmp(fmt, JOURNAL_FORMAT)) {
+				kh_seterr("%s: format %s, not one this khreset knows; nothing undone",
+					  KH_JOURNAL, fmt ? fmt : "(none)");
+				journal_free(j);
+				return KH_ERR_DATA;
+			}
+			snprintf(j->kind, sizeof(j->kind), "%s", kind ? kind : "");
+			if (rec_get_i64(r, "pid", &pid) && pid > 0 && pid < INT32_MAX)
+				j->pid = (long)pid;
+			e->trusted = 1;
+			continue;
+		}
+		e->why = trust(j, r, e->kind, c);
+		e->trusted = e->why == NULL;
+		if (!e->trusted)
+			j->untrusted++;
+	}
+	return KH_OK;
+}
+
+void journal_free(struct kh_journal *j)
+{
+	rec_free_all(&j->recs);
+	free(j->j);
+	memset(j, 0, sizeof(*j));
+}
+
+/* ---- recovery ---- */
+
+struct undo {
+	kh_plat *p;
+	const struct kh_config *c;
+	struct kh_journal *j;
+	struct kh_recovery *r;
+	int first_err;         /* of the undos that failed */
+	int failed;
+	char first_msg[256];
+};
+
+static void undo_fail(struct undo *u, int rc, const char *what)
+{
+	u->failed++;
+	kh_log(KH_LOG_ERROR, "recover", "%s: %s", what, kh_lasterr()[0] ? kh_lasterr()
+								      : kh_errstr(rc));
+	if (u->first_err == KH_OK) {
+		u->first_err = rc;
+		snprintf(u->first_msg, sizeof(u->first_msg), "%s: %s", what,
+			 kh_lasterr()[0] ? kh_lasterr() : kh_errstr(rc));
+	}
+}
+
+static void undone(struct undo *u)
+{
+	char name[32];
+
+	u->r->undone++;
+	snprintf(name, sizeof(name), "recover-%d", u->r->undone);
+	kh_test_stop(name);
+}
+
+/* Whatever stands at path moves into the run's rolled-back part (a
+ * counter added when the name is taken there). */
+static int move_aside(struct undo *u, const char *path, const char *name)
+{
+	char *dir, *to = NULL;
+	int rc;
+
+	if (!u->j->n_own) {
+		kh_seterr("%s is in the way and the run made no backup to move it into", path);
+		return KH_ERR_EXISTS;
+	}
+	if (!(dir = backup_path(u->j->own[0], KH_PART_ROLLED, NULL)))
+		return KH_ERR_NOMEM;
+	rc = plat_mkdirs(u->p, dir);
+	for (int i = 1; rc == KH_OK && i < 100; i++) {
+		free(to);
+		to = i == 1 ? kh_asprintf("%s\\%s", dir, name)
+			    : kh_asprintf("%s\\%s.%d", dir, name, i);
+		if (!to) {
+			rc = KH_ERR_NOMEM;
+			break;
+		}
+		if ((rc = plat_rename(u->p, path, to)) != KH_ERR_EXISTS)
+			break;
+	}
+	if (rc == KH_OK)
+		kh_log(KH_LOG_INFO, "recover", "moved %s, found in an original's place, to %s",
+		       path, to);
+	free(to);
+	free(dir);
+	return rc;
+}
+
+/* The entry at path is the one recorded: type, size and digest. */
+static int verify(struct undo *u, const char *path, enum kh_ftype type, uint64_t size,
+		  const char *sha, const struct kh_dirent *st)
+{
+	char now[KH_SHA256_HEX];
+	int rc;
+
+	if (st->type != type || (type == KH_FT_FILE && st->size != size)) {
+		kh_seterr("%s is not what the journal recorded (type or size differ); "
+			  "left where it is", path);
+		return KH_ERR_DATA;
+	}
+	if (type != KH_FT_FILE || !*sha)
+		return KH_OK;
+	if ((rc = state_digest(u->p, path, MAX_DIGEST, now)) != KH_OK)
+		return rc;
+	if (strcmp(now, sha)) {
+		kh_seterr("%s has digest %s, the journal recorded %s; left where it is", path,
+			  now, sha);
+		return KH_ERR_DATA;
+	}
+	return KH_OK;
+}
+
+/* Entry `name` goes back from `to` to `from`; a newcomer at `from` moves
+ * aside first. */
+static int undo_move(struct undo *u, const struct kh_rec *r)
+{
+	const char *name = rec_get(r, "name"), *from_dir = rec_get(r, "from");
+	const char *to_dir = rec_get(r, "to"), *sha = rec_get(r, "sha256");
+	char *from = kh_asprintf("%s\\%s", from_dir, name);
+	char *to = kh_asprintf("%s\\%s", to_dir, name);
+	struct kh_dirent st;
+	enum kh_ftype type = KH_FT_FILE;
+	uint64_t size = 0;
+	int rc = from && to ? plat_stat(u->p, to, &st) : KH_ERR_NOMEM;
+
+	ftype_parse(rec_get(r, "type"), &type);
+	rec_get_u64(r, "size", &size);
+	if (rc == KH_ERR_NOENT) {
+		kh_clearerr();
+		rc = KH_OK;            /* never moved, or back already */
+		goto out;
+	}
+	if (rc != KH_OK)
+		goto out;
+	free(st.name);
+	if ((rc = verify(u, to, type, size, sha, &st)) != KH_OK)
+		goto out;
+	rc = plat_stat(u->p, from, &st);
+	if (rc == KH_OK) {
+		free(st.name);
+		rc = move_aside(u, from, name);
+	} else if (rc == KH_ERR_NOENT) {
+		kh_clearerr();
+		rc = KH_OK;
+	}
+	if (rc == KH_OK && (rc = plat_rename(u->p, to, from)) == KH_OK) {
+		kh_log(KH_LOG_INFO, "recover", "moved %s back to %s", to, from);
+		undone(u);
+	}
+out:
+	if (rc != KH_OK)
+		undo_fail(u, rc, to ? to : "a move");
+	free(from);
+	free(to);
 	return rc;
 }
 
 /* A staged file is removed only if it holds exactly what we wrote. */
-static int undo_stage(kh_plat *p, const char *path, const char *sha, long pid,
-		      struct kh_recovery *r)
+static void undo_stage(struct undo *u, const struct kh_rec *r)
 {
-	char now[KH_SHA256_HEX], leaf[256], *tmp = NULL;
-	const char *base = strrchr(path, '\\');
+	const char *dir = rec_get(r, "dir"), *name = rec_get(r, "name");
+	char now[KH_SHA256_HEX], leaf[256], *path = kh_asprintf("%s\\%s", dir, name), *tmp;
 	int rc;
 
-	if (kh_temp_name(leaf, sizeof(leaf), base ? base + 1 : path, pid) == KH_OK)
-		tmp = kh_asprintf("%.*s%s", base ? (int)(base - path + 1) : 0, path, leaf);
-	if (tmp && plat_remove(p, tmp) == KH_OK)
-		kh_log(KH_LOG_INFO, "recover", "removed unfinished temp file %s", tmp);
-	free(tmp);
-	rc = digest_of(p, path, 64 << 20, now);
-	if (rc == KH_ERR_NOENT)
-		return KH_OK;
-	if (rc != KH_OK)
-		return rc;
-	if (strcmp(now, sha)) {
+	if (!path)
+		return undo_fail(u, KH_ERR_NOMEM, "a staged file");
+	if (u->j->pid && kh_temp_name(leaf, sizeof(leaf), name, u->j->pid) == KH_OK &&
+	    (tmp = kh_asprintf("%s\\%s", dir, leaf))) {
+		if (plat_remove(u->p, tmp) == KH_OK)
+			kh_log(KH_LOG_INFO, "recover", "removed unfinished temp file %s", tmp);
+		free(tmp);
+	}
+	rc = state_digest(u->p, path, MAX_DIGEST, now);
+	if (rc == KH_ERR_NOENT) {
+		kh_clearerr();
+	} else if (rc != KH_OK) {
+		undo_fail(u, rc, path);
+	} else if (strcmp(now, rec_get(r, "sha256"))) {
 		kh_log(KH_LOG_WARN, "recover", "%s changed since staged; left in place", path);
-		return KH_OK;
-	}
-	if ((rc = plat_remove(p, path)) == KH_OK) {
-		r->undone++;
+	} else if ((rc = plat_remove(u->p, path)) == KH_OK) {
 		kh_log(KH_LOG_INFO, "recover", "removed staged %s", path);
+		undone(u);
+	} else {
+		undo_fail(u, rc, path);
 	}
-	return rc;
+	free(path);
 }
 
-static int undo_reg(kh_plat *p, char **f, struct kh_recovery *r)
+/* The original hive back from the backup; the new one aside. */
+static void undo_hive(struct undo *u, const struct kh_rec *r)
 {
-	struct kh_regval v = { f[1], f[2], (enum kh_regtype)atoi(f[3]),
-			       atoi(f[4]) ? f[5] : NULL };
-	int rc = plat_reg_undo(p, &v, 1);
+	const char *name = rec_get(r, "name"), *hold = rec_get(r, "hold");
+	char *live = kh_asprintf(KH_HIVE_DIR "\\%s", name);
+	char *held = kh_asprintf("%s\\%s", hold, name);
+	char *temp = kh_asprintf(KH_HIVE_DIR "\\%s", rec_get(r, "temp"));
+	struct kh_dirent st;
+	int rc = live && held && temp ? plat_stat(u->p, held, &st) : KH_ERR_NOMEM;
 
 	if (rc == KH_OK) {
-		r->undone++;
-		kh_log(KH_LOG_INFO, "recover", "registry %s\\%s restored", f[1], f[2]);
+		free(st.name);
+		rc = verify(u, held, KH_FT_FILE, st.size, rec_get(r, "old"), &st);
+		if (rc == KH_OK && (rc = plat_stat(u->p, live, &st)) == KH_OK) {
+			free(st.name);
+			rc = move_aside(u, live, name);
+		} else if (rc == KH_ERR_NOENT) {
+			kh_clearerr();
+			rc = KH_OK;
+		}
+		if (rc == KH_OK && (rc = plat_rename(u->p, held, live)) == KH_OK) {
+			kh_log(KH_LOG_INFO, "recover", "registry hive %s put back from %s", live,
+			       held);
+			undone(u);
+		}
+	} else if (rc == KH_ERR_NOENT) {
+		kh_clearerr();
+		rc = KH_OK;            /* the original never left */
 	}
+	if (rc == KH_OK && temp && plat_remove(u->p, temp) == KH_OK)
+		kh_log(KH_LOG_INFO, "recover", "removed unfinished hive %s", temp);
+	kh_clearerr();
+	if (rc != KH_OK)
+		undo_fail(u, rc, live ? live : "a hive");
+	free(live);
+	free(held);
+	free(temp);
+}
+
+static void undo_reg(struct undo *u, const struct kh_rec *r, int kind)
+{
+	struct kh_regraw v = { 0 };
+	uint64_t present = 0, type = 0;
+	size_t len = 0;
+	int rc;
+
+	v.key = (char *)rec_get(r, "key");
+	v.name = kind == J_REGVAL ? (char *)rec_get(r, "name") : NULL;
+	rec_get_u64(r, "present", &present);
+	rec_get_u64(r, "type", &type);
+	v.present = present != 0;
+	v.type = (uint32_t)type;
+	if (v.present && v.name) {
+		v.data = (unsigned char *)rec_getn(r, "data", &len);
+		v.len = len;
+	}
+	if ((rc = plat_reg_restore(u->p, &v, 1)) == KH_OK) {
+		kh_log(KH_LOG_INFO, "recover", "registry %s%s%s put back", v.key,
+		       v.name ? "\\" : "", v.name ? v.name : "");
+		undone(u);
+	} else {
+		undo_fail(u, rc, v.key);
+	}
+}
+
+static int set_state(kh_plat *p, const char *id, enum kh_bstate s)
+{
+	struct kh_backup b;
+	int rc = backup_load(p, id, &b);
+
+	if (rc == KH_OK && b.state != s) {
+		b.state = s;
+		rc = backup_save(p, &b);
+	}
+	backup_free(&b);
 	return rc;
 }
 
-static void mark_rolled_back(kh_plat *p, const char *id)
+/* A backup the run made: marked rolled-back, kept as evidence; one that
+ * never got its manifest is removed if it holds nothing. */
+static void close_own(struct undo *u, const char *id)
 {
-	struct kh_backup b;
+	int rc = set_state(u->p, id, KH_BS_ROLLED_BACK);
 
-	if (backup_load(p, id, &b) == KH_OK) {
-		b.state = KH_BS_ROLLED_BACK;
-		backup_save(p, &b);
+	if (rc == KH_ERR_NOENT) {
+		for (size_t i = 0; i < NPARTS; i++) {
+			char *dir = backup_path(id, parts[i], NULL);
+			if (dir)
+				plat_remove(u->p, dir);
+			free(dir);
+		}
+		{
+			char *dir = backup_path(id, "", NULL);
+			if (dir)
+				plat_remove(u->p, dir);
+			free(dir);
+		}
+		kh_clearerr();
+	} else if (rc != KH_OK) {
+		/* a full disk: the state stays, the entries are back all the same */
+		kh_log(KH_LOG_WARN, "recover", "backup %s not marked rolled-back: %s", id,
+		       kh_lasterr());
 	}
-	backup_free(&b);
 }
 
-int journal_recover(kh_plat *p, struct kh_recovery *r)
+static void undo_all(struct undo *u)
 {
+	struct kh_journal *j = u->j;
+
+	/* the archive and install first, the registry after, then the states */
+	for (size_t i = j->n; i-- > 0;) {
+		if (!j->j[i].trusted)
+			continue;
+		if (j->j[i].kind == J_MOVE)
+			undo_move(u, j->j[i].rec);
+		else if (j->j[i].kind == J_STAGE)
+			undo_stage(u, j->j[i].rec);
+	}
+	for (size_t i = j->n; i-- > 0;) {
+		if (!j->j[i].trusted)
+			continue;
+		if (j->j[i].kind == J_HIVE)
+			undo_hive(u, j->j[i].rec);
+		else if (j->j[i].kind == J_REGVAL || j->j[i].kind == J_REGKEY)
+			undo_reg(u, j->j[i].rec, j->j[i].kind);
+	}
+	/* hive temps the run wrote before it could journal them */
+	for (int h = 0; j->pid && plat_is_offline(u->p) && h < 2; h++) {
+		char leaf[64], *tmp;
+
+		if (kh_temp_name(leaf, sizeof(leaf), h ? "SOFTWARE" : "SYSTEM", j->pid) == KH_OK &&
+		    (tmp = kh_asprintf(KH_HIVE_DIR "\\%s", leaf))) {
+			if (plat_remove(u->p, tmp) == KH_OK)
+				kh_log(KH_LOG_INFO, "recover", "removed unfinished hive %s", tmp);
+			free(tmp);
+		}
+		kh_clearerr();
+	}
+	if (u->failed)
+		return;        /* the states wait until everything is back */
+	for (size_t i = j->n; i-- > 0;) {
+		const struct kh_rec *r = j->j[i].rec;
+		enum kh_bstate s = KH_BS_COMPLETE;
+		int rc;
+
+		if (!j->j[i].trusted || j->j[i].kind != J_STATE)
+			continue;
+		bstate_parse(rec_get(r, "from"), &s);
+		if ((rc = set_state(u->p, rec_get(r, "id"), s)) != KH_OK)
+			kh_log(KH_LOG_WARN, "recover", "backup %s not set back to %s: %s",
+			       rec_get(r, "id"), bstate_name(s), kh_lasterr());
+	}
+	for (size_t i = 0; i < j->n_own; i++)
+		close_own(u, j->own[i]);
+}
+
+/* What could not be read or trusted is said, and the journal kept aside. */
+static void report_ignored(kh_plat *p, struct kh_journal *j, struct kh_recovery *r)
+{
+	for (size_t i = 0; i < j->n; i++) {
+		const struct kh_jrec *e = &j->j[i];
+
+		if (e->trusted || (e->rec->torn && i + 1 == j->n))
+			continue;
+		r->ignored++;
+		kh_log(KH_LOG_WARN, "recover", "journal record %zu (byte %zu) ignored: %s%s",
+		       e->rec->line, e->rec->offset, e->rec->ok ? "names " : "", e->why);
+	}
+	if (r->ignored) {
+		plat_remove(p, KH_JOURNAL ".damaged");
+		if (plat_rename(p, KH_JOURNAL, KH_JOURNAL ".damaged") == KH_OK)
+			kh_log(KH_LOG_WARN, "recover", "the journal is kept as %s.damaged",
+			       KH_JOURNAL);
+		kh_clearerr();
+	}
+}
+
+int journal_recover(kh_plat *p, const struct kh_config *c, struct kh_recovery *r)
+{
+	struct kh_journal j;
+	struct undo u = { p, c, &j, r, KH_OK, 0, "" };
 	unsigned char *buf = NULL;
-	char **lines = NULL, *save = NULL;
-	size_t len, n = 0;
-	long pid = 0;
+	size_t len;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
 	rc = plat_read(p, KH_JOURNAL, 64 << 20, &buf, &len);
-	if (rc == KH_ERR_NOENT)
+	if (rc == KH_ERR_NOENT) {
+		kh_clearerr();
 		return KH_OK;
+	}
 	if (rc != KH_OK)
 		return rc;
-	for (char *l = strtok_r((char *)buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		char **nl = realloc(lines, (n + 1) * sizeof(*lines));
-		if (!nl) {
-			rc = KH_ERR_NOMEM;
-			goto out;
-		}
-		lines = nl;
-		lines[n++] = l;
-	}
-	if (n && !strcmp(lines[n - 1], "end"))
-		goto done;
-	r->found = 1;
-	for (size_t i = 0; i < n; i++) {
-		char id[32];
-		if (sscanf(lines[i], "begin\t%31[^\t]\t%ld", id, &pid) == 2 && strcmp(id, "-"))
-			snprintf(r->id, sizeof(r->id), "%s", id);
-	}
-	for (size_t i = n; rc == KH_OK && i-- > 0;) {
-		char *f[MAXF] = { 0 };
-		size_t nf = split(lines[i], f);
-
-		if (!strcmp(f[0], "move") && nf == 3)
-			rc = undo_move(p, r->id, f[1], f[2], r);
-		else if (!strcmp(f[0], "stage") && nf == 3)
-			rc = undo_stage(p, f[1], f[2], pid, r);
-		else if (!strcmp(f[0], "reg") && nf == 6)
-			rc = undo_reg(p, f, r);
-	}
-	if (rc != KH_OK)
-		goto out;
-	if (r->id[0])
-		mark_rolled_back(p, r->id);
-	else
-		snprintf(r->id, sizeof(r->id), "(no backup)");
-	snprintf(r->detail, sizeof(r->detail),
-		 "interrupted run %s (pid %ld) rolled back: %d action(s) undone",
-		 r->id, pid, r->undone);
-	kh_log(KH_LOG_WARN, "recover", "%s", r->detail);
-done:
-	rc = journal_end(p);
-out:
-	free(lines);
+	rc = journal_parse(buf, len, c, &j);
 	free(buf);
-	return rc;
+	if (rc != KH_OK)
+		return rc;
+	if (j.committed || j.n == j.torn) {
+		/* a finished run, or one killed before its first record landed */
+		kh_log(KH_LOG_INFO, "recover", "journal of a %s run removed",
+		       j.committed ? "completed" : "not started");
+		journal_free(&j);
+		rc = plat_remove(p, KH_JOURNAL);
+		return rc == KH_ERR_NOENT ? KH_OK : rc;
+	}
+	r->found = 1;
+	snprintf(r->id, sizeof(r->id), "%s", j.n_own ? j.own[0] : "(no backup)");
+	undo_all(&u);
+	if (u.failed) {
+		snprintf(r->detail, sizeof(r->detail), "%s run %s could not be rolled back "
+			 "completely: %d action(s) undone, %d failed (%s); the journal is kept "
+			 "and the next run tries again", j.rolling_back ? "failed" : "interrupted",
+			 r->id, r->undone, u.failed, u.first_msg);
+		kh_log(KH_LOG_ERROR, "recover", "%s", r->detail);
+		kh_seterr("%s", r->detail);
+		journal_free(&j);
+		return u.first_err;
+	}
+	report_ignored(p, &j, r);
+	snprintf(r->detail, sizeof(r->detail), "%s run %s (%s, pid %ld) rolled back: %d "
+		 "action(s) undone%s", j.rolling_back ? "failed" : "interrupted", r->id,
+		 j.kind[0] ? j.kind : "unknown kind", j.pid, r->undone,
+		 r->ignored ? "; journal records were damaged or untrusted and ignored (see "
+			      "the log)" : "");
+	kh_log(KH_LOG_WARN, "recover", "%s", r->detail);
+	journal_free(&j);
+	rc = plat_remove(p, KH_JOURNAL);
+	return rc == KH_ERR_NOENT ? (kh_clearerr(), KH_OK) : rc;
 }

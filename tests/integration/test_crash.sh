@@ -68,7 +68,7 @@ for f in stage-one registry; do
 	check "$f fails: originals back byte for byte" originals_back
 	check "$f fails: nothing staged left" is_empty "$I"
 	check "$f fails: registry as before" hive_is "$V/$SOFTWARE_HIVE" "$hive"
-	check "$f fails: backup marked rolled-back" file_has "$(echo "$V/$BK/"*/manifest.ini)" 'state = rolled-back'
+	check "$f fails: backup marked rolled-back" file_has "$(echo "$V/$BK/"*/manifest)" ' state=rolled-back '
 	CASE="$f failed, run again"
 	expect_exit 2 kh run
 	check "$f fails: the next run repairs" is_empty "$A"
