@@ -612,6 +612,7 @@ int journal_begin(kh_plat *p, const char *kind)
 {
 	struct kh_recbuf t = { 0 };
 	char when[32];
+	int rc;
 
 	kh_fmt_time(kh_now(), when);
 	rec_open(&t, "khreset-journal");
@@ -621,7 +622,11 @@ int journal_begin(kh_plat *p, const char *kind)
 	rec_str(&t, "started", when);
 	rec_str(&t, "tool", "khreset " KH_VERSION);
 	rec_close(&t);
-	return jappend(p, &t);
+	rc = jappend(p, &t);
+	/* nothing has changed yet: what a full disk let through goes */
+	if (rc != KH_OK && plat_remove(p, KH_JOURNAL) != KH_OK)
+		kh_log(KH_LOG_WARN, "journal", "%s not removed after a failed start", KH_JOURNAL);
+	return rc;
 }
 
 int journal_backup(kh_plat *p, const char *id, const char *role)
@@ -952,7 +957,8 @@ int journal_parse(const void *buf, size_t len, const struct kh_config *c,
 			e->trusted = 1;
 			continue;
 		}
-		e->why = trust(j, r, e->kind, c);
+		e->why = j->j[0].trusted ? trust(j, r, e->kind, c)
+					 : "a journal whose begin record is damaged or missing";
 		e->trusted = e->why == NULL;
 		if (!e->trusted)
 			j->untrusted++;
@@ -998,6 +1004,30 @@ static void undone(struct undo *u)
 	u->r->undone++;
 	snprintf(name, sizeof(name), "recover-%d", u->r->undone);
 	kh_test_stop(name);
+}
+
+/* A temp file of the run goes; anything else by that name stays. */
+static int remove_temp(kh_plat *p, const char *path)
+{
+	struct kh_dirent st;
+	int rc = plat_stat(p, path, &st);
+
+	if (rc == KH_OK) {
+		free(st.name);
+		rc = st.type == KH_FT_FILE ? plat_remove(p, path) : KH_ERR_UNSAFE;
+	}
+	if (rc == KH_OK)
+		kh_log(KH_LOG_INFO, "recover", "removed unfinished temp file %s", path);
+	kh_clearerr();
+	return rc;
+}
+
+/* What does not match its record stays where it is, said, not moved. */
+static void left(struct undo *u)
+{
+	u->r->ignored++;
+	kh_log(KH_LOG_WARN, "recover", "%s", kh_lasterr());
+	kh_clearerr();
 }
 
 /* Whatever stands at path moves into the run's rolled-back part (a
@@ -1095,7 +1125,9 @@ static int undo_move(struct undo *u, const struct kh_rec *r)
 		undone(u);
 	}
 out:
-	if (rc != KH_OK)
+	if (rc == KH_ERR_DATA)
+		left(u);
+	else if (rc != KH_OK)
 		undo_fail(u, rc, to ? to : "a move");
 	free(from);
 	free(to);
@@ -1113,8 +1145,7 @@ static void undo_stage(struct undo *u, const struct kh_rec *r)
 		return undo_fail(u, KH_ERR_NOMEM, "a staged file");
 	if (u->j->pid && kh_temp_name(leaf, sizeof(leaf), name, u->j->pid) == KH_OK &&
 	    (tmp = kh_asprintf("%s\\%s", dir, leaf))) {
-		if (plat_remove(u->p, tmp) == KH_OK)
-			kh_log(KH_LOG_INFO, "recover", "removed unfinished temp file %s", tmp);
+		remove_temp(u->p, tmp);
 		free(tmp);
 	}
 	rc = state_digest(u->p, path, MAX_DIGEST, now);
@@ -1162,10 +1193,11 @@ static void undo_hive(struct undo *u, const struct kh_rec *r)
 		kh_clearerr();
 		rc = KH_OK;            /* the original never left */
 	}
-	if (rc == KH_OK && temp && plat_remove(u->p, temp) == KH_OK)
-		kh_log(KH_LOG_INFO, "recover", "removed unfinished hive %s", temp);
-	kh_clearerr();
-	if (rc != KH_OK)
+	if (rc == KH_OK && temp)
+		remove_temp(u->p, temp);
+	if (rc == KH_ERR_DATA)
+		left(u);
+	else if (rc != KH_OK)
 		undo_fail(u, rc, live ? live : "a hive");
 	free(live);
 	free(held);
@@ -1265,11 +1297,9 @@ static void undo_all(struct undo *u)
 
 		if (kh_temp_name(leaf, sizeof(leaf), h ? "SOFTWARE" : "SYSTEM", j->pid) == KH_OK &&
 		    (tmp = kh_asprintf(KH_HIVE_DIR "\\%s", leaf))) {
-			if (plat_remove(u->p, tmp) == KH_OK)
-				kh_log(KH_LOG_INFO, "recover", "removed unfinished hive %s", tmp);
+			remove_temp(u->p, tmp);
 			free(tmp);
 		}
-		kh_clearerr();
 	}
 	if (u->failed)
 		return;        /* the states wait until everything is back */
@@ -1355,8 +1385,8 @@ int journal_recover(kh_plat *p, const struct kh_config *c, struct kh_recovery *r
 	snprintf(r->detail, sizeof(r->detail), "%s run %s (%s, pid %ld) rolled back: %d "
 		 "action(s) undone%s", j.rolling_back ? "failed" : "interrupted", r->id,
 		 j.kind[0] ? j.kind : "unknown kind", j.pid, r->undone,
-		 r->ignored ? "; journal records were damaged or untrusted and ignored (see "
-			      "the log)" : "");
+		 r->ignored ? "; some journal records were damaged, untrusted or did not "
+			      "match what they name, and were left alone (see the log)" : "");
 	kh_log(KH_LOG_WARN, "recover", "%s", r->detail);
 	journal_free(&j);
 	rc = plat_remove(p, KH_JOURNAL);
