@@ -387,13 +387,19 @@ static int reg_live(struct run *x, const struct kh_regval *vals, size_t n,
 {
 	int rc = open_journal(x, "registry");
 
-	for (size_t i = 0; rc == KH_OK && i < n; i++)
-		rc = journal_new_keys(x, vals[i].key);
+	for (size_t i = 0; rc == KH_OK && i < n; i++) {
+		int seen = 0;
+
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = state_path_eq(vals[k].key, vals[i].key);
+		if (!seen)
+			rc = journal_new_keys(x, vals[i].key);
+	}
 	for (size_t i = 0; rc == KH_OK && i < n; i++)
 		rc = journal_regval(x->p, &old[i]);
 	if (rc == KH_OK)
 		rc = plat_reg_set(x->p, vals, n);
-	return rc;
+	return rc == KH_OK ? kh_test_fail("registry-written") : rc;
 }
 
 /* The values not set already change; nothing is written when none does. */

@@ -314,4 +314,48 @@ expect_exit 0 kh restore --latest
 check "item 20: no CMIT key after the rollback" sh -c "! hivexregedit --export '$V/$SOFTWARE_HIVE' '\\CMIT' >/dev/null 2>&1"
 check "item 20: the hive byte for byte" same "$(sum "$V/$SOFTWARE_HIVE")" "$hive"
 
+# --- live twins of 5, 6, 16, 20: the fake live body (tests/fake), whose
+# registry undo is value by value, exact in type and bytes ---
+OFFLINE_KH=$KH
+KH=${FAKE_KH:-$B/tests/khreset-fake}
+export KHRESET_FAKE_SVC=$B/tools/fakesvc
+cmit() { hivexregedit --export "$V/$SOFTWARE_HIVE" '\CMIT' 2>/dev/null; }
+ODD='"ActiveMode"="not a dword"
+"IntranetActivationServer"="a	b"
+"IntranetSkuId"=hex(7):61,00,00,00,62,00,00,00,00,00'
+fresh live-fail
+reg "$V/$SOFTWARE_HIVE" "[HKEY_LOCAL_MACHINE\\SOFTWARE\\CMIT]
+
+[HKEY_LOCAL_MACHINE\\SOFTWARE\\CMIT\\Active]
+$ODD"
+before=$(cmit)
+CASE="live, the registry step fails after writing"
+KHRESET_TEST_FAIL_AT=registry-written expect_exit 1 kh run --wait 1
+check "live 5/6/16: every old value back, type and bytes (hivexregedit)" same "$(cmit)" "$before"
+check "live: the rollback says the registry is as before" out_has "rollback.*registry as before"
+fresh live-keys
+CASE="live, no CMIT key before"
+KHRESET_TEST_FAIL_AT=registry-written expect_exit 1 kh run --wait 1
+check "live 20: the keys the step created are gone" sh -c "! hivexregedit --export '$V/$SOFTWARE_HIVE' '\\CMIT' >/dev/null 2>&1"
+fresh live-kill
+reg "$V/$SOFTWARE_HIVE" "[HKEY_LOCAL_MACHINE\\SOFTWARE\\CMIT]
+
+[HKEY_LOCAL_MACHINE\\SOFTWARE\\CMIT\\Active]
+$ODD"
+before=$(cmit)
+CASE="live, killed after the registry step"
+KHRESET_TEST_STOP_AT=registry expect_exit 137 kh run --wait 1
+check "live: the registry journal is left" test -s "$V/$J"
+expect_exit 0 kh restore --latest
+check "live 5/6/16: recovery puts every old value back exactly" same "$(cmit)" "$before"
+fresh live-multi
+reg "$V/$SOFTWARE_HIVE" "[HKEY_LOCAL_MACHINE\\SOFTWARE\\CMIT]
+
+[HKEY_LOCAL_MACHINE\\SOFTWARE\\CMIT\\Active]
+$ODD"
+CASE="live 16 twin, a run over old values of other types"
+expect_exit 0 kh run --wait 5
+check "live 16: the values are set" same "$(regval '\CMIT\Active' IntranetSkuId)" VDI
+KH=$OFFLINE_KH
+
 finish

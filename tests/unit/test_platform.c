@@ -765,6 +765,7 @@ static void test_reg_set_and_undo(void **state)
 				 "IntranetActivationServer"));
 	assert_string_equal(v, "http://old.example.local");
 	assert_null(hget(f, "SOFTWARE", "\\New\\Deep\\Key", "Mode"));
+	plat_free_regraw(old, 7);
 	assert_int_equal(plat_reg_read(f->p, "HKLM\\SOFTWARE\\New", NULL, &old[0]), KH_OK);
 	assert_false(old[0].present);
 	plat_free_regraw(old, 1);
@@ -775,7 +776,6 @@ static void test_reg_set_and_undo(void **state)
 	assert_non_null(v = hget(f, "SYSTEM", "\\ControlSet001\\Services\\ClipSVC",
 				 "ImagePath"));
 	assert_int_equal(count_names(f, "root/Windows/System32/config", "khtmp"), 0);
-	plat_free_regraw(old + 1, 6);
 }
 
 /* Any old type comes back byte for byte: REG_MULTI_SZ, REG_BINARY, a
