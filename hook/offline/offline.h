@@ -57,4 +57,13 @@ int off_open_file(int dfd, const char *name, int flags, const char *shown,
 int off_create_temp(int dfd, const char *tmp, const char *path, int *out);
 int off_fsync_dir(int dfd, const char *shown);
 
+/* names.c: the case-insensitive name index.  off_names_match: 0 and
+ * *found (out: the strcmp-smallest match) from the folder's index, -1 when
+ * there is none to be had (the caller reads the folder itself).  A rename
+ * through this layer calls off_names_before on both folders first and
+ * off_names_renamed after it succeeded. */
+int off_names_match(int dfd, const char *name, char out[NAME_MAX + 1], int *found);
+void off_names_before(int dfd);
+void off_names_renamed(int sfd, const char *sname, int dfd, const char *dname);
+
 #endif

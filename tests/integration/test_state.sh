@@ -314,6 +314,27 @@ expect_exit 0 kh restore --latest
 check "item 20: no CMIT key after the rollback" sh -c "! hivexregedit --export '$V/$SOFTWARE_HIVE' '\\CMIT' >/dev/null 2>&1"
 check "item 20: the hive byte for byte" same "$(sum "$V/$SOFTWARE_HIVE")" "$hive"
 
+# --- 13 (in part). every pass over the entries is linear: the folder reads
+# (getdents64, counted by strace) of run and restore do not grow with the
+# number of entries ---
+if have_strace; then
+	reads() { # N: folder reads of a run and a restore over N more entries
+		fresh "many-$1"
+		python3 -c "import sys
+for i in range(int(sys.argv[2])): open('%s/%08x-0000-4000-8000-000000000000.xml' % (sys.argv[1], i), 'w').write('<a/>')" "$A" "$1"
+		strace -f -qq -o "$T/reads-$1" -e trace=getdents64 "$KH" --root "$V" run >/dev/null 2>&1
+		strace -f -qq -o "$T/reads-$1" -A -e trace=getdents64 "$KH" --root "$V" restore --latest >/dev/null 2>&1
+		grep -c getdents64 "$T/reads-$1"
+	}
+	r100=$(reads 100)
+	r800=$(reads 800)
+	check "item 13: folder reads for 800 entries ($r800) are not 8 times those for 100 ($r100)" \
+		test "$r800" -lt $((2 * r100 + 40))
+	check "item 13: and the restore brought the 800 back" originals_back
+else
+	skip "item 13: strace is not installed"
+fi
+
 # --- live twins of 5, 6, 16, 20: the fake live body (tests/fake), whose
 # registry undo is value by value, exact in type and bytes ---
 OFFLINE_KH=$KH
