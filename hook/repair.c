@@ -91,8 +91,8 @@ static int casecmp_entp(const void *a, const void *b)
 }
 
 /* Two entries of dir (of those the run moves: every one, or those named
- * like a bundle file) whose names differ only in case: Windows cannot tell
- * them apart, so nothing is changed. */
+ * like a bundle file) whose names differ only in case - Windows cannot tell
+ * them apart - or one with a '\' in its name: nothing is changed. */
 static int case_twins(const struct kh_entry *e, size_t n, const char *dir,
 		      const struct kh_bundle *only)
 {
@@ -107,6 +107,12 @@ static int case_twins(const struct kh_entry *e, size_t n, const char *dir,
 
 		for (size_t f = 0; only && !take && f < only->n; f++)
 			take = !kh_strcasecmp(e[i].name, only->files[f].name);
+		if (take && strchr(e[i].name, '\\')) {
+			kh_seterr("%s holds '%s', a name Windows cannot hold (a '\\'); rename it; "
+				  "nothing changed", dir, e[i].name);
+			free(v);
+			return KH_ERR_DATA;
+		}
 		if (take)
 			v[k++] = &e[i];
 	}

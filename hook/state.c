@@ -1331,13 +1331,18 @@ static void report_ignored(kh_plat *p, struct kh_journal *j, struct kh_recovery 
 		kh_log(KH_LOG_WARN, "recover", "journal record %zu (byte %zu) ignored: %s%s",
 		       e->rec->line, e->rec->offset, e->rec->ok ? "names " : "", e->why);
 	}
-	if (r->ignored) {
-		plat_remove(p, KH_JOURNAL ".damaged");
-		if (plat_rename(p, KH_JOURNAL, KH_JOURNAL ".damaged") == KH_OK)
-			kh_log(KH_LOG_WARN, "recover", "the journal is kept as %s.damaged",
-			       KH_JOURNAL);
-		kh_clearerr();
+	for (int i = 1; r->ignored && i < 100; i++) {
+		char *to = i == 1 ? kh_strdup(KH_JOURNAL ".damaged")
+				  : kh_asprintf(KH_JOURNAL ".damaged.%d", i);
+		int rc = to ? plat_rename(p, KH_JOURNAL, to) : KH_ERR_NOMEM;
+
+		if (rc == KH_OK)
+			kh_log(KH_LOG_WARN, "recover", "the journal is kept as %s", to);
+		free(to);
+		if (rc != KH_ERR_EXISTS)
+			break;
 	}
+	kh_clearerr();
 }
 
 int journal_recover(kh_plat *p, const struct kh_config *c, struct kh_recovery *r)

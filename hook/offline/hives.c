@@ -59,6 +59,41 @@ struct hive {
 	char tmp[NAME_MAX + 1];     /* written, not yet renamed: "" when none */
 };
 
+/* 1 if s is well-formed UTF-8 (no overlong form, surrogate or code point
+ * above U+10FFFF): hivex is handed nothing else. */
+static int utf8_ok(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	while (*u) {
+		unsigned c = *u, n = c < 0x80 ? 0 : c >= 0xc2 && c < 0xe0 ? 1
+			   : c >= 0xe0 && c < 0xf0 ? 2 : c >= 0xf0 && c < 0xf5 ? 3 : 9;
+		unsigned long cp = n == 0 ? c : n == 1 ? c & 0x1f : n == 2 ? c & 0x0f : c & 0x07;
+
+		if (n == 9)
+			return 0;
+		for (unsigned i = 1; i <= n; i++) {
+			if ((u[i] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (u[i] & 0x3f);
+		}
+		if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000))) ||
+		    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+			return 0;
+		u += n + 1;
+	}
+	return 1;
+}
+
+/* A key and value name hivex can be given. */
+static int names_ok(const char *key, const char *name)
+{
+	if (utf8_ok(key) && (!name || utf8_ok(name)))
+		return KH_OK;
+	kh_seterr("registry %s%s%s: not valid UTF-8", key, name ? "\\" : "", name ? name : "");
+	return KH_ERR_CONFIG;
+}
+
 /* "HKLM\SYSTEM\a\b" -> HIVE_SYSTEM, "a\b". */
 static int reg_split(const char *key, int *idx, const char **sub)
 {
@@ -296,7 +331,7 @@ int plat_reg_get(kh_plat *p, const char *key, const char *name, char **out)
 	int idx, r;
 
 	*out = NULL;
-	if ((r = reg_split(key, &idx, &sub)) != KH_OK)
+	if ((r = reg_split(key, &idx, &sub)) != KH_OK || (r = names_ok(key, name)) != KH_OK)
 		return r;
 	if ((r = hive_open(p, idx, 0, &hv)) != KH_OK)
 		return r;
@@ -591,7 +626,8 @@ static int reg_validate(const struct kh_regval *vals, size_t n)
 		if ((r = encode(&vals[i], &e)) != KH_OK)
 			return r;
 		free(e.data);
-		if ((r = reg_split(vals[i].key, &idx, &sub)) != KH_OK)
+		if ((r = reg_split(vals[i].key, &idx, &sub)) != KH_OK ||
+		    (r = names_ok(vals[i].key, vals[i].name)) != KH_OK)
 			return r;
 	}
 	return KH_OK;
@@ -638,12 +674,15 @@ int plat_reg_restore(kh_plat *p, const struct kh_regraw *old, size_t n)
 {
 	struct change c = { NULL, old, n, 1 };
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		if (hive_of_key(old[i].key) < 0) {
 			kh_seterr("registry undo: entry %zu names no HKLM\\SYSTEM or "
 				  "HKLM\\SOFTWARE key", i);
 			return KH_ERR_USAGE;
 		}
+		if (names_ok(old[i].key, old[i].name) != KH_OK)
+			return KH_ERR_CONFIG;
+	}
 	return reg_change(p, &c);
 }
 
@@ -657,7 +696,7 @@ int plat_reg_read(kh_plat *p, const char *key, const char *name, struct kh_regra
 	int idx, r;
 
 	memset(out, 0, sizeof(*out));
-	if ((r = reg_split(key, &idx, &sub)) != KH_OK)
+	if ((r = reg_split(key, &idx, &sub)) != KH_OK || (r = names_ok(key, name)) != KH_OK)
 		return r;
 	out->key = kh_strdup(key);
 	out->name = name ? kh_strdup(name) : NULL;

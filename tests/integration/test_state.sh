@@ -61,6 +61,12 @@ printf 'y' >"$I/$ROOT_KH"
 before=$(voldigest "$V")
 expect_exit 65 kh run
 check "item 1: install spellings refused, nothing changed" same "$(voldigest "$V")" "$before"
+fresh backslash
+printf 'b' >"$A/back\\slash.xml"
+before=$(voldigest "$V")
+expect_exit 65 kh run
+check "item 1: a name with a backslash is named" err_has 'back.slash.xml'
+check "item 1: and nothing changed" same "$(voldigest "$V")" "$before"
 # twin: one upper-case spelling alone is backed up and restored byte for byte
 fresh case-one
 mv "$A/$ROOT_KH" "$A/$(echo "$ROOT_KH" | tr a-z A-Z)"

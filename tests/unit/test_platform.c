@@ -894,6 +894,20 @@ static void test_reg_set_rejects_bad_data(void **state)
 	good[1].data = "1";
 	assert_int_equal(plat_reg_set(f->p, good, 2), KH_ERR_USAGE);
 	assert_null(hget(f, "SYSTEM", "\\Setup", "A"));
+	/* names hivex would be handed that are not UTF-8: refused, nothing read */
+	{
+		struct kh_regval nu = { "HKLM\\SYSTEM\\Setup\\\xff", "X", KH_REG_SZ, "a" };
+		struct kh_regraw raw;
+
+		assert_int_equal(plat_reg_set(f->p, &nu, 1), KH_ERR_CONFIG);
+		nu.key = "HKLM\\SYSTEM\\Setup";
+		nu.name = "\xc0\xaf";                 /* an overlong '/' */
+		assert_int_equal(plat_reg_set(f->p, &nu, 1), KH_ERR_CONFIG);
+		assert_int_equal(plat_reg_read(f->p, nu.key, nu.name, &raw), KH_ERR_CONFIG);
+		assert_int_equal(plat_reg_get(f->p, nu.key, "\xed\xa0\x80", &s), KH_ERR_CONFIG);
+		nu.name = "caf\xc3\xa9 \xf0\x9f\x98\x80";   /* twin: good UTF-8 */
+		assert_int_equal(plat_reg_set(f->p, &nu, 1), KH_OK);
+	}
 	/* negative twin: valid forms */
 	v.data = "4294967295";
 	assert_int_equal(plat_reg_set(f->p, &v, 1), KH_OK);
