@@ -26,6 +26,8 @@
 #define KH_PART_INSTALL  "install"
 #define KH_PART_REGISTRY "registry"
 #define KH_PART_ROLLED   "rolled-back"
+#define KH_NPARTS        4
+extern const char *const kh_parts[KH_NPARTS];
 
 /* One file (or other entry) held by a backup. */
 struct kh_bfile {
@@ -42,6 +44,13 @@ struct kh_bfile {
 enum kh_bstate { KH_BS_IN_PROGRESS, KH_BS_COMPLETE, KH_BS_ROLLED_BACK, KH_BS_RESTORED,
 		 KH_BS__COUNT };
 const char *bstate_name(enum kh_bstate s);
+/* 1 and *s set when text names a state, else 0. */
+int bstate_parse(const char *text, enum kh_bstate *s);
+/* "file", "directory", "symlink", "other" and back. */
+const char *ftype_name(enum kh_ftype t);
+int ftype_parse(const char *text, enum kh_ftype *t);
+/* 1 if name can be one path component on Windows and here. */
+int state_name_ok(const char *name);
 
 struct kh_backup {
 	char id[32];
@@ -90,7 +99,7 @@ int backup_move_dir(kh_plat *p, struct kh_backup *b, const char *part,
 /* Digest of a regular file at path; "" when it is larger than max. */
 int state_digest(kh_plat *p, const char *path, size_t max, char sha[KH_SHA256_HEX]);
 
-/* --- the journal ---
+/* --- the journal (journal.c) ---
  * A run (or restore, or the live registry step) opens it with
  * journal_begin, writes a record before each change, and closes it with
  * journal_commit: from then on nothing of it is undone. */
