@@ -10,7 +10,11 @@
  * updates the index of both folders and takes their new times
  * (off_names_before / off_names_renamed).  Moving N entries into a folder
  * so costs N lookups, not N readdirs of a growing folder.  Two folders are
- * kept: a move's source and target.
+ * kept: a move's source and target.  As for the folder cache of files.c,
+ * a change made behind our back within the same tick of the file system's
+ * clock as one of ours is not seen; the exact spelling is always looked up
+ * first (files.c), and a rename never replaces, so what such a change can
+ * hide is only another spelling of a name.
  */
 #include <dirent.h>
 #include <errno.h>
