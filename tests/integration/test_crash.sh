@@ -248,6 +248,45 @@ if command -v strace >/dev/null 2>&1; then
 		check "$1: no journal left" test ! -e "$V/$J"
 	}
 	sweep strace-recovery "$RECTPL" restore --latest
+
+	# EIO instead of SIGKILL: the call fails, the run goes on from there -
+	# failed and rolled back, or done when the call did not matter
+	fsweep() { # NAME TEMPLATE CMD...
+		fw_name=$1 TPL=$2
+		shift 2
+		clone "$fw_name-dry"
+		strace -f -qq -o "$T/$fw_name.trace" -e trace="$(echo $SYSCALLS | tr ' ' ,)" \
+			"$KH" --root "$V" "$@" >/dev/null 2>&1
+		for sc in $SYSCALLS; do
+			fw_n=$(grep -c "^[0-9 ]*$sc(" "$T/$fw_name.trace" | tr -d ' ')
+			for k in $(seq 1 "$fw_n"); do
+				clone "$fw_name-$sc-$k"
+				run strace -f -qq -o /dev/null -e inject="$sc":error=EIO:when="$k" \
+					"$KH" --root "$V" "$@"
+				fw_rc=$RC
+				check "$fw_name: $sc #$k fails: exit 0, 1, 2 or 65 (got $fw_rc)" \
+					sh -c "case $fw_rc in 0|1|2|65) ;; *) exit 1 ;; esac"
+				fw_after "$fw_name: $sc #$k fails" "$fw_rc"
+			done
+		done
+	}
+	fw_after() {
+		kh restore --latest
+		check "$1: originals back" originals_back
+		check "$1: no journal left" test ! -e "$V/$J"
+		if [ "$2" != 2 ]; then
+			check "$1: the hive byte for byte" same "$(sum "$V/$SOFTWARE_HIVE")" "$TPL_HIVE"
+			check "$1: nothing staged left" is_empty "$I"
+		fi
+	}
+	TPL_HIVE=$(sum "$T/jtpl/vol/$SOFTWARE_HIVE")
+	fsweep fail-run "$T/jtpl" run
+	fw_after() {
+		kh restore --latest
+		check "$1: originals in the archive" rcheck
+		check "$1: no journal left" test ! -e "$V/$J"
+	}
+	fsweep fail-restore "$T/rtpl" restore --latest
 else
 	skip "strace kill sweeps: strace is not installed"
 fi
