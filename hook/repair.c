@@ -306,7 +306,7 @@ static int reg_is_set(kh_plat *p, const struct kh_regval *v, const struct kh_reg
 static int reg_offline(struct run *x, const struct kh_regval *vals, size_t n)
 {
 	struct kh_hivetmp *h = NULL;
-	size_t nh = 0, moved = 0;
+	size_t nh = 0, journalled = 0;
 	char *hold = NULL;
 	int rc = open_backup(x, "activate");
 
@@ -329,16 +329,18 @@ static int reg_offline(struct run *x, const struct kh_regval *vals, size_t n)
 	}
 	if (rc == KH_OK && nh)
 		rc = backup_save(x->p, &x->b);
-	for (; rc == KH_OK && moved < nh; moved++) {
-		const struct kh_hivetmp *t = &h[moved];
+	for (size_t i = 0; rc == KH_OK && i < nh; i++) {
+		const struct kh_hivetmp *t = &h[i];
 		char *live = kh_asprintf("%s\\%s", t->dir, t->name);
 		char *temp = kh_asprintf("%s\\%s", t->dir, t->temp);
 		char *held = kh_asprintf("%s\\%s", hold, t->name);
 
 		rc = live && temp && held ? journal_hive(x->p, t->name, t->temp, hold, t->sha_old,
 							t->sha_new) : KH_ERR_NOMEM;
-		if (rc == KH_OK)
+		if (rc == KH_OK) {
+			journalled = i + 1;
 			rc = plat_rename(x->p, live, held);
+		}
 		if (rc == KH_OK) {
 			kh_test_stop("hive-held");
 			rc = plat_rename(x->p, temp, live);
@@ -350,8 +352,8 @@ static int reg_offline(struct run *x, const struct kh_regval *vals, size_t n)
 		free(temp);
 		free(held);
 	}
-	/* temps not moved into place go; a journalled one is recovery's */
-	for (size_t i = moved + (rc != KH_OK); i < nh; i++) {
+	/* a temp not journalled goes now; a journalled one is recovery's */
+	for (size_t i = journalled; i < nh; i++) {
 		char *temp = kh_asprintf("%s\\%s", h[i].dir, h[i].temp);
 		if (temp)
 			plat_remove(x->p, temp);

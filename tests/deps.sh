@@ -4,7 +4,8 @@
 set -e
 PKGS="build-essential pkg-config libxml2-dev libssl-dev openssl libjansson-dev
 dpkg-dev libhivex-dev libhivex-bin libwin-hivex-perl libcmocka-dev man-db groff-base
-libwim-dev wimtools p7zip-full jq util-linux time wine64 gcc-mingw-w64-x86-64"
+libwim-dev wimtools p7zip-full jq util-linux time wine64 gcc-mingw-w64-x86-64
+strace python3"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||

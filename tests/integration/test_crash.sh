@@ -118,7 +118,15 @@ check "retention: the backup just made is kept even when it is the oldest" \
 # undo of recovery, every system call that changes the volume ---
 J=ProgramData/khreset/journal
 # template NAME: a field-case volume made once; clone NAME2 copies it
-template() { fresh "$1"; TPL=$d; TPL_HIVE=$(sum "$V/$SOFTWARE_HIVE"); }
+# (a value in the SYSTEM hive too: the registry step swaps two hives)
+template() {
+	fresh "$1"
+	printf 'value4 = HKLM\\SYSTEM\\Setup | KhresetTest | REG_SZ | x\n' >>"$V/Windows/Setup/Scripts/khreset/khreset.ini"
+	TPL=$d
+	TPL_HIVE=$(sum "$V/$SOFTWARE_HIVE")
+	TPL_SYSTEM=$(sum "$V/Windows/System32/config/SYSTEM")
+}
+no_temps() { ! ls -a "$V/Windows/System32/config" "$I" | grep -q khtmp; }
 clone() {
 	d=$T/$1
 	rm -rf "$d"
@@ -139,8 +147,10 @@ after_kill() {
 		"[ $RC = 0 ] || { [ $RC = 1 ] && printf '%s' \"\$1\" | grep -q 'no complete backup'; }" _ "$ERR"
 	check "$1: originals back" originals_back
 	check "$1: no journal left" test ! -e "$V/$J"
+	check "$1: no temp file left" no_temps
 	if [ $committed = 0 ]; then
 		check "$1: the hive byte for byte" same "$(sum "$V/$SOFTWARE_HIVE")" "$2"
+		check "$1: the SYSTEM hive byte for byte" same "$(sum "$V/Windows/System32/config/SYSTEM")" "$TPL_SYSTEM"
 		check "$1: nothing staged left" is_empty "$I"
 	fi
 }
@@ -274,7 +284,9 @@ if command -v strace >/dev/null 2>&1; then
 		kh restore --latest
 		check "$1: originals back" originals_back
 		check "$1: no journal left" test ! -e "$V/$J"
+		check "$1: no temp file left" no_temps
 		if [ "$2" != 2 ]; then
+			check "$1: the SYSTEM hive byte for byte" same "$(sum "$V/Windows/System32/config/SYSTEM")" "$TPL_SYSTEM"
 			check "$1: the hive byte for byte" same "$(sum "$V/$SOFTWARE_HIVE")" "$TPL_HIVE"
 			check "$1: nothing staged left" is_empty "$I"
 		fi
