@@ -593,7 +593,7 @@ static void undo_stage(struct undo *u, const struct kh_rec *r)
 		remove_temp(u->p, tmp);
 		free(tmp);
 	}
-	rc = state_digest(u->p, path, MAX_DIGEST, now);
+	rc = state_digest(u->p, path, u->c->max_file_size, now);
 	if (rc == KH_ERR_NOENT) {
 		kh_clearerr();
 	} else if (rc != KH_OK) {
