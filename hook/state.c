@@ -324,8 +324,21 @@ int backup_load(kh_plat *p, const char *id, struct kh_backup *b)
 	if (!(path = backup_path(id, KH_MANIFEST, NULL)))
 		return KH_ERR_NOMEM;
 	rc = plat_read(p, path, 256 << 20, &buf, &len);
-	if (rc == KH_ERR_NOENT)
-		kh_seterr("backup %s: no such backup (%s missing)", id, path);
+	if (rc == KH_ERR_NOENT) {
+		char *old = backup_path(id, "manifest.ini", NULL);
+		struct kh_dirent st;
+
+		if (old && plat_stat(p, old, &st) == KH_OK) {
+			free(st.name);
+			kh_seterr("backup %s: made by an older khreset (manifest.ini, a format that "
+				  "cannot hold every name); not read - its files are in %s", id,
+				  KH_BACKUP_DIR);
+			rc = KH_ERR_DATA;
+		} else {
+			kh_seterr("backup %s: no such backup (%s missing)", id, path);
+		}
+		free(old);
+	}
 	if (rc == KH_OK)
 		rc = manifest_parse(id, buf, len, b);
 	free(buf);

@@ -320,6 +320,15 @@ expect_exit 0 kh restore --latest
 check "item 20: no CMIT key after the rollback" sh -c "! hivexregedit --export '$V/$SOFTWARE_HIVE' '\\CMIT' >/dev/null 2>&1"
 check "item 20: the hive byte for byte" same "$(sum "$V/$SOFTWARE_HIVE")" "$hive"
 
+# --- a backup of an older khreset (manifest.ini) is named, not read ---
+fresh legacy
+mkdir -p "$V/$BK/20200101T000000Z/archive"
+printf '[backup]\nid = 20200101T000000Z\nreason = repair\nstate = complete\n' >"$V/$BK/20200101T000000Z/manifest.ini"
+expect_exit 0 kh restore --list
+check "legacy: listed as unreadable, saying why" out_has 'older khreset (manifest.ini'
+expect_exit 65 kh restore 20200101T000000Z
+check "legacy: restore refuses it, saying why" err_has 'older khreset'
+
 # --- 13 (in part). every pass over the entries is linear: the folder reads
 # (getdents64, counted by strace) of run and restore do not grow with the
 # number of entries ---
