@@ -7,6 +7,8 @@
 # the install folder and the registry hive - and the interrupted run is
 # reported.  A failing step rolls back (exit 1).
 . tests/lib.sh
+# strace, with LeakSanitizer off (it cannot run under ptrace: ASan builds)
+st() { ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace "$@"; }
 
 STOPS="backup-move backup stage-one stage hive-held registry journal-end journal-committed report"
 # steps after which the journal is closed: nothing is rolled back
@@ -226,7 +228,7 @@ if command -v strace >/dev/null 2>&1; then
 		sw_name=$1 TPL=$2
 		shift 2
 		clone "$sw_name-dry"
-		strace -f -qq -o "$T/$sw_name.trace" -e trace="$(echo $SYSCALLS | tr ' ' ,)" \
+		st -f -qq -o "$T/$sw_name.trace" -e trace="$(echo $SYSCALLS | tr ' ' ,)" \
 			"$KH" --root "$V" "$@" >/dev/null 2>&1
 		sw_total=0
 		for sc in $SYSCALLS; do
@@ -234,7 +236,7 @@ if command -v strace >/dev/null 2>&1; then
 			sw_total=$((sw_total + sw_n))
 			for k in $(seq 1 "$sw_n"); do
 				clone "$sw_name-$sc-$k"
-				run strace -f -qq -o /dev/null -e inject="$sc":signal=KILL:when="$k" \
+				run st -f -qq -o /dev/null -e inject="$sc":signal=KILL:when="$k" \
 					"$KH" --root "$V" "$@"
 				check "$sw_name: killed before $sc #$k" rc_is 137
 				sw_after "$sw_name killed before $sc #$k"
@@ -265,13 +267,13 @@ if command -v strace >/dev/null 2>&1; then
 		fw_name=$1 TPL=$2
 		shift 2
 		clone "$fw_name-dry"
-		strace -f -qq -o "$T/$fw_name.trace" -e trace="$(echo $SYSCALLS | tr ' ' ,)" \
+		st -f -qq -o "$T/$fw_name.trace" -e trace="$(echo $SYSCALLS | tr ' ' ,)" \
 			"$KH" --root "$V" "$@" >/dev/null 2>&1
 		for sc in $SYSCALLS; do
 			fw_n=$(grep -c "^[0-9 ]*$sc(" "$T/$fw_name.trace" | tr -d ' ')
 			for k in $(seq 1 "$fw_n"); do
 				clone "$fw_name-$sc-$k"
-				run strace -f -qq -o /dev/null -e inject="$sc":error=EIO:when="$k" \
+				run st -f -qq -o /dev/null -e inject="$sc":error=EIO:when="$k" \
 					"$KH" --root "$V" "$@"
 				fw_rc=$RC
 				check "$fw_name: $sc #$k fails: exit 0, 1, 2 or 65 (got $fw_rc)" \

@@ -5,6 +5,8 @@
 # checked with independent tools (python3 for names as bytes, sha256sum on
 # hive files, hivexget, strace's fault injection for kills and failures).
 . tests/lib.sh
+# strace, with LeakSanitizer off (it cannot run under ptrace: ASan builds)
+st() { ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace "$@"; }
 
 BK=ProgramData/khreset/backup
 J=ProgramData/khreset/journal
@@ -83,13 +85,13 @@ if have_strace; then
 	# the kill lands on the unlinkat that removes the journal, found by a
 	# dry run on a copy (every earlier unlinkat is a probe)
 	cp -a "$d" "$T/restore-dry"
-	strace -f -qq -o "$T/unlinks" -e trace=unlinkat "$KH" --root "$T/restore-dry/vol" \
+	st -f -qq -o "$T/unlinks" -e trace=unlinkat "$KH" --root "$T/restore-dry/vol" \
 		restore --latest >/dev/null 2>&1
 	n=$(grep -c 'unlinkat(' "$T/unlinks" | tr -d ' ')
 	nj=$(grep -n 'unlinkat(.*"journal"' "$T/unlinks" | head -n 1 | cut -d: -f1)
 	CASE="item 2"
 	check "item 2: the dry run removed its journal (unlinkat $nj of $n)" test -n "$nj"
-	run strace -f -qq -o /dev/null -e inject=unlinkat:signal=KILL:when="$nj" \
+	run st -f -qq -o /dev/null -e inject=unlinkat:signal=KILL:when="$nj" \
 		"$KH" --root "$V" restore --latest
 	check "item 2: killed just before the journal was removed" rc_is 137
 	kh restore --latest
@@ -278,10 +280,10 @@ fi
 if have_strace; then
 	fresh end-rm
 	cp -a "$d" "$T/end-dry"
-	strace -f -qq -o "$T/unlinks" -e trace=unlinkat "$KH" --root "$T/end-dry/vol" run >/dev/null 2>&1
+	st -f -qq -o "$T/unlinks" -e trace=unlinkat "$KH" --root "$T/end-dry/vol" run >/dev/null 2>&1
 	nj=$(grep -n 'unlinkat(.*"journal"' "$T/unlinks" | head -n 1 | cut -d: -f1)
 	CASE="item 17 (journal removal fails)"
-	run strace -f -qq -o /dev/null -e inject=unlinkat:error=EIO:when="$nj" "$KH" --root "$V" run
+	run st -f -qq -o /dev/null -e inject=unlinkat:error=EIO:when="$nj" "$KH" --root "$V" run
 	check "item 17: a good run whose journal cannot be removed is pending, not failed" rc_is 2
 	check "item 17: outcome pending" out_has '^outcome: *pending'
 	expect_exit 2 kh run
@@ -337,8 +339,8 @@ if have_strace; then
 		fresh "many-$1"
 		python3 -c "import sys
 for i in range(int(sys.argv[2])): open('%s/%08x-0000-4000-8000-000000000000.xml' % (sys.argv[1], i), 'w').write('<a/>')" "$A" "$1"
-		strace -f -qq -o "$T/reads-$1" -e trace=getdents64 "$KH" --root "$V" run >/dev/null 2>&1
-		strace -f -qq -o "$T/reads-$1" -A -e trace=getdents64 "$KH" --root "$V" restore --latest >/dev/null 2>&1
+		st -f -qq -o "$T/reads-$1" -e trace=getdents64 "$KH" --root "$V" run >/dev/null 2>&1
+		st -f -qq -o "$T/reads-$1" -A -e trace=getdents64 "$KH" --root "$V" restore --latest >/dev/null 2>&1
 		grep -c getdents64 "$T/reads-$1"
 	}
 	r100=$(reads 100)
