@@ -129,7 +129,7 @@ static int session_lock(struct session *s, struct kh_result *r)
 	s->locked = 1;
 	s->log.p = s->p;
 	kh_log_sink(log_to_file, &s->log, s->c->log_level);
-	if ((rc = journal_recover(s->p, &r->recovery)) != KH_OK)
+	if ((rc = journal_recover(s->p, s->c, &r->recovery)) != KH_OK)
 		return cli_fail(rc, "recovering the interrupted run");
 	if (r->recovery.found)
 		cli_say("%s", r->recovery.detail);
@@ -453,15 +453,23 @@ static int list_backups(struct session *s, const struct kh_globals *g)
 		struct kh_backup b;
 		char when[32];
 		int ok = backup_load(s->p, ids[i], &b) == KH_OK;
+		size_t ne = backup_count(&b, KH_PART_ARCHIVE) + backup_count(&b, KH_PART_INSTALL);
+		json_t *e;
 
 		kh_fmt_time(b.created, when);
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", ids[i],
+		e = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "id", ids[i],
 			"state", ok ? bstate_name(b.state) : "unreadable", "reason", ok ? b.reason : "",
-			"created", when, "entries", (json_int_t)b.n));
+			"created", when, "entries", (json_int_t)ne,
+			"hives", (json_int_t)backup_count(&b, KH_PART_REGISTRY));
+		if (!ok && e)
+			json_object_set_new(e, "error", json_string(kh_lasterr()));
+		json_array_append_new(arr, e);
 		if (!g->json)
 			printf("  %-20s %-12s %-9s %3zu entr%s  %s\n", ids[i],
-			       ok ? bstate_name(b.state) : "UNREADABLE", ok ? b.reason : "-", b.n,
-			       b.n == 1 ? "y  " : "ies", when);
+			       ok ? bstate_name(b.state) : "UNREADABLE", ok ? b.reason : "-", ne,
+			       ne == 1 ? "y  " : "ies", when);
+		if (!g->json && !ok)
+			printf("    %s\n", kh_lasterr());
 		backup_free(&b);
 	}
 	if (g->json)
@@ -472,7 +480,7 @@ static int list_backups(struct session *s, const struct kh_globals *g)
 	return KH_EXIT_OK;
 }
 
-/* The newest complete backup's ID, or NULL. */
+/* The newest complete backup that holds archive entries, or NULL. */
 static char *latest_complete(struct session *s)
 {
 	char **ids = NULL, *id = NULL;
@@ -482,7 +490,8 @@ static char *latest_complete(struct session *s)
 		return NULL;
 	for (size_t i = n; !id && i-- > 0;) {
 		struct kh_backup b;
-		if (backup_load(s->p, ids[i], &b) == KH_OK && b.state == KH_BS_COMPLETE)
+		if (backup_load(s->p, ids[i], &b) == KH_OK && b.state == KH_BS_COMPLETE &&
+		    backup_count(&b, KH_PART_ARCHIVE))
 			id = kh_strdup(ids[i]);
 		backup_free(&b);
 	}

@@ -88,7 +88,8 @@ const char *plat_readonly_why(kh_plat *p);
 enum kh_regtype { KH_REG_SZ = 1, KH_REG_EXPAND_SZ = 2, KH_REG_DWORD = 4 };
 
 /* String value (REG_SZ / REG_EXPAND_SZ, returned as UTF-8) or DWORD
- * (returned as decimal text).  KH_ERR_NOENT when key or value missing. */
+ * (returned as decimal text).  KH_ERR_NOENT when key or value missing;
+ * KH_ERR_DATA for a value of any other type. */
 int plat_reg_get(kh_plat *p, const char *key, const char *name, char **out);
 
 /* One value to set. data: text for SZ/EXPAND_SZ, decimal or 0x-hex for DWORD */
@@ -102,10 +103,8 @@ struct kh_regval {
  * when one is invalid nothing is written.  Offline: all or nothing (each
  * hive committed to a temp file beside it, then the renames).  Live: in
  * order; a write the system refuses part-way leaves the earlier ones set.
- * Callers that must undo read the old values first (plat_reg_get). */
+ * Callers that must undo read the old values first (plat_reg_read). */
 int plat_reg_set(kh_plat *p, const struct kh_regval *vals, size_t n);
-/* Puts back old values, last first (NULL data: the value is deleted). */
-int plat_reg_undo(kh_plat *p, const struct kh_regval *old, size_t n);
 void plat_free_regvals(struct kh_regval *v, size_t n);
 
 /* The consistency of each hive khreset opened, as its files say.
@@ -135,6 +134,46 @@ struct kh_hive_state {
 };
 /* The hives opened so far, each once, in the order first opened. */
 size_t plat_hive_states(kh_plat *p, const struct kh_hive_state **out);
+
+/* A value exactly as the registry holds it, whatever its type: what
+ * value-level undo puts back byte for byte.  name NULL stands for the key
+ * itself: present tells whether it exists (undo: a key that was not there
+ * is removed again, if it is empty). */
+struct kh_regraw {
+	char *key;
+	char *name;
+	int present;            /* 0: no such value (or key) */
+	uint32_t type;          /* the registry's type number, as stored */
+	unsigned char *data;    /* len bytes as stored (malloc'd) */
+	size_t len;
+};
+/* *out gets copies of key and name.  KH_OK with present 0 when the key or
+ * value is missing. */
+int plat_reg_read(kh_plat *p, const char *key, const char *name, struct kh_regraw *out);
+/* Puts back what plat_reg_read returned, last first: a value present is
+ * written with its type and bytes, one absent deleted, a key absent
+ * removed when it holds no value and no subkey.  Every one is tried;
+ * the first error is returned. */
+int plat_reg_restore(kh_plat *p, const struct kh_regraw *old, size_t n);
+/* Frees what the n entries hold (not v itself); zeroed entries are fine. */
+void plat_free_regraw(struct kh_regraw *v, size_t n);
+
+/* Offline, the registry undo is the hive file itself: plat_hive_stage
+ * writes every hive that vals change, whole, to a flushed temp file beside
+ * it, and changes nothing else; the caller moves each original into its
+ * backup and the temp into its place (plat_rename), journalled.  Paths
+ * are relative to the root, the hive's name spelled as on disk.  Live:
+ * KH_ERR_UNSUPPORTED. */
+struct kh_hivetmp {
+	char *dir;              /* "Windows\System32\config" */
+	char *name;             /* "SOFTWARE" as on disk */
+	char *temp;             /* ".SOFTWARE.khtmp.PID", in dir */
+	char sha_old[65];       /* of the hive as it is */
+	char sha_new[65];       /* of the temp */
+};
+int plat_hive_stage(kh_plat *p, const struct kh_regval *vals, size_t n,
+		    struct kh_hivetmp **out, size_t *nout);
+void plat_free_hivetmp(struct kh_hivetmp *h, size_t n);
 
 /* The SYSTEM\Setup\Source OS (Updated on ...) keys, raw: upgrade.c says
  * what they mean.  Values are text as plat_reg_get returns them. */

@@ -1,6 +1,10 @@
 /* repair.c - the plan carried out step by step, each step journalled before
  * it changes anything, a failure before the archive is confirmed rolled back
- * through the same journal recovery that handles a crash. */
+ * through the same journal recovery that handles a crash.  Offline the
+ * registry undo is the original hive file, moved into the backup; live it
+ * is every old value, read and journalled exactly.  A restore is journalled
+ * like a run. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,6 +21,7 @@ struct run {
 	struct kh_backup b;
 	int have_backup;
 	int journal_open;
+	int archive_journalled;    /* the open journal holds archive or install moves */
 };
 
 static long now_ms(void)
@@ -54,11 +59,11 @@ static int step_end(struct kh_stepres *s, int rc)
 
 /* The journal opens before the first change; the backup folder only when
  * something is to be moved into it. */
-static int open_journal(struct run *x)
+static int open_journal(struct run *x, const char *kind)
 {
 	int rc = KH_OK;
 
-	if (!x->journal_open && (rc = journal_begin(x->p, "-")) == KH_OK)
+	if (!x->journal_open && (rc = journal_begin(x->p, kind)) == KH_OK)
 		x->journal_open = 1;
 	return rc;
 }
@@ -69,22 +74,67 @@ static int open_backup(struct run *x, const char *reason)
 
 	if (x->have_backup)
 		return KH_OK;
-	if ((rc = open_journal(x)) != KH_OK ||
+	if ((rc = open_journal(x, "run")) != KH_OK ||
 	    (rc = backup_create(x->p, &x->b, reason)) != KH_OK)
 		return rc;
 	x->have_backup = 1;
 	snprintf(x->r->backup_id, sizeof(x->r->backup_id), "%s", x->b.id);
-	if ((rc = journal_begin(x->p, x->b.id)) != KH_OK)
+	if ((rc = journal_backup(x->p, x->b.id, "own")) != KH_OK)
 		return rc;
 	return backup_save(x->p, &x->b);
+}
+
+static int casecmp_entp(const void *a, const void *b)
+{
+	return kh_strcasecmp((*(const struct kh_entry *const *)a)->name,
+			     (*(const struct kh_entry *const *)b)->name);
+}
+
+/* Two entries of dir (of those the run moves: every one, or those named
+ * like a bundle file) whose names differ only in case - Windows cannot tell
+ * them apart - or one with a '\' in its name: nothing is changed. */
+static int case_twins(const struct kh_entry *e, size_t n, const char *dir,
+		      const struct kh_bundle *only)
+{
+	const struct kh_entry **v = calloc(n ? n : 1, sizeof(*v));
+	size_t k = 0;
+	int rc = KH_OK;
+
+	if (!v)
+		return KH_ERR_NOMEM;
+	for (size_t i = 0; i < n; i++) {
+		int take = !only;
+
+		for (size_t f = 0; only && !take && f < only->n; f++)
+			take = !kh_strcasecmp(e[i].name, only->files[f].name);
+		if (take && strchr(e[i].name, '\\')) {
+			kh_seterr("%s holds '%s', a name Windows cannot hold (a '\\'); rename it; "
+				  "nothing changed", dir, e[i].name);
+			free(v);
+			return KH_ERR_DATA;
+		}
+		if (take)
+			v[k++] = &e[i];
+	}
+	qsort(v, k, sizeof(*v), casecmp_entp);
+	for (size_t i = 1; rc == KH_OK && i < k; i++)
+		if (!kh_strcasecmp(v[i - 1]->name, v[i]->name)) {
+			kh_seterr("%s holds '%s' and '%s', names that differ only in case, which "
+				  "Windows cannot tell apart; rename or remove one; nothing changed",
+				  dir, v[i - 1]->name, v[i]->name);
+			rc = KH_ERR_DATA;
+		}
+	free(v);
+	return rc;
 }
 
 static int do_backup(struct run *x, struct kh_stepres *s)
 {
 	int rc = open_backup(x, "repair");
 
+	x->archive_journalled = 1;
 	if (rc == KH_OK)
-		rc = backup_move_dir(x->p, &x->b, "archive", x->c->archive_dir, NULL,
+		rc = backup_move_dir(x->p, &x->b, KH_PART_ARCHIVE, x->c->archive_dir, NULL,
 				     x->c->max_file_size);
 	if (rc == KH_OK) {
 		x->b.state = KH_BS_COMPLETE;
@@ -114,10 +164,11 @@ static int stage_one(struct run *x, const struct kh_bundle_file *f, int *written
 			goto out;      /* already staged, identical */
 		if ((rc = open_backup(x, "activate")) != KH_OK)
 			break;
-		rc = backup_move_dir(x->p, &x->b, "install", x->c->install_dir,
+		rc = backup_move_dir(x->p, &x->b, KH_PART_INSTALL, x->c->install_dir,
 				     e->name, x->c->max_file_size);
 	}
-	if (rc == KH_OK && (rc = journal_stage(x->p, path, f->sha256)) == KH_OK &&
+	if (rc == KH_OK &&
+	    (rc = journal_stage(x->p, x->c->install_dir, f->name, f->sha256)) == KH_OK &&
 	    (rc = plat_write_atomic(x->p, path, f->data, f->len)) == KH_OK &&
 	    (rc = plat_read(x->p, path, x->c->max_file_size, &back, &len)) == KH_OK) {
 		kh_sha256_buf(back, len, sha);
@@ -137,8 +188,9 @@ out:
 static int do_stage(struct run *x, struct kh_stepres *s)
 {
 	const struct kh_bundle *b = x->o->bundle;
-	int rc = open_journal(x), written = 0;
+	int rc = open_journal(x, "run"), written = 0;
 
+	x->archive_journalled = 1;
 	if (rc == KH_OK)
 		rc = plat_mkdirs(x->p, x->c->install_dir);
 	for (size_t i = 0; rc == KH_OK && i < b->n; i++) {
@@ -215,33 +267,179 @@ static int do_verify(struct run *x, struct kh_stepres *s)
 	return rc;
 }
 
-/* Old values go to the journal before the new ones are written. */
+/* 32-bit number as config writes it: decimal or 0x-hex. */
+static int dword_of(const char *s, unsigned long long *v)
+{
+	int hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+	char *end;
+
+	if (!*s || *s == '-' || *s == '+')
+		return 0;
+	errno = 0;
+	*v = strtoull(hex ? s + 2 : s, &end, hex ? 16 : 10);
+	return !errno && !*end && end != (hex ? s + 2 : s) && *v <= 0xffffffffULL;
+}
+
+/* 1 when the value already holds the configured type and data. */
+static int reg_is_set(kh_plat *p, const struct kh_regval *v, const struct kh_regraw *old)
+{
+	unsigned long long a, b;
+	char *now = NULL;
+	int same;
+
+	if (!old->present || old->type != (uint32_t)v->type ||
+	    plat_reg_get(p, v->key, v->name, &now) != KH_OK) {
+		kh_clearerr();
+		return 0;
+	}
+	if (v->type == KH_REG_DWORD)
+		same = dword_of(now, &a) && dword_of(v->data, &b) && a == b;
+	else
+		same = !strcmp(now, v->data);
+	free(now);
+	return same;
+}
+
+/* Offline: every hive the values change is written whole beside itself,
+ * then the original moves into the backup and the new one takes its
+ * place, each hive journalled first. */
+static int reg_offline(struct run *x, const struct kh_regval *vals, size_t n)
+{
+	struct kh_hivetmp *h = NULL;
+	size_t nh = 0, journalled = 0;
+	char *hold = NULL;
+	int rc = open_backup(x, "activate");
+
+	if (rc == KH_OK)
+		rc = plat_hive_stage(x->p, vals, n, &h, &nh);
+	if (rc == KH_OK)
+		rc = (hold = backup_path(x->b.id, KH_PART_REGISTRY, NULL)) ? plat_mkdirs(x->p, hold)
+									   : KH_ERR_NOMEM;
+	for (size_t i = 0; rc == KH_OK && i < nh; i++) {
+		char *live = kh_asprintf("%s\\%s", h[i].dir, h[i].name);
+		struct kh_dirent st;
+
+		rc = live ? plat_stat(x->p, live, &st) : KH_ERR_NOMEM;
+		if (rc == KH_OK) {
+			free(st.name);
+			rc = backup_add(&x->b, KH_PART_REGISTRY, h[i].dir, h[i].name, KH_FT_FILE,
+					st.size, st.mtime, h[i].sha_old);
+		}
+		free(live);
+	}
+	if (rc == KH_OK && nh)
+		rc = backup_save(x->p, &x->b);
+	for (size_t i = 0; rc == KH_OK && i < nh; i++) {
+		const struct kh_hivetmp *t = &h[i];
+		char *live = kh_asprintf("%s\\%s", t->dir, t->name);
+		char *temp = kh_asprintf("%s\\%s", t->dir, t->temp);
+		char *held = kh_asprintf("%s\\%s", hold, t->name);
+
+		rc = live && temp && held ? journal_hive(x->p, t->name, t->temp, hold, t->sha_old,
+							t->sha_new) : KH_ERR_NOMEM;
+		if (rc == KH_OK) {
+			journalled = i + 1;
+			rc = plat_rename(x->p, live, held);
+		}
+		if (rc == KH_OK) {
+			kh_test_stop("hive-held");
+			rc = plat_rename(x->p, temp, live);
+		}
+		if (rc == KH_OK)
+			kh_log(KH_LOG_INFO, "registry", "%s replaced; the original is in backup %s",
+			       live, x->b.id);
+		free(live);
+		free(temp);
+		free(held);
+	}
+	/* a temp not journalled goes now; a journalled one is recovery's */
+	for (size_t i = journalled; i < nh; i++) {
+		char *temp = kh_asprintf("%s\\%s", h[i].dir, h[i].temp);
+		if (temp)
+			plat_remove(x->p, temp);
+		free(temp);
+	}
+	plat_free_hivetmp(h, nh);
+	free(hold);
+	return rc;
+}
+
+/* Live: the keys below the hive's root that the value's key path would
+ * create (HKLM\SOFTWARE\a\b: HKLM\SOFTWARE\a, then HKLM\SOFTWARE\a\b). */
+static int journal_new_keys(struct run *x, const char *k)
+{
+	const char *hive = strchr(k, '\\'), *sep = hive ? strchr(hive + 1, '\\') : NULL;
+	int rc = KH_OK;
+
+	while (rc == KH_OK && sep) {
+		const char *next = strchr(sep + 1, '\\');
+		char *path = kh_asprintf("%.*s", (int)(next ? (size_t)(next - k) : strlen(k)), k);
+		struct kh_regraw key;
+
+		rc = path ? plat_reg_read(x->p, path, NULL, &key) : KH_ERR_NOMEM;
+		if (rc == KH_OK) {
+			if (!key.present)
+				rc = journal_regval(x->p, &key);
+			plat_free_regraw(&key, 1);
+		}
+		free(path);
+		sep = next;
+	}
+	return rc;
+}
+
+/* Live: the keys the change creates and every old value, exactly, go to
+ * a journal of their own before the new values are written. */
+static int reg_live(struct run *x, const struct kh_regval *vals, size_t n,
+		    const struct kh_regraw *old)
+{
+	int rc = open_journal(x, "registry");
+
+	for (size_t i = 0; rc == KH_OK && i < n; i++) {
+		int seen = 0;
+
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = state_path_eq(vals[k].key, vals[i].key);
+		if (!seen)
+			rc = journal_new_keys(x, vals[i].key);
+	}
+	for (size_t i = 0; rc == KH_OK && i < n; i++)
+		rc = journal_regval(x->p, &old[i]);
+	if (rc == KH_OK)
+		rc = plat_reg_set(x->p, vals, n);
+	return rc == KH_OK ? kh_test_fail("registry-written") : rc;
+}
+
+/* The values not set already change; nothing is written when none does. */
 static int do_registry(struct run *x, struct kh_stepres *s)
 {
 	const struct kh_config *c = x->c;
-	struct kh_regval *old = calloc(c->n_reg ? c->n_reg : 1, sizeof(*old));
-	int rc = old ? KH_OK : KH_ERR_NOMEM;
+	size_t n = c->n_reg ? c->n_reg : 1, k = 0;
+	struct kh_regraw *old = calloc(n, sizeof(*old));
+	struct kh_regval *chg = calloc(n, sizeof(*chg));
+	int rc = old && chg ? KH_OK : KH_ERR_NOMEM;
 
 	for (size_t i = 0; rc == KH_OK && i < c->n_reg; i++) {
-		old[i].key = kh_strdup(c->reg[i].key);
-		old[i].name = kh_strdup(c->reg[i].name);
-		old[i].type = c->reg[i].type;
-		rc = plat_reg_get(x->p, c->reg[i].key, c->reg[i].name, &old[i].data);
-		if (rc == KH_ERR_NOENT)
-			rc = KH_OK;
+		if ((rc = plat_reg_read(x->p, c->reg[i].key, c->reg[i].name, &old[k])) != KH_OK)
+			break;
+		if (reg_is_set(x->p, &c->reg[i], &old[k])) {
+			plat_free_regraw(&old[k], 1);
+			memset(&old[k], 0, sizeof(old[k]));
+		} else {
+			chg[k++] = c->reg[i];
+		}
 	}
 	if (rc == KH_OK)
 		rc = kh_test_fail("registry");
-	/* journalled only while the run can still roll back (offline) */
-	if (rc == KH_OK && c->n_reg && x->journal_open)
-		rc = journal_reg(x->p, old, c->n_reg);
-	if (rc == KH_OK && c->n_reg)
-		rc = plat_reg_set(x->p, c->reg, c->n_reg);
+	if (rc == KH_OK && k)
+		rc = plat_is_offline(x->p) ? reg_offline(x, chg, k) : reg_live(x, chg, k, old);
 	if (old)
-		plat_free_regvals(old, c->n_reg);
+		plat_free_regraw(old, n);
+	free(old);
+	free(chg);
 	if (rc == KH_OK)
-		snprintf(s->detail, sizeof(s->detail), "%zu value(s) set%s", c->n_reg,
-			 c->n_reg ? "" : " (none configured)");
+		snprintf(s->detail, sizeof(s->detail), "%zu of %zu value(s) changed%s", k,
+			 c->n_reg, c->n_reg && !k ? " (all already set)" : "");
 	return rc;
 }
 
@@ -286,19 +484,22 @@ static int do_wait(struct run *x, struct kh_stepres *s, int wait_s)
 	return rc;
 }
 
-/* Undo through the journal, then put ClipSVC back on its feet (live). */
+/* Undo through the journal, then put ClipSVC back on its feet (live, when
+ * the archive was part of what was undone). */
 static void rollback(struct run *x)
 {
 	struct kh_stepres *s = step_begin(x->r, "rollback");
 	struct kh_recovery rec;
-	int rc = journal_recover(x->p, &rec);
+	int rc;
 
+	journal_rollback(x->p);        /* a full disk may refuse it: not needed */
+	rc = journal_recover(x->p, x->c, &rec);
 	x->journal_open = 0;
-	if (rc == KH_OK && !plat_is_offline(x->p))
+	if (rc == KH_OK && x->archive_journalled && !plat_is_offline(x->p))
 		rc = plat_service_start(x->p, x->c->clipsvc_service, x->c->clipsvc_timeout);
 	if (rc == KH_OK)
-		snprintf(s->detail, sizeof(s->detail), "%d action(s) undone; archive as before",
-			 rec.undone);
+		snprintf(s->detail, sizeof(s->detail), "%d action(s) undone; %s as before",
+			 rec.undone, x->archive_journalled ? "archive" : "registry");
 	step_end(s, rc);
 }
 
@@ -308,17 +509,35 @@ static void finish(struct kh_result *r, enum kh_outcome outcome, int code)
 	r->exit_code = code;
 }
 
+/* What the run would move, checked before anything changes. */
+static int precheck(struct run *x, unsigned plan, struct kh_stepres **s)
+{
+	int rc = KH_OK;
+
+	if (plan & KH_ST_BACKUP)
+		rc = case_twins(x->o->archive, x->o->n_archive, x->c->archive_dir, NULL);
+	if (rc == KH_OK && (plan & KH_ST_STAGE) && x->o->bundle)
+		rc = case_twins(x->o->install, x->o->n_install, x->c->install_dir, x->o->bundle);
+	if (rc != KH_OK) {
+		*s = step_begin(x->r, "check");
+		step_end(*s, rc);
+	}
+	return rc;
+}
+
 void repair_run(kh_plat *p, const struct kh_config *c, const struct kh_obs *o,
 		const struct kh_decision *d, const struct kh_runopts *opt,
 		struct kh_result *r)
 {
 	struct run x = { .p = p, .c = c, .o = o, .r = r };
 	int wait_s = opt->wait_s >= 0 ? opt->wait_s : c->activation_timeout;
+	int offline = plat_is_offline(p);
 	/* the last step a failure rolls back: verify live, registry offline */
-	unsigned undoable = plat_is_offline(p) ? KH_ST_BACKUP | KH_ST_STAGE | KH_ST_REGISTRY
-					       : KH_ST_BACKUP | KH_ST_STAGE | KH_ST_RESTART | KH_ST_VERIFY;
+	unsigned undoable = offline ? KH_ST_BACKUP | KH_ST_STAGE | KH_ST_REGISTRY
+				    : KH_ST_BACKUP | KH_ST_STAGE | KH_ST_RESTART | KH_ST_VERIFY;
 	unsigned last = 0;
-	int rc = KH_OK;
+	struct kh_stepres *s;
+	int rc;
 	static const struct {
 		unsigned bit;
 		const char *stop;
@@ -329,12 +548,15 @@ void repair_run(kh_plat *p, const struct kh_config *c, const struct kh_obs *o,
 		{ KH_ST_WAIT, "wait" },
 	};
 
+	if ((rc = precheck(&x, d->plan, &s)) != KH_OK) {
+		finish(r, KH_OUT_FAILED, kh_exitcode(rc));
+		return;
+	}
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
 		if (d->plan & undoable & order[i].bit)
 			last = order[i].bit;
 	for (size_t i = 0; rc == KH_OK && i < sizeof(order) / sizeof(order[0]); i++) {
 		unsigned bit = order[i].bit;
-		struct kh_stepres *s;
 
 		if (!(d->plan & bit))
 			continue;
@@ -355,17 +577,21 @@ void repair_run(kh_plat *p, const struct kh_config *c, const struct kh_obs *o,
 		if (rc == KH_OK)
 			kh_test_stop(order[i].stop);
 		/* past the last undoable step the change is confirmed: from here
-		 * on nothing rolls back, and the journal is closed */
-		if (rc == KH_OK && x.journal_open && bit == last) {
+		 * on nothing rolls back, and the journal is committed (live, the
+		 * registry step has a journal of its own) */
+		if (rc == KH_OK && x.journal_open &&
+		    (bit == last || (!offline && bit == KH_ST_REGISTRY))) {
 			kh_test_stop("journal-end");
-			rc = journal_end(p);
-			x.journal_open = 0;
+			if ((rc = journal_commit(p)) == KH_OK) {
+				x.journal_open = 0;
+				x.archive_journalled = 0;
+			}
 		}
 	}
 	if (rc != KH_OK && x.journal_open) {
 		rollback(&x);
 		finish(r, KH_OUT_FAILED, KH_EXIT_FAILED);
-	} else if (rc == KH_ERR_TIMEOUT || (rc == KH_OK && plat_is_offline(p))) {
+	} else if (rc == KH_ERR_TIMEOUT || (rc == KH_OK && offline)) {
 		finish(r, KH_OUT_PENDING, KH_EXIT_PENDING);
 	} else if (rc != KH_OK) {
 		finish(r, KH_OUT_FAILED, KH_EXIT_FAILED);
@@ -381,18 +607,29 @@ void repair_run(kh_plat *p, const struct kh_config *c, const struct kh_obs *o,
 
 /* ---- restore ---- */
 
-static int check_backup(kh_plat *p, const struct kh_backup *b, size_t max)
+/* Every archive entry is there as recorded and goes back to the archive
+ * folder khreset owns. */
+static int check_backup(kh_plat *p, const struct kh_config *c, const struct kh_backup *b)
 {
 	int rc = KH_OK;
 
+	if (!backup_count(b, KH_PART_ARCHIVE)) {
+		kh_seterr("backup %s holds no archive entries; nothing to restore", b->id);
+		return KH_ERR_DATA;
+	}
 	for (size_t i = 0; rc == KH_OK && i < b->n; i++) {
 		const struct kh_bfile *f = &b->files[i];
 		char *path, sha[KH_SHA256_HEX] = "";
 		struct kh_dirent st;
 
-		if (strcmp(f->part, "archive"))
+		if (strcmp(f->part, KH_PART_ARCHIVE))
 			continue;
-		if (!(path = backup_path(b, f->part, f->name)))
+		if (!state_path_eq(f->origin, c->archive_dir)) {
+			kh_seterr("backup %s: %s came from %s, not the archive folder %s; nothing "
+				  "restored", b->id, f->name, f->origin, c->archive_dir);
+			return KH_ERR_DATA;
+		}
+		if (!(path = backup_path(b->id, f->part, f->name)))
 			return KH_ERR_NOMEM;
 		rc = plat_stat(p, path, &st);
 		if (rc == KH_OK) {
@@ -403,18 +640,12 @@ static int check_backup(kh_plat *p, const struct kh_backup *b, size_t max)
 				rc = KH_ERR_DATA;
 			}
 		}
-		if (rc == KH_OK && f->type == KH_FT_FILE && f->sha256[0]) {
-			unsigned char *buf = NULL;
-			size_t len;
-			rc = plat_read(p, path, max, &buf, &len);
-			if (rc == KH_OK)
-				kh_sha256_buf(buf, len, sha);
-			free(buf);
-			if (rc == KH_OK && strcmp(sha, f->sha256)) {
-				kh_seterr("backup %s: %s has digest %s, manifest says %s; nothing restored",
-					  b->id, path, sha, f->sha256);
-				rc = KH_ERR_DATA;
-			}
+		if (rc == KH_OK && f->type == KH_FT_FILE && f->sha256[0] &&
+		    (rc = state_digest(p, path, c->max_file_size, sha)) == KH_OK &&
+		    strcmp(sha, f->sha256)) {
+			kh_seterr("backup %s: %s has digest %s, manifest says %s; nothing restored",
+				  b->id, path, sha[0] ? sha : "(too large to read)", f->sha256);
+			rc = KH_ERR_DATA;
 		}
 		if (rc == KH_ERR_NOENT)
 			kh_seterr("backup %s: %s is missing; nothing restored", b->id, path);
@@ -427,19 +658,20 @@ static int check_backup(kh_plat *p, const struct kh_backup *b, size_t max)
 
 static int move_back(kh_plat *p, const struct kh_backup *b)
 {
-	int rc = KH_OK;
+	char *pdir = backup_path(b->id, KH_PART_ARCHIVE, NULL);
+	int rc = pdir ? KH_OK : KH_ERR_NOMEM;
 
 	for (size_t i = 0; rc == KH_OK && i < b->n; i++) {
 		const struct kh_bfile *f = &b->files[i];
 		char *from, *to;
 
-		if (strcmp(f->part, "archive"))
+		if (strcmp(f->part, KH_PART_ARCHIVE))
 			continue;
-		from = backup_path(b, f->part, f->name);
+		from = backup_path(b->id, f->part, f->name);
 		to = kh_asprintf("%s\\%s", f->origin, f->name);
 		rc = from && to ? plat_mkdirs(p, f->origin) : KH_ERR_NOMEM;
 		if (rc == KH_OK)
-			rc = journal_move(p, from, to);
+			rc = journal_move(p, f->name, pdir, f->origin, f->type, f->size, f->sha256);
 		if (rc == KH_OK)
 			rc = plat_rename(p, from, to);
 		if (rc == KH_OK) {
@@ -449,15 +681,18 @@ static int move_back(kh_plat *p, const struct kh_backup *b)
 		free(from);
 		free(to);
 	}
+	free(pdir);
 	return rc;
 }
 
+/* What is in the archive now becomes a new backup, then the old one's
+ * entries move back; journalled like a run, from the first change on. */
 int restore_backup(kh_plat *p, const struct kh_config *c, const char *id,
 		   struct kh_result *r)
 {
 	struct kh_backup old, now;
 	struct kh_stepres *s;
-	int rc;
+	int rc, journal = 0;
 
 	memset(&now, 0, sizeof(now));
 	if ((rc = backup_load(p, id, &old)) != KH_OK)
@@ -469,13 +704,17 @@ int restore_backup(kh_plat *p, const struct kh_config *c, const char *id,
 		goto out;
 	}
 	s = step_begin(r, "check-backup");
-	if (step_end(s, rc = check_backup(p, &old, c->max_file_size)) != KH_OK)
+	if (step_end(s, rc = check_backup(p, c, &old)) != KH_OK)
 		goto out;
 	s = step_begin(r, "backup");
-	rc = backup_create(p, &now, "restore");
-	if (rc == KH_OK && (rc = journal_begin(p, now.id)) == KH_OK &&
+	if ((rc = journal_begin(p, "restore")) == KH_OK)
+		journal = 1;
+	if (rc == KH_OK && (rc = journal_backup(p, old.id, "source")) == KH_OK &&
+	    (rc = backup_create(p, &now, "restore")) == KH_OK &&
+	    (rc = journal_backup(p, now.id, "own")) == KH_OK &&
 	    (rc = backup_save(p, &now)) == KH_OK)
-		rc = backup_move_dir(p, &now, "archive", c->archive_dir, NULL, c->max_file_size);
+		rc = backup_move_dir(p, &now, KH_PART_ARCHIVE, c->archive_dir, NULL,
+				     c->max_file_size);
 	if (rc == KH_OK) {
 		now.state = KH_BS_COMPLETE;
 		rc = backup_save(p, &now);
@@ -487,18 +726,32 @@ int restore_backup(kh_plat *p, const struct kh_config *c, const char *id,
 	if (rc == KH_OK) {
 		s = step_begin(r, "restore");
 		rc = move_back(p, &old);
-		if (rc == KH_OK) {
+		if (rc == KH_OK &&
+		    (rc = journal_state(p, old.id, KH_BS_COMPLETE, KH_BS_RESTORED)) == KH_OK) {
 			old.state = KH_BS_RESTORED;
 			rc = backup_save(p, &old);
+		}
+		if (rc == KH_OK) {
+			kh_test_stop("restore-marked");
 			snprintf(s->detail, sizeof(s->detail), "archive entries of %s put back", id);
 		}
 		step_end(s, rc);
 	}
-	if (rc == KH_OK)
-		rc = journal_end(p);
-	else if (now.id[0]) {
+	if (rc == KH_OK) {
+		rc = journal_commit(p);
+		journal = rc != KH_OK;
+	}
+	if (rc != KH_OK && journal) {
 		struct kh_recovery rec;
-		journal_recover(p, &rec);
+		char why[1024];
+
+		snprintf(why, sizeof(why), "%s", kh_lasterr());
+		journal_rollback(p);
+		s = step_begin(r, "rollback");
+		if (step_end(s, journal_recover(p, c, &rec)) == KH_OK)
+			snprintf(s->detail, sizeof(s->detail), "%d action(s) undone; archive as "
+				 "before", rec.undone);
+		kh_seterr("%s", why);
 	}
 out:
 	backup_free(&old);

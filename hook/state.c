@@ -1,26 +1,24 @@
-/* state.c - backups and the write-ahead journal (SPEC section 8).
+/* state.c - backups and their manifests (SPEC section 8).
  *
- * Design: every destructive action is first written to the journal and
- * fsynced, then done.  A backup's manifest is saved before any entry moves
- * into it, so a backup folder always says what it should hold.  Recovery
- * reads the journal of an interrupted run and undoes it in reverse: moves
- * go back (an entry that took the original's place moves into the backup's
- * rolled-back part first), staged files that carry exactly the content we
- * wrote are removed, registry values get their old data back.
+ * Design: a backup's manifest is saved before any entry moves into it, so
+ * a backup folder always says what it should hold.  The manifest is
+ * records of record.h - exact bytes, each record with its own length and
+ * checksum - written whole, so one damaged record means the file was
+ * damaged afterwards, and nothing of it is trusted.  The moves are
+ * journalled (journal.c) one by one before they happen.
  */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "ini/ini.h"
 #include "khreset.h"
 #include "state.h"
 
-/* ---- backups ---- */
+#define MANIFEST_FORMAT "1"
+
+/* ---- names and paths ---- */
 
 static const char *const bstate_names[KH_BS__COUNT] = {
 	[KH_BS_IN_PROGRESS] = "in-progress", [KH_BS_COMPLETE] = "complete",
@@ -32,10 +30,9 @@ const char *bstate_name(enum kh_bstate s)
 	return (unsigned)s < KH_BS__COUNT ? bstate_names[s] : "unknown";
 }
 
-/* 1 and *s set when text names a state, else 0. */
-static int bstate_parse(const char *text, enum kh_bstate *s)
+int bstate_parse(const char *text, enum kh_bstate *s)
 {
-	for (int i = 0; i < KH_BS__COUNT; i++)
+	for (int i = 0; text && i < KH_BS__COUNT; i++)
 		if (!strcmp(text, bstate_names[i])) {
 			*s = (enum kh_bstate)i;
 			return 1;
@@ -43,12 +40,80 @@ static int bstate_parse(const char *text, enum kh_bstate *s)
 	return 0;
 }
 
-char *backup_path(const struct kh_backup *b, const char *part, const char *name)
+static const char *const tnames[] = { "file", "directory", "symlink", "other" };
+
+const char *ftype_name(enum kh_ftype t)
 {
-	if (!name)
-		return kh_asprintf(KH_BACKUP_DIR "\\%s\\%s", b->id, part);
-	return kh_asprintf(KH_BACKUP_DIR "\\%s\\%s\\%s", b->id, part, name);
+	return (unsigned)t < 4 ? tnames[t] : "other";
 }
+
+int ftype_parse(const char *text, enum kh_ftype *t)
+{
+	for (int i = 0; text && i < 4; i++)
+		if (!strcmp(text, tnames[i])) {
+			*t = (enum kh_ftype)i;
+			return 1;
+		}
+	return 0;
+}
+
+const char *const kh_parts[KH_NPARTS] = { KH_PART_ARCHIVE, KH_PART_INSTALL,
+					   KH_PART_REGISTRY, KH_PART_ROLLED };
+
+static int part_ok(const char *part)
+{
+	for (size_t i = 0; part && i < KH_NPARTS; i++)
+		if (!strcmp(part, kh_parts[i]))
+			return 1;
+	return 0;
+}
+
+int backup_id_ok(const char *id)
+{
+	size_t n = id ? strlen(id) : 0;
+
+	if (n == 0 || n >= 32)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((id[i] >= 'A' && id[i] <= 'Z') || (id[i] >= 'a' && id[i] <= 'z') ||
+		      (id[i] >= '0' && id[i] <= '9') || (i && (id[i] == '-' || id[i] == '_'))))
+			return 0;
+	return 1;
+}
+
+int state_name_ok(const char *name)
+{
+	return name && *name && strcmp(name, ".") && strcmp(name, "..") &&
+	       !strpbrk(name, "\\/");
+}
+
+int state_path_eq(const char *a, const char *b)
+{
+	for (;; a++, b++) {
+		char x = *a == '/' ? '\\' : *a, y = *b == '/' ? '\\' : *b;
+
+		if (x >= 'A' && x <= 'Z')
+			x = (char)(x - 'A' + 'a');
+		if (y >= 'A' && y <= 'Z')
+			y = (char)(y - 'A' + 'a');
+		if (x != y)
+			return 0;
+		if (!x)
+			return 1;
+	}
+}
+
+
+char *backup_path(const char *id, const char *part, const char *name)
+{
+	if (!part || !*part)
+		return kh_asprintf(KH_BACKUP_DIR "\\%s", id);
+	if (!name)
+		return kh_asprintf(KH_BACKUP_DIR "\\%s\\%s", id, part);
+	return kh_asprintf(KH_BACKUP_DIR "\\%s\\%s\\%s", id, part, name);
+}
+
+/* ---- backups ---- */
 
 int backup_create(kh_plat *p, struct kh_backup *b, const char *reason)
 {
@@ -61,7 +126,7 @@ int backup_create(kh_plat *p, struct kh_backup *b, const char *reason)
 	kh_fmt_id(b->created, base);
 	snprintf(b->id, sizeof(b->id), "%s", base);
 	for (int i = 2; i < 1000; i++) {
-		if (!(dir = backup_path(b, "", NULL)))
+		if (!(dir = backup_path(b->id, "", NULL)))
 			return KH_ERR_NOMEM;
 		rc = plat_stat(p, dir, &st);
 		free(dir);
@@ -72,27 +137,28 @@ int backup_create(kh_plat *p, struct kh_backup *b, const char *reason)
 		free(st.name);
 		snprintf(b->id, sizeof(b->id), "%s-%d", base, i);
 	}
+	kh_clearerr();
 	b->reason = kh_strdup(reason);
 	b->state = KH_BS_IN_PROGRESS;
-	if (!b->reason)
-		return KH_ERR_NOMEM;
-	dir = backup_path(b, "archive", NULL);
-	rc = dir ? plat_mkdirs(p, dir) : KH_ERR_NOMEM;
-	free(dir);
-	return rc;
+	return b->reason ? KH_OK : KH_ERR_NOMEM;
 }
 
 int backup_add(struct kh_backup *b, const char *part, const char *origin,
 	       const char *name, enum kh_ftype type, uint64_t size,
 	       int64_t mtime, const char *sha256)
 {
-	struct kh_bfile *nf = realloc(b->files, (b->n + 1) * sizeof(*nf));
 	struct kh_bfile *f;
 
-	if (!nf)
-		return KH_ERR_NOMEM;
-	b->files = nf;
-	f = &nf[b->n++];
+	if (b->n == b->cap) {
+		size_t nc = b->cap ? 2 * b->cap : 16;
+		struct kh_bfile *nf = realloc(b->files, nc * sizeof(*nf));
+
+		if (!nf)
+			return KH_ERR_NOMEM;
+		b->files = nf;
+		b->cap = nc;
+	}
+	f = &b->files[b->n++];
 	memset(f, 0, sizeof(*f));
 	f->name = kh_strdup(name);
 	f->part = kh_strdup(part);
@@ -104,174 +170,180 @@ int backup_add(struct kh_backup *b, const char *part, const char *origin,
 	return f->name && f->part && f->origin ? KH_OK : KH_ERR_NOMEM;
 }
 
-static const char *const tnames[] = { "file", "directory", "symlink", "other" };
-
-/* A growing text; after a failed append nothing more is added. */
-struct text {
-	char *s;
-	size_t len, cap;
-	int nomem;
-};
-
-static void add(struct text *t, const char *fmt, ...) KH_PRINTF(2, 3);
-static void add(struct text *t, const char *fmt, ...)
+size_t backup_count(const struct kh_backup *b, const char *part)
 {
-	va_list ap;
-	size_t need;
-	char *ns;
-	int n;
+	size_t n = 0;
 
-	if (t->nomem)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	need = t->len + (size_t)n + 1;
-	if (n >= 0 && need > t->cap) {
-		if ((ns = realloc(t->s, 2 * need)) != NULL) {
-			t->s = ns;
-			t->cap = 2 * need;
-		}
-	}
-	if (n < 0 || need > t->cap) {
-		t->nomem = 1;
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
-	va_end(ap);
-	t->len += (size_t)n;
+	for (size_t i = 0; i < b->n; i++)
+		n += !strcmp(b->files[i].part, part);
+	return n;
 }
 
-static int fmt_manifest(const struct kh_backup *b, char **out, size_t *len)
+static int fmt_manifest(const struct kh_backup *b, struct kh_recbuf *t)
 {
-	struct text t = { 0 };
 	char when[32];
 
 	kh_fmt_time(b->created, when);
-	add(&t, "; khreset backup manifest: what this folder holds and where it came from\n"
-		"[backup]\nid = %s\ncreated = %s\nreason = %s\nstate = %s\ntool = khreset %s\n",
-	    b->id, when, b->reason, bstate_name(b->state), KH_VERSION);
+	rec_open(t, "khreset-backup");
+	rec_str(t, "format", MANIFEST_FORMAT);
+	rec_str(t, "id", b->id);
+	rec_i64(t, "created", b->created);
+	rec_str(t, "created_utc", when);
+	rec_str(t, "reason", b->reason);
+	rec_str(t, "state", bstate_name(b->state));
+	rec_str(t, "tool", "khreset " KH_VERSION);
+	rec_close(t);
 	for (size_t i = 0; i < b->n; i++) {
 		const struct kh_bfile *e = &b->files[i];
-		kh_fmt_time(e->mtime, when);
-		add(&t, "\n[file%zu]\nname = %s\npart = %s\norigin = %s\ntype = %s\n"
-			"size = %llu\nmtime = %lld\nmtime_utc = %s\nsha256 = %s\n",
-		    i + 1, e->name, e->part, e->origin, tnames[e->type],
-		    (unsigned long long)e->size, (long long)e->mtime, when, e->sha256);
+
+		rec_open(t, "file");
+		rec_str(t, "name", e->name);
+		rec_str(t, "part", e->part);
+		rec_str(t, "origin", e->origin);
+		rec_str(t, "type", tnames[e->type]);
+		rec_u64(t, "size", e->size);
+		rec_i64(t, "mtime", e->mtime);
+		rec_str(t, "sha256", e->sha256);
+		rec_close(t);
 	}
-	if (t.nomem) {
-		free(t.s);
-		return KH_ERR_NOMEM;
-	}
-	*out = t.s;
-	*len = t.len;
-	return KH_OK;
+	return rec_done(t);
 }
 
 int backup_save(kh_plat *p, const struct kh_backup *b)
 {
-	char *text = NULL, *path = kh_asprintf(KH_BACKUP_DIR "\\%s\\manifest.ini", b->id);
-	size_t len;
-	int rc = path ? fmt_manifest(b, &text, &len) : KH_ERR_NOMEM;
+	struct kh_recbuf t = { 0 };
+	char *path = backup_path(b->id, KH_MANIFEST, NULL);
+	int rc = path ? KH_OK : KH_ERR_NOMEM;
 
+	/* the parts a run moves into, and the one its rollback may need on
+	 * a full disk, exist before anything moves */
+	for (size_t i = 0; rc == KH_OK && i < KH_NPARTS; i++) {
+		char *dir;
+
+		if (strcmp(kh_parts[i], KH_PART_ARCHIVE) && strcmp(kh_parts[i], KH_PART_ROLLED))
+			continue;
+		dir = backup_path(b->id, kh_parts[i], NULL);
+		rc = dir ? plat_mkdirs(p, dir) : KH_ERR_NOMEM;
+		free(dir);
+	}
 	if (rc == KH_OK)
-		rc = plat_write_atomic(p, path, text, len);
-	free(text);
+		rc = fmt_manifest(b, &t);
+	if (rc == KH_OK)
+		rc = plat_write_atomic(p, path, t.s, t.len);
+	rec_free(&t);
 	free(path);
 	return rc;
 }
 
-struct mload {
-	struct kh_backup *b;
-	int rc;
-	char cur[64];
-	int have_state;        /* a known state was read */
-};
-
-static int mload_cb(const char *sec, const char *key, const char *val, int line, void *ud)
+static int bad_manifest(const char *id, const struct kh_rec *r, const char *why)
 {
-	struct mload *m = ud;
-	struct kh_backup *b = m->b;
-	struct kh_bfile *f;
+	kh_seterr("backup %s: %s record %zu (byte %zu): %s; the manifest is not trusted",
+		  id, KH_MANIFEST, r->line, r->offset, why);
+	return KH_ERR_DATA;
+}
 
-	if (!kh_strcasecmp(sec, "backup")) {
-		if (!kh_strcasecmp(key, "reason"))
-			free(b->reason), b->reason = kh_strdup(val);
-		else if (!kh_strcasecmp(key, "state"))
-			m->have_state = bstate_parse(val, &b->state);
-		else if (!kh_strcasecmp(key, "created")) {
-			struct tm tm = { 0 };
-			if (strptime(val, "%Y-%m-%dT%H:%M:%SZ", &tm))
-				b->created = (int64_t)timegm(&tm);
+static int load_file(struct kh_backup *b, const struct kh_rec *r)
+{
+	const char *name = rec_get(r, "name"), *part = rec_get(r, "part");
+	const char *origin = rec_get(r, "origin"), *sha = rec_get(r, "sha256");
+	enum kh_ftype type;
+	uint64_t size;
+	int64_t mtime;
+
+	if (!state_name_ok(name))
+		return bad_manifest(b->id, r, "no usable name");
+	if (!part_ok(part) || !origin || !*origin)
+		return bad_manifest(b->id, r, "no part or origin");
+	if (!ftype_parse(rec_get(r, "type"), &type) || !rec_get_u64(r, "size", &size) ||
+	    !rec_get_i64(r, "mtime", &mtime))
+		return bad_manifest(b->id, r, "no type, size or mtime");
+	if (!sha || (*sha && !kh_is_sha256_hex(sha)))
+		return bad_manifest(b->id, r, "no SHA-256");
+	return backup_add(b, part, origin, name, type, size, mtime, sha);
+}
+
+int manifest_parse(const char *id, const void *buf, size_t len, struct kh_backup *b)
+{
+	struct kh_recs rs;
+	const struct kh_rec *h;
+	int rc;
+
+	memset(b, 0, sizeof(*b));
+	snprintf(b->id, sizeof(b->id), "%s", id);
+	if ((rc = rec_parse(buf, len, &rs)) != KH_OK)
+		return rc;
+	for (size_t i = 0; i < rs.n; i++)
+		if (!rs.r[i].ok) {
+			rc = bad_manifest(id, &rs.r[i], rs.r[i].why);
+			goto out;
 		}
-		return 1;
+	h = rs.n ? &rs.r[0] : NULL;
+	if (!h || strcmp(h->type, "khreset-backup")) {
+		kh_seterr("backup %s: %s does not start with its khreset-backup record", id,
+			  KH_MANIFEST);
+		rc = KH_ERR_DATA;
+		goto out;
 	}
-	if (strncmp(sec, "file", 4))
-		return 1;
-	if (strcmp(m->cur, sec)) {
-		snprintf(m->cur, sizeof(m->cur), "%s", sec);
-		if ((m->rc = backup_add(b, "", "", "", KH_FT_FILE, 0, 0, "")) != KH_OK)
-			return 0;
+	if (!rec_get(h, "format") || strcmp(rec_get(h, "format"), MANIFEST_FORMAT)) {
+		rc = bad_manifest(id, h, "a format this khreset does not know");
+		goto out;
 	}
-	f = &b->files[b->n - 1];
-	if (!strcmp(key, "name"))
-		free(f->name), f->name = kh_strdup(val);
-	else if (!strcmp(key, "part"))
-		free(f->part), f->part = kh_strdup(val);
-	else if (!strcmp(key, "origin"))
-		free(f->origin), f->origin = kh_strdup(val);
-	else if (!strcmp(key, "size"))
-		f->size = strtoull(val, NULL, 10);
-	else if (!strcmp(key, "mtime"))
-		f->mtime = strtoll(val, NULL, 10);
-	else if (!strcmp(key, "sha256"))
-		snprintf(f->sha256, sizeof(f->sha256), "%s", val);
-	else if (!strcmp(key, "type"))
-		for (int t = 0; t < 4; t++)
-			if (!strcmp(val, tnames[t]))
-				f->type = (enum kh_ftype)t;
-	return 1;
+	if (!rec_get(h, "id") || strcmp(rec_get(h, "id"), id)) {
+		rc = bad_manifest(id, h, "the ID of another backup");
+		goto out;
+	}
+	if (!bstate_parse(rec_get(h, "state"), &b->state) || !rec_get(h, "reason") ||
+	    !*rec_get(h, "reason") || !rec_get_i64(h, "created", &b->created)) {
+		rc = bad_manifest(id, h, "no known state, reason or time");
+		goto out;
+	}
+	if (!(b->reason = kh_strdup(rec_get(h, "reason")))) {
+		rc = KH_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 1; rc == KH_OK && i < rs.n; i++)
+		if (!strcmp(rs.r[i].type, "file"))
+			rc = load_file(b, &rs.r[i]);
+out:
+	rec_free_all(&rs);
+	return rc;
 }
 
 int backup_load(kh_plat *p, const char *id, struct kh_backup *b)
 {
-	struct mload m = { b, KH_OK, "", 0 };
 	unsigned char *buf = NULL;
 	char *path;
 	size_t len;
 	int rc;
 
 	memset(b, 0, sizeof(*b));
-	if (snprintf(b->id, sizeof(b->id), "%s", id) >= (int)sizeof(b->id) ||
-	    strpbrk(id, "\\/") || id[0] == '.') {
+	if (!backup_id_ok(id)) {
 		kh_seterr("backup '%s': not a backup ID", id);
 		return KH_ERR_USAGE;
 	}
-	if (!(path = kh_asprintf(KH_BACKUP_DIR "\\%s\\manifest.ini", id)))
+	if (!(path = backup_path(id, KH_MANIFEST, NULL)))
 		return KH_ERR_NOMEM;
-	rc = plat_read(p, path, 64 << 20, &buf, &len);
-	if (rc == KH_ERR_NOENT)
-		kh_seterr("backup %s: no such backup (%s missing)", id, path);
+	rc = plat_read(p, path, 256 << 20, &buf, &len);
+	if (rc == KH_ERR_NOENT) {
+		char *old = backup_path(id, "manifest.ini", NULL);
+		struct kh_dirent st;
+
+		if (old && plat_stat(p, old, &st) == KH_OK) {
+			free(st.name);
+			kh_seterr("backup %s: made by an older khreset (manifest.ini, a format that "
+				  "cannot hold every name); not read - its files are in %s", id,
+				  KH_BACKUP_DIR);
+			rc = KH_ERR_DATA;
+		} else {
+			kh_seterr("backup %s: no such backup (%s missing)", id, path);
+		}
+		free(old);
+	}
 	if (rc == KH_OK)
-		rc = kh_ini_browse(path, buf, len, mload_cb, &m);
+		rc = manifest_parse(id, buf, len, b);
 	free(buf);
 	free(path);
-	if (rc != KH_OK)
-		return rc;
-	if (m.rc == KH_OK && (!m.have_state || !b->reason)) {
-		kh_seterr("backup %s: manifest.ini lacks [backup] reason or a known state", id);
-		m.rc = KH_ERR_DATA;
-	}
-	for (size_t i = 0; m.rc == KH_OK && i < b->n; i++) {
-		struct kh_bfile *f = &b->files[i];
-		if (!f->name || !*f->name || strpbrk(f->name, "\\/") || !f->part ||
-		    !*f->part || !f->origin || !*f->origin) {
-			kh_seterr("backup %s: manifest.ini [file%zu] incomplete", id, i + 1);
-			m.rc = KH_ERR_DATA;
-		}
-	}
-	return m.rc;
+	return rc;
 }
 
 void backup_free(struct kh_backup *b)
@@ -294,8 +366,10 @@ int backup_list(kh_plat *p, char ***ids, size_t *n)
 
 	*ids = NULL;
 	*n = 0;
-	if (rc == KH_ERR_NOENT)
+	if (rc == KH_ERR_NOENT) {
+		kh_clearerr();
 		return KH_OK;
+	}
 	if (rc != KH_OK)
 		return rc;
 	*ids = calloc(ne ? ne : 1, sizeof(char *));
@@ -305,7 +379,7 @@ int backup_list(kh_plat *p, char ***ids, size_t *n)
 	}
 	/* plat_list sorts by name; IDs sort by time */
 	for (size_t i = 0; i < ne; i++)
-		if (ents[i].type == KH_FT_DIR && ents[i].name[0] != '.') {
+		if (ents[i].type == KH_FT_DIR && backup_id_ok(ents[i].name)) {
 			(*ids)[(*n)++] = ents[i].name;
 			ents[i].name = NULL;
 		}
@@ -323,15 +397,14 @@ void backup_free_ids(char **ids, size_t n)
 /* Removes a backup folder: its parts' entries, then the folders. */
 static int backup_delete(kh_plat *p, const char *id)
 {
-	static const char *const parts[] = { "archive", "install", "rolled-back" };
 	char *dir;
 	int rc = KH_OK;
 
-	for (size_t i = 0; i < 3 && rc == KH_OK; i++) {
+	for (size_t i = 0; i < KH_NPARTS && rc == KH_OK; i++) {
 		struct kh_dirent *ents = NULL;
 		size_t n = 0;
 
-		if (!(dir = kh_asprintf(KH_BACKUP_DIR "\\%s\\%s", id, parts[i])))
+		if (!(dir = backup_path(id, kh_parts[i], NULL)))
 			return KH_ERR_NOMEM;
 		rc = plat_list(p, dir, &ents, &n);
 		for (size_t j = 0; rc == KH_OK && j < n; j++) {
@@ -348,13 +421,13 @@ static int backup_delete(kh_plat *p, const char *id)
 	}
 	if (rc != KH_OK)
 		return rc;
-	if (!(dir = kh_asprintf(KH_BACKUP_DIR "\\%s\\manifest.ini", id)))
+	if (!(dir = backup_path(id, KH_MANIFEST, NULL)))
 		return KH_ERR_NOMEM;
 	rc = plat_remove(p, dir);
 	free(dir);
 	if (rc != KH_OK && rc != KH_ERR_NOENT)
 		return rc;
-	if (!(dir = kh_asprintf(KH_BACKUP_DIR "\\%s", id)))
+	if (!(dir = backup_path(id, "", NULL)))
 		return KH_ERR_NOMEM;
 	rc = plat_remove(p, dir);
 	free(dir);
@@ -382,19 +455,58 @@ int backup_prune(kh_plat *p, int keep, const char *spare)
 	return rc;
 }
 
-/* Digest of a regular file at path; "" when it is larger than max. */
-static int digest_of(kh_plat *p, const char *path, size_t max, char sha[KH_SHA256_HEX])
+int state_digest(kh_plat *p, const char *path, size_t max, char sha[KH_SHA256_HEX])
 {
 	unsigned char *buf = NULL;
 	size_t len;
 	int rc = plat_read(p, path, max, &buf, &len);
 
 	sha[0] = '\0';
-	if (rc == KH_ERR_TOOBIG)
+	if (rc == KH_ERR_TOOBIG) {
+		kh_clearerr();
 		return KH_OK;
+	}
 	if (rc == KH_OK)
 		rc = kh_sha256_buf(buf, len, sha);
 	free(buf);
+	return rc;
+}
+
+static int casecmp_ent(const void *a, const void *b)
+{
+	const struct kh_dirent *x = *(const struct kh_dirent *const *)a;
+	const struct kh_dirent *y = *(const struct kh_dirent *const *)b;
+
+	return kh_strcasecmp(x->name, y->name);
+}
+
+/* Names Windows could not hold side by side, or at all, refuse the move
+ * before anything changes. */
+static int check_names(const char *dir, struct kh_dirent *ents, size_t n, const char *only)
+{
+	struct kh_dirent **v = calloc(n ? n : 1, sizeof(*v));
+	size_t k = 0;
+	int rc = KH_OK;
+
+	if (!v)
+		return KH_ERR_NOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (!only || !kh_strcasecmp(only, ents[i].name))
+			v[k++] = &ents[i];
+	qsort(v, k, sizeof(*v), casecmp_ent);
+	for (size_t i = 0; rc == KH_OK && i < k; i++) {
+		if (!state_name_ok(v[i]->name)) {
+			kh_seterr("%s: entry '%s' has a name Windows cannot hold (a '\\'); "
+				  "nothing moved", dir, v[i]->name);
+			rc = KH_ERR_DATA;
+		} else if (i && !kh_strcasecmp(v[i - 1]->name, v[i]->name)) {
+			kh_seterr("%s: entries '%s' and '%s' differ only in case, which Windows "
+				  "cannot tell apart; rename or remove one; nothing moved", dir,
+				  v[i - 1]->name, v[i]->name);
+			rc = KH_ERR_DATA;
+		}
+	}
+	free(v);
 	return rc;
 }
 
@@ -403,13 +515,15 @@ int backup_move_dir(kh_plat *p, struct kh_backup *b, const char *part,
 {
 	struct kh_dirent *ents = NULL;
 	size_t n = 0, first = b->n;
-	char *pdir = backup_path(b, part, NULL);
+	char *pdir = backup_path(b->id, part, NULL);
 	int rc = pdir ? plat_list(p, dir, &ents, &n) : KH_ERR_NOMEM;
 
-	if (rc == KH_ERR_NOENT)
+	if (rc == KH_ERR_NOENT) {
+		kh_clearerr();
 		rc = KH_OK;
-	if (rc == KH_OK && n)
-		rc = plat_mkdirs(p, pdir);
+	}
+	if (rc == KH_OK)
+		rc = check_names(dir, ents, n, only);
 	for (size_t i = 0; rc == KH_OK && i < n; i++) {
 		char sha[KH_SHA256_HEX] = "", *from;
 
@@ -423,7 +537,7 @@ int backup_move_dir(kh_plat *p, struct kh_backup *b, const char *part,
 		if (!(from = kh_asprintf("%s\\%s", dir, ents[i].name)))
 			rc = KH_ERR_NOMEM;
 		else if (ents[i].type == KH_FT_FILE)
-			rc = digest_of(p, from, max_size, sha);
+			rc = state_digest(p, from, max_size, sha);
 		if (rc == KH_OK)
 			rc = backup_add(b, part, dir, ents[i].name, ents[i].type,
 					ents[i].size, ents[i].mtime, sha);
@@ -432,11 +546,15 @@ int backup_move_dir(kh_plat *p, struct kh_backup *b, const char *part,
 	/* the manifest lands before anything moves */
 	if (rc == KH_OK && b->n > first)
 		rc = backup_save(p, b);
+	if (rc == KH_OK && b->n > first)
+		rc = plat_mkdirs(p, pdir);
 	for (size_t i = first; rc == KH_OK && i < b->n; i++) {
-		char *from = kh_asprintf("%s\\%s", dir, b->files[i].name);
-		char *to = backup_path(b, part, b->files[i].name);
+		const struct kh_bfile *f = &b->files[i];
+		char *from = kh_asprintf("%s\\%s", dir, f->name);
+		char *to = backup_path(b->id, part, f->name);
 
-		rc = from && to ? journal_move(p, from, to) : KH_ERR_NOMEM;
+		rc = from && to ? journal_move(p, f->name, dir, pdir, f->type, f->size,
+					       f->sha256) : KH_ERR_NOMEM;
 		if (rc == KH_OK)
 			rc = plat_rename(p, from, to);
 		if (rc == KH_OK) {
@@ -448,12 +566,12 @@ int backup_move_dir(kh_plat *p, struct kh_backup *b, const char *part,
 	}
 	/* what landed in the backup is what was recorded */
 	for (size_t i = first; rc == KH_OK && i < b->n; i++) {
-		char sha[KH_SHA256_HEX], *to = backup_path(b, part, b->files[i].name);
+		char sha[KH_SHA256_HEX], *to = backup_path(b->id, part, b->files[i].name);
 
 		if (!to)
 			rc = KH_ERR_NOMEM;
 		else if (b->files[i].type == KH_FT_FILE && b->files[i].sha256[0] &&
-			 (rc = digest_of(p, to, max_size, sha)) == KH_OK &&
+			 (rc = state_digest(p, to, max_size, sha)) == KH_OK &&
 			 strcmp(sha, b->files[i].sha256)) {
 			kh_seterr("backup %s: %s changed while being moved", b->id, to);
 			rc = KH_ERR_IO;
@@ -465,217 +583,3 @@ int backup_move_dir(kh_plat *p, struct kh_backup *b, const char *part,
 	return rc;
 }
 
-/* ---- journal ---- */
-
-static int jwrite(kh_plat *p, const char *fmt, ...) KH_PRINTF(2, 3);
-static int jwrite(kh_plat *p, const char *fmt, ...)
-{
-	va_list ap;
-	char *line;
-	int rc, r;
-
-	va_start(ap, fmt);
-	r = vasprintf(&line, fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		return KH_ERR_NOMEM;
-	rc = plat_append_sync(p, KH_JOURNAL, line, (size_t)r);
-	free(line);
-	return rc;
-}
-
-int journal_begin(kh_plat *p, const char *id)
-{
-	return jwrite(p, "begin\t%s\t%ld\n", id, (long)getpid());
-}
-
-int journal_move(kh_plat *p, const char *from, const char *to)
-{
-	return jwrite(p, "move\t%s\t%s\n", from, to);
-}
-
-int journal_stage(kh_plat *p, const char *path, const char *sha256)
-{
-	return jwrite(p, "stage\t%s\t%s\n", path, sha256);
-}
-
-int journal_reg(kh_plat *p, const struct kh_regval *old, size_t n)
-{
-	int rc = KH_OK;
-
-	for (size_t i = 0; rc == KH_OK && i < n; i++)
-		rc = jwrite(p, "reg\t%s\t%s\t%d\t%d\t%s\n", old[i].key, old[i].name,
-			    (int)old[i].type, old[i].data != NULL,
-			    old[i].data ? old[i].data : "");
-	return rc;
-}
-
-int journal_end(kh_plat *p)
-{
-	int rc = plat_remove(p, KH_JOURNAL);
-
-	return rc == KH_ERR_NOENT ? KH_OK : rc;
-}
-
-#define MAXF 6
-
-static size_t split(char *line, char **f)
-{
-	size_t n = 0;
-
-	for (char *s = line; n < MAXF; ) {
-		f[n++] = s;
-		if (!(s = strchr(s, '\t')))
-			break;
-		*s++ = '\0';
-	}
-	return n;
-}
-
-/* Entry `to` went back to `from`; a newcomer at `from` moves aside first. */
-static int undo_move(kh_plat *p, const char *id, const char *from, const char *to,
-		     struct kh_recovery *r)
-{
-	struct kh_dirent st;
-	int rc = plat_stat(p, to, &st);
-
-	if (rc == KH_ERR_NOENT)
-		return KH_OK;          /* never moved */
-	if (rc != KH_OK)
-		return rc;
-	free(st.name);
-	rc = plat_stat(p, from, &st);
-	if (rc == KH_OK) {
-		const char *base = strrchr(from, '\\');
-		char *dir = kh_asprintf(KH_BACKUP_DIR "\\%s\\rolled-back", id);
-		char *aside = kh_asprintf("%s\\%s", dir ? dir : "", base ? base + 1 : from);
-
-		free(st.name);
-		rc = dir && aside ? plat_mkdirs(p, dir) : KH_ERR_NOMEM;
-		if (rc == KH_OK)
-			rc = plat_rename(p, from, aside);
-		free(dir);
-		free(aside);
-		if (rc != KH_OK)
-			return rc;
-	} else if (rc != KH_ERR_NOENT)
-		return rc;
-	if ((rc = plat_rename(p, to, from)) == KH_OK) {
-		r->undone++;
-		kh_log(KH_LOG_INFO, "recover", "moved %s back to %s", to, from);
-	}
-	return rc;
-}
-
-/* A staged file is removed only if it holds exactly what we wrote. */
-static int undo_stage(kh_plat *p, const char *path, const char *sha, long pid,
-		      struct kh_recovery *r)
-{
-	char now[KH_SHA256_HEX], leaf[256], *tmp = NULL;
-	const char *base = strrchr(path, '\\');
-	int rc;
-
-	if (kh_temp_name(leaf, sizeof(leaf), base ? base + 1 : path, pid) == KH_OK)
-		tmp = kh_asprintf("%.*s%s", base ? (int)(base - path + 1) : 0, path, leaf);
-	if (tmp && plat_remove(p, tmp) == KH_OK)
-		kh_log(KH_LOG_INFO, "recover", "removed unfinished temp file %s", tmp);
-	free(tmp);
-	rc = digest_of(p, path, 64 << 20, now);
-	if (rc == KH_ERR_NOENT)
-		return KH_OK;
-	if (rc != KH_OK)
-		return rc;
-	if (strcmp(now, sha)) {
-		kh_log(KH_LOG_WARN, "recover", "%s changed since staged; left in place", path);
-		return KH_OK;
-	}
-	if ((rc = plat_remove(p, path)) == KH_OK) {
-		r->undone++;
-		kh_log(KH_LOG_INFO, "recover", "removed staged %s", path);
-	}
-	return rc;
-}
-
-static int undo_reg(kh_plat *p, char **f, struct kh_recovery *r)
-{
-	struct kh_regval v = { f[1], f[2], (enum kh_regtype)atoi(f[3]),
-			       atoi(f[4]) ? f[5] : NULL };
-	int rc = plat_reg_undo(p, &v, 1);
-
-	if (rc == KH_OK) {
-		r->undone++;
-		kh_log(KH_LOG_INFO, "recover", "registry %s\\%s restored", f[1], f[2]);
-	}
-	return rc;
-}
-
-static void mark_rolled_back(kh_plat *p, const char *id)
-{
-	struct kh_backup b;
-
-	if (backup_load(p, id, &b) == KH_OK) {
-		b.state = KH_BS_ROLLED_BACK;
-		backup_save(p, &b);
-	}
-	backup_free(&b);
-}
-
-int journal_recover(kh_plat *p, struct kh_recovery *r)
-{
-	unsigned char *buf = NULL;
-	char **lines = NULL, *save = NULL;
-	size_t len, n = 0;
-	long pid = 0;
-	int rc;
-
-	memset(r, 0, sizeof(*r));
-	rc = plat_read(p, KH_JOURNAL, 64 << 20, &buf, &len);
-	if (rc == KH_ERR_NOENT)
-		return KH_OK;
-	if (rc != KH_OK)
-		return rc;
-	for (char *l = strtok_r((char *)buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		char **nl = realloc(lines, (n + 1) * sizeof(*lines));
-		if (!nl) {
-			rc = KH_ERR_NOMEM;
-			goto out;
-		}
-		lines = nl;
-		lines[n++] = l;
-	}
-	if (n && !strcmp(lines[n - 1], "end"))
-		goto done;
-	r->found = 1;
-	for (size_t i = 0; i < n; i++) {
-		char id[32];
-		if (sscanf(lines[i], "begin\t%31[^\t]\t%ld", id, &pid) == 2 && strcmp(id, "-"))
-			snprintf(r->id, sizeof(r->id), "%s", id);
-	}
-	for (size_t i = n; rc == KH_OK && i-- > 0;) {
-		char *f[MAXF] = { 0 };
-		size_t nf = split(lines[i], f);
-
-		if (!strcmp(f[0], "move") && nf == 3)
-			rc = undo_move(p, r->id, f[1], f[2], r);
-		else if (!strcmp(f[0], "stage") && nf == 3)
-			rc = undo_stage(p, f[1], f[2], pid, r);
-		else if (!strcmp(f[0], "reg") && nf == 6)
-			rc = undo_reg(p, f, r);
-	}
-	if (rc != KH_OK)
-		goto out;
-	if (r->id[0])
-		mark_rolled_back(p, r->id);
-	else
-		snprintf(r->id, sizeof(r->id), "(no backup)");
-	snprintf(r->detail, sizeof(r->detail),
-		 "interrupted run %s (pid %ld) rolled back: %d action(s) undone",
-		 r->id, pid, r->undone);
-	kh_log(KH_LOG_WARN, "recover", "%s", r->detail);
-done:
-	rc = journal_end(p);
-out:
-	free(lines);
-	free(buf);
-	return rc;
-}

@@ -7,7 +7,7 @@ dpkg-dev libhivex-dev libhivex-bin libwin-hivex-perl libcmocka-dev man-db groff-
 libwim-dev wimtools p7zip-full jq util-linux time wine64 gcc-mingw-w64-x86-64
 python3 ntfs-3g attr fuse3 fdisk qemu-utils qemu-system-common libblkid-dev
 clang libclang-rt-dev debhelper lintian file ansible ansible-lint python3-libvirt
-python3-yaml libvirt-daemon-system libvirt-clients qemu-system-x86 e2fsprogs"
+python3-yaml libvirt-daemon-system libvirt-clients qemu-system-x86 e2fsprogs strace"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||

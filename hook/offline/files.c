@@ -176,6 +176,12 @@ static int match_name(int dfd, const char *name, char out[NAME_MAX + 1],
 	DIR *dir;
 	int fd, found = 0;
 
+	if (off_names_match(dfd, name, out, &found) == 0) {   /* names.c */
+		if (found)
+			return KH_OK;
+		kh_seterr("%s: %s", shown, strerror(ENOENT));
+		return KH_ERR_NOENT;
+	}
 	fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return off_fail(errno, "cannot scan folder of", shown);
@@ -839,8 +845,11 @@ int plat_rename(kh_plat *p, const char *from, const char *to)
 		goto out;
 	if ((r = rename_target(sfd, sdisk, dfd, dname, to)) != KH_OK)
 		goto out;
+	off_names_before(sfd);
+	off_names_before(dfd);
 	if ((r = do_rename(sfd, sdisk, dfd, dname, from, to)) != KH_OK)
 		goto out;
+	off_names_renamed(sfd, sdisk, dfd, dname);
 	if ((r = off_fsync_dir(sfd, from)) == KH_OK)
 		r = off_fsync_dir(dfd, to);
 out:

@@ -5,9 +5,12 @@
  * and handed to hivex as /proc/self/fd/N of that fd, so hivex never sees a
  * path outside the root.  A change is made in memory, one hive at a time;
  * each hive it names is then committed whole to an exclusively created temp
- * file beside it and flushed, and only when every one is written are they
- * renamed over the hives.  A hive that cannot be opened, changed or written
- * leaves both as they were.
+ * file beside it and flushed.  plat_hive_stage stops there: the core moves
+ * the original into its backup and the temp into its place, journalled, so
+ * that the undo is the original file byte for byte.  plat_reg_set and
+ * plat_reg_restore (the test fake's "live" registry) rename the temps over
+ * the hives once every one is written.  A hive that cannot be opened,
+ * changed or written leaves both as they were.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -22,11 +25,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "khreset.h"
 #include "offline.h"
 
 #define CONFIG_DIR "Windows/System32/config"
-
+#define CONFIG_DIR_WIN "Windows\\System32\\config"
 /* ---------- registry ---------- */
 
 /* "/proc/self/fd/N": how hivex reaches a file we opened safely. */
@@ -49,6 +54,41 @@ struct hive {
 	char shown[64];             /* "Windows/System32/config/SYSTEM" */
 	char tmp[NAME_MAX + 1];     /* written, not yet renamed: "" when none */
 };
+
+/* 1 if s is well-formed UTF-8 (no overlong form, surrogate or code point
+ * above U+10FFFF): hivex is handed nothing else. */
+static int utf8_ok(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	while (*u) {
+		unsigned c = *u, n = c < 0x80 ? 0 : c >= 0xc2 && c < 0xe0 ? 1
+			   : c >= 0xe0 && c < 0xf0 ? 2 : c >= 0xf0 && c < 0xf5 ? 3 : 9;
+		unsigned long cp = n == 0 ? c : n == 1 ? c & 0x1f : n == 2 ? c & 0x0f : c & 0x07;
+
+		if (n == 9)
+			return 0;
+		for (unsigned i = 1; i <= n; i++) {
+			if ((u[i] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (u[i] & 0x3f);
+		}
+		if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000))) ||
+		    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+			return 0;
+		u += n + 1;
+	}
+	return 1;
+}
+
+/* A key and value name hivex can be given. */
+static int names_ok(const char *key, const char *name)
+{
+	if (utf8_ok(key) && (!name || utf8_ok(name)))
+		return KH_OK;
+	kh_seterr("registry %s%s%s: not valid UTF-8", key, name ? "\\" : "", name ? name : "");
+	return KH_ERR_CONFIG;
+}
 
 /* "HKLM\SYSTEM\a\b" -> HIVE_SYSTEM, "a\b". */
 static int reg_split(const char *key, int *idx, const char **sub)
@@ -280,7 +320,7 @@ int plat_reg_get(kh_plat *p, const char *key, const char *name, char **out)
 	int idx, r;
 
 	*out = NULL;
-	if ((r = reg_split(key, &idx, &sub)) != KH_OK)
+	if ((r = reg_split(key, &idx, &sub)) != KH_OK || (r = names_ok(key, name)) != KH_OK)
 		return r;
 	if ((r = hive_open(p, idx, 0, &hv)) != KH_OK)
 		return r;
@@ -463,38 +503,103 @@ static int apply(struct hive *hv, const struct kh_regval *v)
 	return val_set(hv, node, v);
 }
 
-static int hive_of(const struct kh_regval *v)
+/* Puts back one value as plat_reg_read returned it (or removes a key that
+ * was not there, when it is empty). */
+static int apply_raw(struct hive *hv, const struct kh_regraw *o)
+{
+	hive_set_value sv;
+	hive_node_h node;
+	const char *sub;
+	int idx, r;
+
+	if ((r = reg_split(o->key, &idx, &sub)) != KH_OK)
+		return r;
+	if (o->name && o->present) {
+		if ((r = key_find(hv, o->key, sub, 1, &node)) != KH_OK)
+			return r;
+		sv.key = o->name;
+		sv.t = (hive_type)o->type;
+		sv.len = o->len;
+		sv.value = (char *)o->data;
+		if (hivex_node_set_value(hv->h, node, &sv, 0) < 0) {
+			kh_seterr("registry hive %s: cannot set %s\\%s (%s)", hv->shown,
+				  o->key, o->name, strerror(errno));
+			return KH_ERR_HIVE;
+		}
+		return KH_OK;
+	}
+	if (o->present)
+		return KH_OK;          /* a key that was there stays */
+	r = key_find(hv, o->key, sub, 0, &node);
+	if (r == KH_ERR_NOENT) {
+		kh_clearerr();
+		return KH_OK;
+	}
+	if (r != KH_OK)
+		return r;
+	if (o->name)
+		return val_delete(hv, node, o->key, o->name);
+	if (node == hivex_root(hv->h))
+		return KH_OK;
+	{
+		hive_node_h *ch = hivex_node_children(hv->h, node);
+		hive_value_h *vs = hivex_node_values(hv->h, node);
+		int empty = ch && vs && !ch[0] && !vs[0];
+
+		free(ch);
+		free(vs);
+		if (empty && hivex_node_delete_child(hv->h, node) < 0) {
+			kh_seterr("registry hive %s: cannot remove key %s (%s)", hv->shown,
+				  o->key, strerror(errno));
+			return KH_ERR_HIVE;
+		}
+	}
+	return KH_OK;
+}
+
+/* A batch of changes: values to set, or old values to put back. */
+struct change {
+	const struct kh_regval *vals;
+	const struct kh_regraw *raws;
+	size_t n;
+	int reverse;
+};
+
+static const char *change_key(const struct change *c, size_t i)
+{
+	return c->vals ? c->vals[i].key : c->raws[i].key;
+}
+
+static int hive_of_key(const char *key)
 {
 	const char *sub;
 	int idx;
 
-	if (!v->key)
-		return -1;
-	return reg_split(v->key, &idx, &sub) == KH_OK ? idx : -1;
+	return key && reg_split(key, &idx, &sub) == KH_OK ? idx : -1;
 }
 
-/* One hive: opened for writing, vals that name it applied in order
+/* One hive: opened for writing, the changes that name it applied in order
  * (reverse: last first), written to its temp file. */
-static int hive_stage(kh_plat *p, int idx, const struct kh_regval *vals,
-		      size_t n, int reverse, struct hive *hv)
+static int hive_stage(kh_plat *p, int idx, const struct change *c, struct hive *hv)
 {
 	int r;
 
 	if ((r = hive_open(p, idx, 1, hv)) != KH_OK)
 		return r;
-	for (size_t k = 0; k < n && r == KH_OK; k++) {
-		size_t i = reverse ? n - 1 - k : k;
+	for (size_t k = 0; k < c->n && r == KH_OK; k++) {
+		size_t i = c->reverse ? c->n - 1 - k : k;
 
-		if (hive_of(&vals[i]) == idx)
-			r = apply(hv, &vals[i]);
+		if (hive_of_key(change_key(c, i)) != idx)
+			continue;
+		r = c->vals ? apply(hv, &c->vals[i]) : apply_raw(hv, &c->raws[i]);
 	}
 	return r == KH_OK ? hive_write_temp(hv) : r;
 }
 
-static int hive_used(const struct kh_regval *vals, size_t n, int idx)
+static int hive_used(const struct change *c, int idx)
 {
-	for (size_t i = 0; i < n; i++)
-		if (hive_of(&vals[i]) == idx)
+	for (size_t i = 0; i < c->n; i++)
+		if (hive_of_key(change_key(c, i)) == idx)
 			return 1;
 	return 0;
 }
@@ -510,29 +615,34 @@ static int reg_validate(const struct kh_regval *vals, size_t n)
 		if ((r = encode(&vals[i], &e)) != KH_OK)
 			return r;
 		free(e.data);
-		if ((r = reg_split(vals[i].key, &idx, &sub)) != KH_OK)
+		if ((r = reg_split(vals[i].key, &idx, &sub)) != KH_OK ||
+		    (r = names_ok(vals[i].key, vals[i].name)) != KH_OK)
 			return r;
 	}
 	return KH_OK;
 }
 
-/* Every hive vals name is staged before any is renamed into place, so a
- * failure to open, change or write one changes none.  Only a failed
- * rename after another succeeded (same folder: not expected) leaves the
- * hives apart. */
-static int reg_change(kh_plat *p, const struct kh_regval *vals, size_t n,
-		      int reverse)
+static void hives_init(struct hive hv[NHIVES])
+{
+	for (int h = 0; h < NHIVES; h++) {
+		memset(&hv[h], 0, sizeof(hv[h]));
+		hv[h].dfd = -1;
+	}
+}
+
+/* Every hive the changes name is staged before any is renamed into
+ * place, so a failure to open, change or write one changes none.  Only a
+ * failed rename after another succeeded (same folder: not expected)
+ * leaves the hives apart. */
+static int reg_change(kh_plat *p, const struct change *c)
 {
 	struct hive hv[NHIVES];
 	int h, r = KH_OK;
 
-	for (h = 0; h < NHIVES; h++) {
-		memset(&hv[h], 0, sizeof(hv[h]));
-		hv[h].dfd = -1;
-	}
+	hives_init(hv);
 	for (h = 0; h < NHIVES && r == KH_OK; h++)
-		if (hive_used(vals, n, h))
-			r = hive_stage(p, h, vals, n, reverse, &hv[h]);
+		if (hive_used(c, h))
+			r = hive_stage(p, h, c, &hv[h]);
 	for (h = 0; h < NHIVES && r == KH_OK; h++)
 		if (hv[h].tmp[0])
 			r = hive_install(&hv[h]);
@@ -543,20 +653,186 @@ static int reg_change(kh_plat *p, const struct kh_regval *vals, size_t n,
 
 int plat_reg_set(kh_plat *p, const struct kh_regval *vals, size_t n)
 {
+	struct change c = { vals, NULL, n, 0 };
 	int r = reg_validate(vals, n);
 
-	return r == KH_OK ? reg_change(p, vals, n, 0) : r;
+	return r == KH_OK ? reg_change(p, &c) : r;
 }
 
-int plat_reg_undo(kh_plat *p, const struct kh_regval *old, size_t n)
+int plat_reg_restore(kh_plat *p, const struct kh_regraw *old, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!old[i].key || !old[i].name || hive_of(&old[i]) < 0) {
+	struct change c = { NULL, old, n, 1 };
+
+	for (size_t i = 0; i < n; i++) {
+		if (hive_of_key(old[i].key) < 0) {
 			kh_seterr("registry undo: entry %zu names no HKLM\\SYSTEM or "
-				  "HKLM\\SOFTWARE value", i);
+				  "HKLM\\SOFTWARE key", i);
 			return KH_ERR_USAGE;
 		}
-	return reg_change(p, old, n, 1);
+		if (names_ok(old[i].key, old[i].name) != KH_OK)
+			return KH_ERR_CONFIG;
+	}
+	return reg_change(p, &c);
+}
+
+int plat_reg_read(kh_plat *p, const char *key, const char *name, struct kh_regraw *out)
+{
+	struct hive hv;
+	hive_node_h node;
+	hive_value_h v;
+	const char *sub;
+	hive_type t;
+	int idx, r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = reg_split(key, &idx, &sub)) != KH_OK || (r = names_ok(key, name)) != KH_OK)
+		return r;
+	out->key = kh_strdup(key);
+	out->name = name ? kh_strdup(name) : NULL;
+	if (!out->key || (name && !out->name)) {
+		r = KH_ERR_NOMEM;
+		goto fail;
+	}
+	if ((r = hive_open(p, idx, 0, &hv)) != KH_OK)
+		goto fail;
+	r = key_find(&hv, key, sub, 0, &node);
+	if (r == KH_ERR_NOENT) {
+		kh_clearerr();
+		r = KH_OK;
+	} else if (r == KH_OK && !name) {
+		out->present = 1;
+	} else if (r == KH_OK) {
+		errno = 0;
+		if (!(v = hivex_node_get_value(hv.h, node, name))) {
+			if (errno) {
+				kh_seterr("registry value %s\\%s: unreadable (%s)", key, name,
+					  strerror(errno));
+				r = KH_ERR_HIVE;
+			}
+		} else if (!(out->data = (unsigned char *)hivex_value_value(hv.h, v, &t,
+									       &out->len))) {
+			kh_seterr("registry value %s\\%s: unreadable (%s)", key, name,
+				  strerror(errno));
+			r = KH_ERR_HIVE;
+		} else {
+			out->present = 1;
+			out->type = (uint32_t)t;
+		}
+	}
+	hive_close(&hv);
+	if (r == KH_OK)
+		return KH_OK;
+fail:
+	plat_free_regraw(out, 1);
+	memset(out, 0, sizeof(*out));
+	return r;
+}
+
+void plat_free_regraw(struct kh_regraw *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		free(v[i].key);
+		free(v[i].name);
+		free(v[i].data);
+	}
+}
+
+/* SHA-256 of file name in dfd, read in pieces. */
+static int file_sha256(int dfd, const char *name, const char *shown, char hex[65])
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char buf[1 << 16], md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), r = KH_OK;
+	ssize_t got;
+
+	if (fd < 0)
+		r = off_fail(errno, "cannot open", shown);
+	else if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+		r = KH_ERR_NOMEM;
+	while (r == KH_OK && (got = read(fd, buf, sizeof(buf))) != 0) {
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			r = off_fail(errno, "cannot read", shown);
+		else if (!EVP_DigestUpdate(ctx, buf, (size_t)got))
+			r = KH_ERR_NOMEM;
+	}
+	if (r == KH_OK && (!EVP_DigestFinal_ex(ctx, md, &mdlen) || mdlen != 32))
+		r = KH_ERR_NOMEM;
+	for (unsigned i = 0; r == KH_OK && i < mdlen; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 15];
+		hex[2 * i + 2] = '\0';
+	}
+	if (fd >= 0)
+		close(fd);
+	EVP_MD_CTX_free(ctx);
+	return r;
+}
+
+/* The staged hive handed to the caller: the temp stays. */
+static int hive_hand_over(struct hive *hv, struct kh_hivetmp *t)
+{
+	char shown[NAME_MAX + 64];
+	int r;
+
+	memset(t, 0, sizeof(*t));
+	snprintf(shown, sizeof(shown), "%s/%s", CONFIG_DIR, hv->tmp);
+	if ((r = file_sha256(hv->dfd, hv->disk, hv->shown, t->sha_old)) != KH_OK ||
+	    (r = file_sha256(hv->dfd, hv->tmp, shown, t->sha_new)) != KH_OK)
+		return r;
+	t->dir = kh_strdup(CONFIG_DIR_WIN);
+	t->name = kh_strdup(hv->disk);
+	t->temp = kh_strdup(hv->tmp);
+	if (!t->dir || !t->name || !t->temp)
+		return KH_ERR_NOMEM;
+	hv->tmp[0] = '\0';
+	return KH_OK;
+}
+
+int plat_hive_stage(kh_plat *p, const struct kh_regval *vals, size_t n,
+		    struct kh_hivetmp **out, size_t *nout)
+{
+	struct change c = { vals, NULL, n, 0 };
+	struct kh_hivetmp *t = calloc(NHIVES, sizeof(*t));
+	struct hive hv[NHIVES];
+	size_t k = 0;
+	int h, r = t ? reg_validate(vals, n) : KH_ERR_NOMEM;
+
+	*out = NULL;
+	*nout = 0;
+	hives_init(hv);
+	for (h = 0; h < NHIVES && r == KH_OK; h++)
+		if (hive_used(&c, h) && (r = hive_stage(p, h, &c, &hv[h])) == KH_OK &&
+		    (r = kh_test_fail("hive-stage")) == KH_OK)
+			r = hive_hand_over(&hv[h], &t[k++]);
+	if (r != KH_OK) {
+		/* the temps handed over go too */
+		for (size_t i = 0; i < k; i++)
+			for (h = 0; h < NHIVES; h++)
+				if (hv[h].dfd >= 0 && t[i].temp && !strcmp(hv[h].disk, t[i].name))
+					unlinkat(hv[h].dfd, t[i].temp, 0);
+		plat_free_hivetmp(t, k);
+		t = NULL;
+		k = 0;
+	}
+	for (h = 0; h < NHIVES; h++)
+		hive_close(&hv[h]);
+	*out = t;
+	*nout = k;
+	return r;
+}
+
+void plat_free_hivetmp(struct kh_hivetmp *h, size_t n)
+{
+	for (size_t i = 0; h && i < n; i++) {
+		free(h[i].dir);
+		free(h[i].name);
+		free(h[i].temp);
+	}
+	free(h);
 }
 
 void plat_free_regvals(struct kh_regval *v, size_t n)

@@ -79,5 +79,13 @@ int off_hive_plausible(int fd, const struct stat *st, const char *shown);
 /* hivex_open failed with errno e: EIO is KH_ERR_IO, ENOMEM KH_ERR_NOMEM,
  * anything else a corrupt hive (KH_ERR_HIVE); the detail names the file. */
 int off_hive_open_failed(int e, const char *shown);
+/* names.c: the case-insensitive name index.  off_names_match: 0 and
+ * *found (out: the strcmp-smallest match) from the folder's index, -1 when
+ * there is none to be had (the caller reads the folder itself).  A rename
+ * through this layer calls off_names_before on both folders first and
+ * off_names_renamed after it succeeded. */
+int off_names_match(int dfd, const char *name, char out[NAME_MAX + 1], int *found);
+void off_names_before(int dfd);
+void off_names_renamed(int sfd, const char *sname, int dfd, const char *dname);
 
 #endif

@@ -1,6 +1,9 @@
 /* registry.c - the live registry: HKLM only, the 64-bit view
  * (KEY_WOW64_64KEY); values cross as UTF-8 text (DWORDs as decimal), and
- * the SYSTEM\Setup\Source OS keys.
+ * the SYSTEM\Setup\Source OS keys.  The undo is value by value: every old
+ * value read exactly (type and bytes, whatever the type) and put back the
+ * same way; a key the change created is removed again when empty.  There
+ * are no hive files to swap on a running system (plat_hive_stage).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -261,18 +264,183 @@ int plat_reg_set(kh_plat *p, const struct kh_regval *vals, size_t n)
 	return KH_OK;
 }
 
-int plat_reg_undo(kh_plat *p, const struct kh_regval *old, size_t n)
+/* Reads a value's type and bytes as stored. */
+static int raw_query(HKEY hk, const wchar_t *wname, const char *key, const char *name,
+		     struct kh_regraw *out)
+{
+	DWORD size = 0, t = 0;
+	BYTE *data = NULL;
+	LSTATUS e;
+
+	for (;;) {
+		e = RegQueryValueExW(hk, wname, NULL, &t, data, &size);
+		if (e == ERROR_SUCCESS && (data || size == 0))
+			break;
+		if (e == ERROR_FILE_NOT_FOUND) {
+			free(data);
+			return KH_OK;
+		}
+		if (e != ERROR_SUCCESS && e != ERROR_MORE_DATA) {
+			free(data);
+			return reg_fail(e, "cannot read", key, name);
+		}
+		free(data);
+		if (!(data = malloc((size_t)size + 1)))
+			return KH_ERR_NOMEM;
+	}
+	out->present = 1;
+	out->type = t;
+	out->data = data;
+	out->len = size;
+	return KH_OK;
+}
+
+int plat_reg_read(kh_plat *p, const char *key, const char *name, struct kh_regraw *out)
+{
+	wchar_t *sub = NULL, *wname = NULL;
+	HKEY hk;
+	LSTATUS e;
+	int r;
+
+	(void)p;
+	memset(out, 0, sizeof(*out));
+	if ((r = reg_path(key, &sub)) != KH_OK)
+		return r;
+	out->key = kh_strdup(key);
+	out->name = name ? kh_strdup(name) : NULL;
+	if (!out->key || (name && !out->name) || (name && !(wname = to_w(name)))) {
+		r = name && out->name ? KH_ERR_DATA : KH_ERR_NOMEM;
+		goto out;
+	}
+	e = RegOpenKeyExW(HKEY_LOCAL_MACHINE, sub, 0, KEY_QUERY_VALUE | KEY_WOW64_64KEY, &hk);
+	if (e == ERROR_FILE_NOT_FOUND || e == ERROR_PATH_NOT_FOUND) {
+		r = KH_OK;
+		goto out;
+	}
+	if (e != ERROR_SUCCESS) {
+		r = reg_fail(e, "cannot open registry key", key, NULL);
+		goto out;
+	}
+	if (!name)
+		out->present = 1;
+	else
+		r = raw_query(hk, wname, key, name, out);
+	RegCloseKey(hk);
+out:
+	free(sub);
+	free(wname);
+	if (r != KH_OK) {
+		plat_free_regraw(out, 1);
+		memset(out, 0, sizeof(*out));
+	}
+	return r;
+}
+
+/* A key that was not there goes again, if nothing was put in it since. */
+static int key_remove_empty(const wchar_t *sub, const char *key)
+{
+	DWORD nsub = 0, nval = 0;
+	HKEY hk;
+	LSTATUS e = RegOpenKeyExW(HKEY_LOCAL_MACHINE, sub, 0,
+				  KEY_QUERY_VALUE | KEY_WOW64_64KEY, &hk);
+
+	if (e == ERROR_FILE_NOT_FOUND || e == ERROR_PATH_NOT_FOUND)
+		return KH_OK;
+	if (e != ERROR_SUCCESS)
+		return reg_fail(e, "cannot open registry key", key, NULL);
+	e = RegQueryInfoKeyW(hk, NULL, NULL, NULL, &nsub, NULL, NULL, &nval, NULL, NULL,
+			     NULL, NULL);
+	RegCloseKey(hk);
+	if (e != ERROR_SUCCESS)
+		return reg_fail(e, "cannot query registry key", key, NULL);
+	if (nsub || nval)
+		return KH_OK;
+	e = RegDeleteKeyExW(HKEY_LOCAL_MACHINE, sub, KEY_WOW64_64KEY, 0);
+	return e == ERROR_SUCCESS || e == ERROR_FILE_NOT_FOUND ? KH_OK
+		: reg_fail(e, "cannot remove registry key", key, NULL);
+}
+
+static int raw_write(const struct kh_regraw *o)
+{
+	wchar_t *sub = NULL, *wname = NULL;
+	HKEY hk = NULL;
+	LSTATUS e;
+	int r;
+
+	if ((r = reg_path(o->key, &sub)) != KH_OK)
+		return r;
+	if (!o->name) {
+		r = o->present ? KH_OK : key_remove_empty(sub, o->key);
+		free(sub);
+		return r;
+	}
+	if (!(wname = to_w(o->name))) {
+		free(sub);
+		return KH_ERR_DATA;
+	}
+	if (o->present) {
+		e = RegCreateKeyExW(HKEY_LOCAL_MACHINE, sub, 0, NULL, REG_OPTION_NON_VOLATILE,
+				    KEY_SET_VALUE | KEY_WOW64_64KEY, NULL, &hk, NULL);
+		if (e == ERROR_SUCCESS)
+			e = RegSetValueExW(hk, wname, 0, o->type, o->data, (DWORD)o->len);
+	} else {
+		e = RegOpenKeyExW(HKEY_LOCAL_MACHINE, sub, 0, KEY_SET_VALUE | KEY_WOW64_64KEY, &hk);
+		if (e == ERROR_SUCCESS)
+			e = RegDeleteValueW(hk, wname);
+		if (e == ERROR_FILE_NOT_FOUND || e == ERROR_PATH_NOT_FOUND)
+			e = ERROR_SUCCESS;
+	}
+	r = e == ERROR_SUCCESS ? KH_OK : reg_fail(e, "cannot put back", o->key, o->name);
+	if (hk)
+		RegCloseKey(hk);
+	free(sub);
+	free(wname);
+	return r;
+}
+
+int plat_reg_restore(kh_plat *p, const struct kh_regraw *old, size_t n)
 {
 	int first = KH_OK;
 
 	(void)p;
 	for (size_t i = n; i-- > 0;) {
-		int r = reg_write(&old[i]);
+		int r = raw_write(&old[i]);
 
 		if (r && first == KH_OK)
 			first = r;
 	}
 	return first;
+}
+
+void plat_free_regraw(struct kh_regraw *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		free(v[i].key);
+		free(v[i].name);
+		free(v[i].data);
+	}
+}
+
+int plat_hive_stage(kh_plat *p, const struct kh_regval *vals, size_t n,
+		    struct kh_hivetmp **out, size_t *nout)
+{
+	(void)p;
+	(void)vals;
+	(void)n;
+	*out = NULL;
+	*nout = 0;
+	kh_seterr("a running system's hives cannot be replaced; the live undo is value by value");
+	return KH_ERR_UNSUPPORTED;
+}
+
+void plat_free_hivetmp(struct kh_hivetmp *h, size_t n)
+{
+	for (size_t i = 0; h && i < n; i++) {
+		free(h[i].dir);
+		free(h[i].name);
+		free(h[i].temp);
+	}
+	free(h);
 }
 
 void plat_free_regvals(struct kh_regval *v, size_t n)

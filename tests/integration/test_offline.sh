@@ -5,13 +5,10 @@
 
 BK=ProgramData/khreset/backup
 nbackups() { ls "$V/$BK" 2>/dev/null | wc -l; }
-# manifest_has ID NAME SHA256: backup ID's manifest.ini records NAME with that digest
+# manifest_has ID NAME SHA256: backup ID's manifest records NAME with that
+# digest (one record a line: LEN SHA256 file name=... sha256=...)
 manifest_has() {
-	awk -v n="$2" -v s="$3" '
-		/^\[/ { name = "" }
-		$1 == "name" { name = $3 }
-		$1 == "sha256" && name == n && $3 == s { found = 1 }
-		END { exit !found }' "$V/$BK/$1/manifest.ini"
+	grep -q " file name=$2 .* sha256=$3\$" "$V/$BK/$1/manifest"
 }
 
 # --- the field case: detected, repaired, restorable ---

@@ -718,20 +718,29 @@ static void test_reg_set_and_undo(void **state)
 		  KH_REG_EXPAND_SZ, "%SystemRoot%\\caf\xc3\xa9" },
 	};
 	const size_t n = sizeof(vals) / sizeof(vals[0]);
-	struct kh_regval old[4];
+	/* the old state, exact, keys first: what value-level undo journals */
+	const char *keys[] = { "HKLM\\SOFTWARE\\New", "HKLM\\SOFTWARE\\New\\Deep",
+			       "HKLM\\SOFTWARE\\New\\Deep\\Key" };
+	struct kh_regraw old[7];
 	const char *v;
 	char *s;
-	int r;
 
 	make_hives(f);
-	/* the old state, read first as repair.c does for the journal */
-	for (size_t i = 0; i < n; i++) {
-		old[i] = vals[i];
-		r = plat_reg_get(f->p, vals[i].key, vals[i].name, &old[i].data);
-		assert_int_equal(r, i == 0 || i == 2 ? KH_OK : KH_ERR_NOENT);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(plat_reg_read(f->p, keys[i], NULL, &old[i]), KH_OK);
+		assert_false(old[i].present);
 	}
-	assert_string_equal(old[0].data, "http://old.example.local");
-	assert_string_equal(old[2].data, "3");
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(plat_reg_read(f->p, vals[i].key, vals[i].name, &old[3 + i]),
+				 KH_OK);
+		assert_int_equal(old[3 + i].present, i == 0 || i == 2);
+	}
+	assert_int_equal(old[3].type, 1);
+	assert_int_equal(old[3].len, 50);     /* "http://old.example.local" UTF-16LE + NUL */
+	assert_memory_equal(old[3].data, "h\0t\0t\0p\0", 8);
+	assert_int_equal(old[5].type, 4);
+	assert_int_equal(old[5].len, 4);
+	assert_memory_equal(old[5].data, "\3\0\0\0", 4);
 	assert_int_equal(plat_reg_set(f->p, vals, n), KH_OK);
 	/* independent reader */
 	assert_non_null(v = hget(f, "SOFTWARE", "\\CMIT\\Active",
@@ -750,12 +759,16 @@ static void test_reg_set_and_undo(void **state)
 	assert_string_equal(s, "%SystemRoot%");   /* neighbour kept */
 	free(s);
 	assert_int_equal(count_names(f, "root/Windows/System32/config", "khtmp"), 0);
-	/* undo restores old values and deletes the new ones */
-	assert_int_equal(plat_reg_undo(f->p, old, n), KH_OK);
+	/* undo restores old values, deletes the new ones and the keys made */
+	assert_int_equal(plat_reg_restore(f->p, old, 7), KH_OK);
 	assert_non_null(v = hget(f, "SOFTWARE", "\\CMIT\\Active",
 				 "IntranetActivationServer"));
 	assert_string_equal(v, "http://old.example.local");
 	assert_null(hget(f, "SOFTWARE", "\\New\\Deep\\Key", "Mode"));
+	plat_free_regraw(old, 7);
+	assert_int_equal(plat_reg_read(f->p, "HKLM\\SOFTWARE\\New", NULL, &old[0]), KH_OK);
+	assert_false(old[0].present);
+	plat_free_regraw(old, 1);
 	assert_non_null(v = hget(f, "SYSTEM", "\\ControlSet001\\Services\\ClipSVC",
 				 "Start"));
 	assert_string_equal(v, "3");
@@ -763,8 +776,96 @@ static void test_reg_set_and_undo(void **state)
 	assert_non_null(v = hget(f, "SYSTEM", "\\ControlSet001\\Services\\ClipSVC",
 				 "ImagePath"));
 	assert_int_equal(count_names(f, "root/Windows/System32/config", "khtmp"), 0);
-	for (size_t i = 0; i < n; i++)
-		free(old[i].data);
+}
+
+/* Any old type comes back byte for byte: REG_MULTI_SZ, REG_BINARY, a
+ * string holding a TAB, a DWORD where a string is configured; a key with
+ * a value of its own is not removed. */
+static void test_reg_restore_any_type(void **state)
+{
+	struct fx *f = *state;
+	static const char reg[] =
+		"Windows Registry Editor Version 5.00\r\n\r\n"
+		"[HKEY_LOCAL_MACHINE\\SOFTWARE\\CMIT]\r\n\r\n"
+		"[HKEY_LOCAL_MACHINE\\SOFTWARE\\CMIT\\Active]\r\n"
+		"\"Multi\"=hex(7):61,00,00,00,62,00,00,00,00,00\r\n"
+		"\"Bin\"=hex:de,ad,be,ef\r\n"
+		"\"Tab\"=\"a\tb\"\r\n"
+		"\"Mode\"=\"not a number\"\r\n\r\n";
+	struct kh_regval vals[] = {
+		{ "HKLM\\SOFTWARE\\CMIT\\Active", "Multi", KH_REG_SZ, "x" },
+		{ "HKLM\\SOFTWARE\\CMIT\\Active", "Bin", KH_REG_DWORD, "1" },
+		{ "HKLM\\SOFTWARE\\CMIT\\Active", "Tab", KH_REG_SZ, "y" },
+		{ "HKLM\\SOFTWARE\\CMIT\\Active", "Mode", KH_REG_DWORD, "1" },
+	};
+	struct kh_regraw old[5], now;
+
+	make_hive(f, "SOFTWARE", reg);
+	assert_int_equal(plat_reg_read(f->p, "HKLM\\SOFTWARE\\CMIT", NULL, &old[0]), KH_OK);
+	assert_true(old[0].present);
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(plat_reg_read(f->p, vals[i].key, vals[i].name, &old[1 + i]),
+				 KH_OK);
+	assert_int_equal(old[1].type, 7);
+	assert_int_equal(old[2].type, 3);
+	assert_int_equal(old[2].len, 4);
+	assert_int_equal(plat_reg_set(f->p, vals, 4), KH_OK);
+	assert_string_equal(hget(f, "SOFTWARE", "\\CMIT\\Active", "Mode"), "1");
+	assert_int_equal(plat_reg_restore(f->p, old, 5), KH_OK);
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(plat_reg_read(f->p, vals[i].key, vals[i].name, &now), KH_OK);
+		assert_int_equal(now.type, old[1 + i].type);
+		assert_int_equal(now.len, old[1 + i].len);
+		assert_memory_equal(now.data, old[1 + i].data, now.len);
+		plat_free_regraw(&now, 1);
+	}
+	assert_string_equal(hget(f, "SOFTWARE", "\\CMIT\\Active", "Tab"), "a\tb");
+	plat_free_regraw(old, 5);
+	/* an absent key is removed only when empty: here it holds values */
+	old[0] = (struct kh_regraw){ "HKLM\\SOFTWARE\\CMIT\\Active", NULL, 0, 0, NULL, 0 };
+	assert_int_equal(plat_reg_restore(f->p, old, 1), KH_OK);
+	assert_string_equal(hget(f, "SOFTWARE", "\\CMIT\\Active", "Tab"), "a\tb");
+}
+
+/* Offline the undo is the hive file: plat_hive_stage writes the new hive
+ * beside the old one and touches nothing else. */
+static void test_hive_stage(void **state)
+{
+	struct fx *f = *state;
+	struct kh_regval vals[] = {
+		{ "HKLM\\SOFTWARE\\CMIT\\Active", "IntranetActivationServer",
+		  KH_REG_SZ, "http://vdi.example.local" },
+	};
+	struct kh_hivetmp *h;
+	char path[512], cmd[1024], before[65];
+	size_t n;
+
+	make_hives(f);
+	tu_fmt(path, sizeof(path), "%s/root/Windows/System32/config", f->tmp);
+	tu_fmt(cmd, sizeof(cmd), "sha256sum < SOFTWARE | cut -c1-64 > ../../../../before");
+	assert_int_equal(tu_run(path, "%s", cmd), 0);
+	tu_fmt(before, sizeof(before), "%.64s", get(f, "before"));
+	assert_int_equal(plat_hive_stage(f->p, vals, 1, &h, &n), KH_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(h[0].dir, "Windows\\System32\\config");
+	assert_string_equal(h[0].name, "SOFTWARE");
+	assert_string_equal(h[0].sha_old, before);
+	assert_string_not_equal(h[0].sha_new, before);
+	/* the hive itself is untouched; the temp holds the change */
+	assert_int_equal(tu_run(path, "echo '%s  SOFTWARE' | sha256sum -c", before), 0);
+	assert_int_equal(tu_run(path, "echo '%s  %s' | sha256sum -c", h[0].sha_new, h[0].temp), 0);
+	assert_int_equal(tu_run(path, "test \"$(hivexget '%s' '\\CMIT\\Active' "
+				"IntranetActivationServer)\" = http://vdi.example.local", h[0].temp), 0);
+	assert_int_equal(count_names(f, "root/Windows/System32/config", "khtmp"), 1);
+	plat_free_hivetmp(h, n);
+	/* negative twin: an invalid value stages nothing */
+	vals[0].type = KH_REG_DWORD;
+	vals[0].data = "x";
+	assert_int_equal(count_names(f, "root/Windows/System32/config", "khtmp"), 1);
+	tu_run(path, "rm -f .SOFTWARE.khtmp.*");
+	assert_int_equal(plat_hive_stage(f->p, vals, 1, &h, &n), KH_ERR_CONFIG);
+	assert_int_equal(n, 0);
+	assert_int_equal(count_names(f, "root/Windows/System32/config", "khtmp"), 0);
 }
 
 static void test_reg_set_rejects_bad_data(void **state)
@@ -793,6 +894,20 @@ static void test_reg_set_rejects_bad_data(void **state)
 	good[1].data = "1";
 	assert_int_equal(plat_reg_set(f->p, good, 2), KH_ERR_USAGE);
 	assert_null(hget(f, "SYSTEM", "\\Setup", "A"));
+	/* names hivex would be handed that are not UTF-8: refused, nothing read */
+	{
+		struct kh_regval nu = { "HKLM\\SYSTEM\\Setup\\\xff", "X", KH_REG_SZ, "a" };
+		struct kh_regraw raw;
+
+		assert_int_equal(plat_reg_set(f->p, &nu, 1), KH_ERR_CONFIG);
+		nu.key = "HKLM\\SYSTEM\\Setup";
+		nu.name = "\xc0\xaf";                 /* an overlong '/' */
+		assert_int_equal(plat_reg_set(f->p, &nu, 1), KH_ERR_CONFIG);
+		assert_int_equal(plat_reg_read(f->p, nu.key, nu.name, &raw), KH_ERR_CONFIG);
+		assert_int_equal(plat_reg_get(f->p, nu.key, "\xed\xa0\x80", &s), KH_ERR_CONFIG);
+		nu.name = "caf\xc3\xa9 \xf0\x9f\x98\x80";   /* twin: good UTF-8 */
+		assert_int_equal(plat_reg_set(f->p, &nu, 1), KH_OK);
+	}
 	/* negative twin: valid forms */
 	v.data = "4294967295";
 	assert_int_equal(plat_reg_set(f->p, &v, 1), KH_OK);
@@ -816,31 +931,38 @@ static void test_reg_set_all_hives_or_none(void **state)
 		{ "HKLM\\SYSTEM\\Setup", "A", KH_REG_SZ, "a" },
 		{ "HKLM\\SOFTWARE\\CMIT\\Active", "B", KH_REG_SZ, "b" },
 	};
-	struct kh_regval old[] = {
-		{ "HKLM\\SYSTEM\\ControlSet001\\Services\\ClipSVC", "Start",
-		  KH_REG_DWORD, "4" },
-		{ "HKLM\\SOFTWARE\\CMIT\\Active", "B", KH_REG_SZ, NULL },
+	struct kh_regraw old[] = {
+		{ "HKLM\\SYSTEM\\ControlSet001\\Services\\ClipSVC", "Start", 1, 4,
+		  (unsigned char *)"\4\0\0\0", 4 },
+		{ "HKLM\\SOFTWARE\\CMIT\\Active", "B", 0, 0, NULL, 0 },
 	};
+	struct kh_hivetmp *h;
+	size_t n;
 
 	make_hive(f, "SYSTEM", system_reg);   /* no SOFTWARE hive */
 	assert_int_equal(plat_reg_set(f->p, vals, 2), KH_ERR_HIVE);
 	assert_err_names("Windows/System32/config/SOFTWARE: not found");
 	assert_null(hget(f, "SYSTEM", "\\Setup", "A"));
 	assert_int_equal(count_names(f, "root/Windows/System32/config", "khtmp"), 0);
-	/* the same for undo */
-	assert_int_equal(plat_reg_undo(f->p, old, 2), KH_ERR_HIVE);
+	/* the same for restore and for staging */
+	assert_int_equal(plat_reg_restore(f->p, old, 2), KH_ERR_HIVE);
 	assert_string_equal(hget(f, "SYSTEM", "\\ControlSet001\\Services\\ClipSVC",
 				 "Start"), "3");
+	assert_int_equal(plat_hive_stage(f->p, vals, 2, &h, &n), KH_ERR_HIVE);
 	assert_int_equal(count_names(f, "root/Windows/System32/config", "khtmp"), 0);
 	/* negative twin: with both hives, both change */
 	make_hive(f, "SOFTWARE", software_reg);
 	assert_int_equal(plat_reg_set(f->p, vals, 2), KH_OK);
 	assert_string_equal(hget(f, "SYSTEM", "\\Setup", "A"), "a");
 	assert_string_equal(hget(f, "SOFTWARE", "\\CMIT\\Active", "B"), "b");
-	assert_int_equal(plat_reg_undo(f->p, old, 2), KH_OK);
+	assert_int_equal(plat_reg_restore(f->p, old, 2), KH_OK);
 	assert_string_equal(hget(f, "SYSTEM", "\\ControlSet001\\Services\\ClipSVC",
 				 "Start"), "4");
 	assert_null(hget(f, "SOFTWARE", "\\CMIT\\Active", "B"));
+	assert_int_equal(plat_hive_stage(f->p, vals, 2, &h, &n), KH_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(count_names(f, "root/Windows/System32/config", "khtmp"), 2);
+	plat_free_hivetmp(h, n);
 }
 
 static void copy_file(const struct fx *f, const char *from, const char *to,
@@ -1009,6 +1131,8 @@ int main(void)
 		T(test_reg_set_and_undo),
 		T(test_reg_set_rejects_bad_data),
 		T(test_reg_set_all_hives_or_none),
+		T(test_reg_restore_any_type),
+		T(test_hive_stage),
 		T(test_missing_and_corrupt_hive),
 		T(test_source_os),
 		T(test_source_os_none),

@@ -188,14 +188,18 @@ int main(int argc, char **argv)
 		};
 		struct kh_regval bad = { "HKLM\\SOFTWARE\\khreset-smoke", "Bad", KH_REG_DWORD, "12x" };
 		struct kh_regval batch[2] = { v[0], bad };
-		struct kh_regval old[3];
+		struct kh_regraw old[5];
 
-		/* the old state, read first as repair.c does for the journal */
+		/* the old state, read exactly first as repair.c does for the
+		 * journal: the keys, then the values */
+		CHECK(plat_reg_read(p, "HKLM\\SOFTWARE\\khreset-smoke", NULL, &old[0]) == KH_OK &&
+		      !old[0].present, "reg_read: the key is not there before");
+		CHECK(plat_reg_read(p, v[0].key, NULL, &old[1]) == KH_OK && !old[1].present,
+		      "reg_read: the subkey is not there before");
 		for (size_t i = 0; i < 3; i++) {
-			old[i] = v[i];
-			old[i].data = NULL;
-			r = plat_reg_get(p, v[i].key, v[i].name, &old[i].data);
-			CHECK(r == KH_ERR_NOENT, "reg_get of %s before: NOENT", v[i].name);
+			r = plat_reg_read(p, v[i].key, v[i].name, &old[2 + i]);
+			CHECK(r == KH_OK && !old[2 + i].present, "reg_read of %s before: absent",
+			      v[i].name);
 		}
 		CHECK(plat_reg_set(p, batch, 2) == KH_ERR_CONFIG &&
 		      plat_reg_get(p, v[0].key, v[0].name, &s) == KH_ERR_NOENT,
@@ -212,10 +216,13 @@ int main(int argc, char **argv)
 		free(s);
 		CHECK(plat_reg_set(p, &bad, 1) == KH_ERR_CONFIG, "bad DWORD refused");
 		CHECK(plat_reg_get(p, "HKCU\\Software", "x", &s) == KH_ERR_CONFIG, "HKCU refused");
-		r = plat_reg_undo(p, old, 3);
-		CHECK(r == KH_OK, "reg_undo (%s)", kh_errstr(r));
+		r = plat_reg_restore(p, old, 5);
+		CHECK(r == KH_OK, "reg_restore (%s)", kh_errstr(r));
 		r = plat_reg_get(p, v[0].key, v[0].name, &s);
 		CHECK(r == KH_ERR_NOENT, "value gone after undo (%s)", kh_errstr(r));
+		CHECK(plat_reg_read(p, "HKLM\\SOFTWARE\\khreset-smoke", NULL, &old[0]) == KH_OK &&
+		      !old[0].present, "the keys the change made are gone after undo");
+		plat_free_regraw(old, 5);
 	}
 
 	/* Source OS keys, as stored (the script adds one with build 17134) */
