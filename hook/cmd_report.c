@@ -154,6 +154,20 @@ static char *why_failed(const json_t *result)
 	return kh_strdup("the run failed and was rolled back");
 }
 
+/* The first dirty hive the document's system lists (SPEC section 3), or
+ * NULL: an offline repair of that VM waits until it was started once and
+ * shut down cleanly, or for run --no-registry. */
+static const char *dirty_hive(const json_t *doc)
+{
+	const json_t *hives = json_object_get(json_object_get(doc, "system"), "hives"), *h;
+	size_t i;
+
+	json_array_foreach(hives, i, h)
+		if (json_is_true(json_object_get(h, "dirty")) && str(h, "path"))
+			return str(h, "path");
+	return NULL;
+}
+
 /* Rank and reason of a status document. */
 static char *judge(const json_t *doc, const char *verdict, const char *outcome,
 		   int offline, int *rank)
@@ -191,6 +205,11 @@ static char *judge(const json_t *doc, const char *verdict, const char *outcome,
 	if (!strcmp(outcome, "pending"))
 		return kh_asprintf("activation not verified yet (licence %s); the retry task "
 				   "tries again", lic ? lic : "unknown");
+	if (!strcmp(verdict, "repair") && dirty_hive(doc)) {
+		*rank = R_REPAIR;
+		return kh_asprintf("registry hive %s is dirty: start the VM once and shut it "
+				   "down cleanly, or run --no-registry", dirty_hive(doc));
+	}
 	if (!strcmp(verdict, "repair")) {
 		*rank = R_REPAIR;
 		return why_stale(json_object_get(doc, "archive"));

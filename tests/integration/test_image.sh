@@ -93,12 +93,15 @@ check "a blank disk: no Windows partition, no file system" err_has 'no Windows p
 # opened read-write takes the same locks as qemu-system) ---
 CASE="in use"
 fixture "a copy of the field disk" cp "$T/gpt.raw" "$T/busy.raw"
-qemu-img convert -O qcow2 "$T/busy.raw" "$T/busy.qcow2"
+fixture "a qcow2 copy of it" qemu-img convert -O qcow2 "$T/busy.raw" "$T/busy.qcow2.tmp"
+mv "$T/busy.qcow2.tmp" "$T/busy.qcow2"
 qemu-storage-daemon --blockdev driver=file,node-name=f,filename="$T/busy.qcow2" \
 	--blockdev driver=qcow2,node-name=q,file=f >"$T/holder.log" 2>&1 &
 holder=$!
 on_exit "kill $holder 2>/dev/null"
-fixture "the holder has the lock" wait_for 30 sh -c "! qemu-img info '$T/busy.qcow2' >/dev/null 2>&1"
+# a loaded machine may take a while to start it: wait on the lock itself
+fixture "the holder has the lock" wait_for 120 sh -c "! qemu-img info '$T/busy.qcow2' >/dev/null 2>&1" ||
+	sed 's/^/  holder: /' "$T/holder.log" >&2
 before=$(sum "$T/busy.qcow2")
 expect_exit 75 kh --image "$T/busy.qcow2" run
 check "in use: run refuses, saying a running VM holds it" err_has 'in use by a running VM'
