@@ -135,7 +135,8 @@ check "eio: the other entries moved aside" same "$(ls "$A")" "$BAD"
 check "eio: the bundle staged" cmp -s "$d/bundle/$ROOT_KH" "$I/$ROOT_KH"
 bid=$(ls "$V/$BK")
 check "eio: the backup holds the originals" sh -c "cd '$V/$BK/$bid/archive' && sha256sum -c --quiet '$d/originals.sha256'"
-check "eio: the manifest does not list it" file_lacks "$V/$BK/$bid/manifest.ini" "$BAD"
+check "eio: the manifest lists what moved" file_has "$V/$BK/$bid/manifest" " file name=$OLD_KH "
+check "eio: the manifest does not list it" file_lacks "$V/$BK/$bid/manifest" "name=$BAD "
 expect_exit 3 kh --json check
 check "eio: json: invalid, with the reason" \
 	jq_is "[.archive[] | select(.name == \"$BAD\") | .class + \": \" + .reason][0]" \
