@@ -368,6 +368,7 @@ static int add_ent(struct kh_dirent **ents, size_t *n, size_t *cap, const wchar_
 		*cap = nc;
 	}
 	e = &(*ents)[*n];
+	memset(e, 0, sizeof(*e));
 	e->name = from_w(name, (int)nlen);
 	if (!e->name)
 		return KH_ERR_NOMEM;
