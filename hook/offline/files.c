@@ -393,13 +393,6 @@ static int ent_cmp(const void *a, const void *b)
 		      ((const struct kh_dirent *)b)->name);
 }
 
-void plat_free_list(struct kh_dirent *ents, size_t n)
-{
-	for (size_t i = 0; ents && i < n; i++)
-		free(ents[i].name);
-	free(ents);
-}
-
 /* Appends one entry, growing the array. */
 static int list_add(struct kh_dirent **ents, size_t *n, size_t *cap,
 		    const char *name, const struct stat *st)

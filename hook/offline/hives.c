@@ -728,15 +728,6 @@ fail:
 	return r;
 }
 
-void plat_free_regraw(struct kh_regraw *v, size_t n)
-{
-	for (size_t i = 0; v && i < n; i++) {
-		free(v[i].key);
-		free(v[i].name);
-		free(v[i].data);
-	}
-}
-
 /* SHA-256 of file name in dfd, read in pieces. */
 static int file_sha256(int dfd, const char *name, const char *shown, char hex[65])
 {
@@ -823,26 +814,6 @@ int plat_hive_stage(kh_plat *p, const struct kh_regval *vals, size_t n,
 	*out = t;
 	*nout = k;
 	return r;
-}
-
-void plat_free_hivetmp(struct kh_hivetmp *h, size_t n)
-{
-	for (size_t i = 0; h && i < n; i++) {
-		free(h[i].dir);
-		free(h[i].name);
-		free(h[i].temp);
-	}
-	free(h);
-}
-
-void plat_free_regvals(struct kh_regval *v, size_t n)
-{
-	for (size_t i = 0; v && i < n; i++) {
-		free(v[i].key);
-		free(v[i].name);
-		free(v[i].data);
-	}
-	free(v);
 }
 
 /* ---------- Source OS entries ---------- */
@@ -932,12 +903,3 @@ int plat_source_os(kh_plat *p, struct kh_source_os **list, size_t *n)
 	return r;
 }
 
-void plat_free_source_os(struct kh_source_os *list, size_t n)
-{
-	for (size_t i = 0; list && i < n; i++) {
-		free(list[i].key);
-		free(list[i].build);
-		free(list[i].product);
-	}
-	free(list);
-}

@@ -447,13 +447,6 @@ out:
 	return r;
 }
 
-void plat_free_list(struct kh_dirent *ents, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(ents[i].name);
-	free(ents);
-}
-
 int plat_stat(kh_plat *p, const char *path, struct kh_dirent *st)
 {
 	BY_HANDLE_FILE_INFORMATION fi;

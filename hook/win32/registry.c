@@ -412,15 +412,6 @@ int plat_reg_restore(kh_plat *p, const struct kh_regraw *old, size_t n)
 	return first;
 }
 
-void plat_free_regraw(struct kh_regraw *v, size_t n)
-{
-	for (size_t i = 0; v && i < n; i++) {
-		free(v[i].key);
-		free(v[i].name);
-		free(v[i].data);
-	}
-}
-
 int plat_hive_stage(kh_plat *p, const struct kh_regval *vals, size_t n,
 		    struct kh_hivetmp **out, size_t *nout)
 {
@@ -431,28 +422,6 @@ int plat_hive_stage(kh_plat *p, const struct kh_regval *vals, size_t n,
 	*nout = 0;
 	kh_seterr("a running system's hives cannot be replaced; the live undo is value by value");
 	return KH_ERR_UNSUPPORTED;
-}
-
-void plat_free_hivetmp(struct kh_hivetmp *h, size_t n)
-{
-	for (size_t i = 0; h && i < n; i++) {
-		free(h[i].dir);
-		free(h[i].name);
-		free(h[i].temp);
-	}
-	free(h);
-}
-
-void plat_free_regvals(struct kh_regval *v, size_t n)
-{
-	if (!v)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		free(v[i].key);
-		free(v[i].name);
-		free(v[i].data);
-	}
-	free(v);
 }
 
 /* The Source OS keys as stored: name, last-write time, values as text.
@@ -533,14 +502,3 @@ int plat_source_os(kh_plat *p, struct kh_source_os **list, size_t *n)
 	return r;
 }
 
-void plat_free_source_os(struct kh_source_os *list, size_t n)
-{
-	if (!list)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		free(list[i].key);
-		free(list[i].build);
-		free(list[i].product);
-	}
-	free(list);
-}

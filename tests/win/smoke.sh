@@ -30,7 +30,7 @@ FLAGS="-std=gnu11 -O1 -g -Wall -Wextra -Wno-unused-parameter -Wno-format -D_GNU_
 # Not wmain.c, nomedia.c and noimage.c (they need the core) nor task.c (COM and
 # libxml2; tests/win/task.sh tests it through khreset.exe).
 BODY=
-for f in hook/win32/*.c; do
+for f in hook/win32/*.c hook/platform.c; do
 	case $f in */wmain.c | */nomedia.c | */noimage.c | */task.c) ;; *) BODY="$BODY $f" ;; esac
 done
 fixture "plat_smoke.exe builds" $CC $FLAGS -o "$W/tests/plat_smoke.exe" tests/win/plat_smoke.c $BODY \

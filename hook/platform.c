@@ -1,0 +1,51 @@
+/* platform.c - what the platform boundary's bodies share: freeing what
+ * they return (the same in every body, so written once). */
+#include <stdlib.h>
+
+#include "platform.h"
+
+void plat_free_list(struct kh_dirent *ents, size_t n)
+{
+	for (size_t i = 0; ents && i < n; i++)
+		free(ents[i].name);
+	free(ents);
+}
+
+void plat_free_regvals(struct kh_regval *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		free(v[i].key);
+		free(v[i].name);
+		free(v[i].data);
+	}
+	free(v);
+}
+
+void plat_free_regraw(struct kh_regraw *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		free(v[i].key);
+		free(v[i].name);
+		free(v[i].data);
+	}
+}
+
+void plat_free_hivetmp(struct kh_hivetmp *h, size_t n)
+{
+	for (size_t i = 0; h && i < n; i++) {
+		free(h[i].dir);
+		free(h[i].name);
+		free(h[i].temp);
+	}
+	free(h);
+}
+
+void plat_free_source_os(struct kh_source_os *list, size_t n)
+{
+	for (size_t i = 0; list && i < n; i++) {
+		free(list[i].key);
+		free(list[i].build);
+		free(list[i].product);
+	}
+	free(list);
+}
