@@ -33,19 +33,7 @@ command -v jq >/dev/null || { notok "jq installed"; finish; exit 1; }
 STRIP_CR=1
 
 # --- the stand-ins, the test slc.dll, the field case -----------------------------------
-TW=$W/tests
-mkdir -p "$TW"
-CFLAGS="-O2 -Wall -Wextra -Wno-unused-parameter -D_WIN32_WINNT=0x0A00 -static"
-fixture "the stand-ins and the test slc.dll build" sh -c "
-	$CC $CFLAGS -municode -o '$TW/standin_clipsvc.exe' tests/win/standin_clipsvc.c -ladvapi32 &&
-	$CC $CFLAGS -municode -o '$TW/standin_activation.exe' tests/win/standin_activation.c -ladvapi32 &&
-	$CC $CFLAGS -shared -s -o '$TW/slc.dll' tests/win/slc_test.c -ladvapi32" || { finish; exit 1; }
-[ -x build/tools/mkhive ] || fixture "build/tools/mkhive built" quiet make -s build/tools/mkhive ||
-	{ finish; exit 1; }
-BUILD=build fresh case || { finish; exit 1; }
-FX=$d
-FXA=$A
-V=
+wine_standins || { finish; exit 1; }
 
 # --- Wine prefix --------------------------------------------------------------------------
 export WINEDEBUG=-all

@@ -44,21 +44,7 @@ STRIP_CR=1
 ACT_KH=451b310a-7d1e-4c52-9a0b-3f6c1e2d8a47.xml
 
 # --- build the stand-ins and the test slc.dll ------------------------------------
-TW=$W/tests
-mkdir -p "$TW"
-CFLAGS="-O2 -Wall -Wextra -Wno-unused-parameter -D_WIN32_WINNT=0x0A00 -static"
-fixture "the stand-ins and the test slc.dll build" sh -c "
-	$CC $CFLAGS -municode -o '$TW/standin_clipsvc.exe' tests/win/standin_clipsvc.c -ladvapi32 &&
-	$CC $CFLAGS -municode -o '$TW/standin_activation.exe' tests/win/standin_activation.c -ladvapi32 &&
-	$CC $CFLAGS -shared -s -o '$TW/slc.dll' tests/win/slc_test.c -ladvapi32" || { finish; exit 1; }
-
-# --- the field case fixture (tests/mkvolume.sh) ----------------------------------
-[ -x build/tools/mkhive ] || fixture "build/tools/mkhive built" quiet make -s build/tools/mkhive ||
-	{ finish; exit 1; }
-BUILD=build fresh case || { finish; exit 1; }
-FX=$d
-FXA=$A
-V=
+wine_standins || { finish; exit 1; }
 
 # --- Wine prefix --------------------------------------------------------------------
 export WINEDEBUG=-all           # also when the caller set it

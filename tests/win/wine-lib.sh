@@ -14,6 +14,9 @@
 #   service_is SERVICE STATE         Wine's SCM reports SERVICE in STATE
 #                                    (RUNNING, STOPPED): for wait_for
 #   wine_stop                        wineserver -k
+#   wine_standins                    builds the stand-in services and the test
+#                                    slc.dll into TW=$W/tests (CC), then the field
+#                                    case: FX, FXA its folder and archive, V unset
 # TAG starts the lines printed ("TAG: ...").
 
 wine_find() {
@@ -54,4 +57,20 @@ wine_stop() {
 
 service_is() {
 	"$WINE" sc query "$1" 2>/dev/null | tr -d '\r' | grep -q "STATE.*$2"
+}
+
+wine_standins() {
+	TW=$W/tests
+	mkdir -p "$TW"
+	CFLAGS="-O2 -Wall -Wextra -Wno-unused-parameter -D_WIN32_WINNT=0x0A00 -static"
+	fixture "the stand-ins and the test slc.dll build" sh -c "
+		$CC $CFLAGS -municode -o '$TW/standin_clipsvc.exe' tests/win/standin_clipsvc.c -ladvapi32 &&
+		$CC $CFLAGS -municode -o '$TW/standin_activation.exe' tests/win/standin_activation.c -ladvapi32 &&
+		$CC $CFLAGS -shared -s -o '$TW/slc.dll' tests/win/slc_test.c -ladvapi32" || return 1
+	[ -x build/tools/mkhive ] || fixture "build/tools/mkhive built" quiet make -s build/tools/mkhive ||
+		return 1
+	BUILD=build fresh case || return 1
+	FX=$d
+	FXA=$A
+	V=
 }
