@@ -95,13 +95,16 @@ CASE="in use"
 fixture "a copy of the field disk" cp "$T/gpt.raw" "$T/busy.raw"
 fixture "a qcow2 copy of it" qemu-img convert -O qcow2 "$T/busy.raw" "$T/busy.qcow2.tmp"
 mv "$T/busy.qcow2.tmp" "$T/busy.qcow2"
+# the daemon writes its pid file once its block devices are open (the
+# locks taken); waiting on the image itself would race it: a probe's
+# shared lock at the wrong moment makes the daemon fail to get its own
 qemu-storage-daemon --blockdev driver=file,node-name=f,filename="$T/busy.qcow2" \
-	--blockdev driver=qcow2,node-name=q,file=f >"$T/holder.log" 2>&1 &
+	--blockdev driver=qcow2,node-name=q,file=f --pidfile "$T/holder.pid" >"$T/holder.log" 2>&1 &
 holder=$!
 on_exit "kill $holder 2>/dev/null"
-# a loaded machine may take a while to start it: wait on the lock itself
-fixture "the holder has the lock" wait_for 120 sh -c "! qemu-img info '$T/busy.qcow2' >/dev/null 2>&1" ||
+fixture "the holder is up" wait_for 120 test -s "$T/holder.pid" ||
 	sed 's/^/  holder: /' "$T/holder.log" >&2
+fixture "the holder has the lock" sh -c "! qemu-img info '$T/busy.qcow2' >/dev/null 2>&1"
 before=$(sum "$T/busy.qcow2")
 expect_exit 75 kh --image "$T/busy.qcow2" run
 check "in use: run refuses, saying a running VM holds it" err_has 'in use by a running VM'
