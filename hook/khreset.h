@@ -39,6 +39,7 @@ enum kh_err {
 	KH_ERR_UNSUPPORTED,  /* not available in this mode */
 	KH_ERR_SERVICE,      /* service control failed */
 	KH_ERR_TIMEOUT,      /* waited too long */
+	KH_ERR_INUSE,        /* another process holds the file or service: not yet */
 	KH_ERR__COUNT
 };
 

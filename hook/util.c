@@ -36,6 +36,7 @@ static const struct {
 	[KH_ERR_UNSUPPORTED] = { "not supported in this mode", 1 },
 	[KH_ERR_SERVICE]     = { "service control failed", 1 },
 	[KH_ERR_TIMEOUT]     = { "timed out", 1 },
+	[KH_ERR_INUSE]       = { "in use by another process", 75 },
 };
 
 const char *kh_errstr(int err)
