@@ -584,6 +584,8 @@ void repair_run(kh_plat *p, const struct kh_config *c, const struct kh_obs *o,
 			kh_test_stop("journal-end");
 			if ((rc = journal_commit(p)) == KH_OK) {
 				x.journal_open = 0;
+				if (x.archive_journalled && x.have_backup)
+					r->archive_repaired = 1;
 				x.archive_journalled = 0;
 			}
 		}

@@ -23,6 +23,10 @@ struct kh_result {
 	enum kh_outcome outcome;
 	int exit_code;
 	char backup_id[32];     /* "" none */
+	int archive_repaired;   /* the stale entries are backed up, the set staged
+				 * and (live) ClipSVC restarted: confirmed, never
+				 * rolled back from here (issue 10: the per-upgrade
+				 * "repair done" record follows it) */
 	struct kh_stepres steps[16];
 	size_t n_steps;
 	struct kh_recovery recovery;
