@@ -12,7 +12,9 @@
  * that what was opened is exactly the expected path, so a junction anywhere
  * on the way is detected too (KH_ERR_UNSAFE).  Moves and deletes act on the
  * handle so checked (FileRenameInfo relative to the checked target folder,
- * FileDispositionInfo).
+ * FileDispositionInfo).  A move is a rename on the volume, never a copy: the
+ * file keeps its own security descriptor.  A file another process holds
+ * (sharing or lock violation) is KH_ERR_INUSE: the core retries, not this.
  */
 #include "win32.h"
 
