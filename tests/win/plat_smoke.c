@@ -375,6 +375,43 @@ int main(int argc, char **argv)
 		plat_free_regraw(old, 5);
 	}
 
+	/* the 32-bit view (issue 10 item 7): HKLM32\SOFTWARE\X is written
+	 * with KEY_WOW64_32KEY, where 32-bit programs read it - stored as
+	 * HKLM\SOFTWARE\WOW6432Node\X, not in the 64-bit key - and the
+	 * value-by-value undo takes it and the keys it made out again */
+	{
+		static const char k32[] = "HKLM32\\SOFTWARE\\khreset-smoke32\\Active";
+		static const char wow[] = "HKLM\\SOFTWARE\\WOW6432Node\\khreset-smoke32\\Active";
+		static const char k64[] = "HKLM\\SOFTWARE\\khreset-smoke32\\Active";
+		struct kh_regval v = { (char *)k32, "Url", KH_REG_SZ, "http://vdi32.example.local" };
+		struct kh_regraw old[3] = { { 0 } }, now = { 0 };
+
+		CHECK(plat_reg_read(p, "HKLM32\\SOFTWARE\\khreset-smoke32", NULL, &old[0]) == KH_OK &&
+		      !old[0].present && plat_reg_read(p, k32, NULL, &old[1]) == KH_OK &&
+		      plat_reg_read(p, k32, "Url", &old[2]) == KH_OK && !old[2].present,
+		      "32-bit view: nothing there before (reg_read of HKLM32 keys)");
+		r = plat_reg_set(p, &v, 1);
+		CHECK(r == KH_OK, "32-bit view: reg_set of an HKLM32 value (%s)", kh_errstr(r));
+		r = plat_reg_get(p, wow, "Url", &s);
+		CHECK(r == KH_OK && !strcmp(s, v.data), "32-bit view: stored under SOFTWARE\\WOW6432Node");
+		free(s);
+		s = NULL;
+		r = plat_reg_get(p, k64, "Url", &s);
+		CHECK(r == KH_ERR_NOENT, "32-bit view twin: not in the 64-bit key (%s)", kh_errstr(r));
+		free(s);
+		s = NULL;
+		r = plat_reg_get_view(p, k64, "Url", KH_VIEW_32, &s);
+		CHECK(r == KH_OK && !strcmp(s, v.data), "32-bit view: what check reads as the key's 32-bit view");
+		free(s);
+		s = NULL;
+		r = plat_reg_restore(p, old, 3);
+		CHECK(r == KH_OK && plat_reg_get(p, wow, "Url", &s) == KH_ERR_NOENT &&
+		      plat_reg_read(p, "HKLM\\SOFTWARE\\WOW6432Node\\khreset-smoke32", NULL, &now) == KH_OK &&
+		      !now.present, "32-bit view: the undo removes the value and the keys it made");
+		plat_free_regraw(&now, 1);
+		plat_free_regraw(old, 3);
+	}
+
 	/* Source OS keys, as stored (the script adds one with build 17134) */
 	{
 		struct kh_source_os *so = NULL;
