@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 #include "khreset.h"
+#include "regview.h"
 #include "report.h"
 
 static const char *const licnames[] = {
@@ -223,6 +224,7 @@ char *report_json(const struct kh_obs *o, const struct kh_decision *d,
 		"result", jresult(r));
 	if (!doc)
 		return NULL;
+	json_object_set_new(doc, "registry", regseen_json(o->reg, o->n_reg));
 	s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(doc);
 	return s;
@@ -282,6 +284,7 @@ static void human_system(FILE *out, const struct kh_obs *o)
 			o->bundle->n, o->bundle->is_signed ? "signature verified" : "unsigned");
 	else
 		fprintf(out, "bundle:    UNAVAILABLE: %s\n", o->bundle_msg ? ESC(o->bundle_msg) : "?");
+	regseen_human(out, o->reg, o->n_reg);
 }
 
 void report_human(FILE *out, const struct kh_obs *o, const struct kh_decision *d,
