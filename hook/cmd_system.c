@@ -545,6 +545,8 @@ int cmd_restore(int argc, char **argv, struct kh_globals *g)
 		goto out;
 	}
 	rc = restore_backup(s.p, s.c, id, &r);
+	if (rc == KH_OK)
+		rrec_forget(s.p, id);
 	if (rc != KH_OK) {
 		ex = cli_fail(rc, "restore");
 	} else {

@@ -233,6 +233,26 @@ void rrec_read(kh_plat *p, const struct kh_upgrade *up, struct kh_rrec *out)
 		clock_note(out, up);
 }
 
+/* The record's values set (v) or deleted (old), under a journal of its
+ * own: it holds no undo - the change stands or never happened - but a run
+ * killed half-way leaves the journal, whose recovery removes the hive
+ * temp file (offline) the kill left behind. */
+static int journalled(kh_plat *p, const struct kh_regval *v, const struct kh_regraw *old,
+		      size_t n)
+{
+	char why[1024];
+	int rc = journal_begin(p, "record"), jrc;
+
+	if (rc != KH_OK)
+		return rc;
+	rc = v ? plat_reg_set(p, v, n) : plat_reg_restore(p, old, n);
+	snprintf(why, sizeof(why), "%s", kh_lasterr());
+	jrc = journal_commit(p);
+	if (rc != KH_OK)
+		kh_seterr("%s", why);
+	return rc != KH_OK ? rc : jrc;
+}
+
 void rrec_after_run(kh_plat *p, struct kh_obs *o, unsigned plan, int no_registry,
 		    int archive_repaired, const char *backup_id)
 {
@@ -261,7 +281,7 @@ void rrec_after_run(kh_plat *p, struct kh_obs *o, unsigned plan, int no_registry
 			{ KH_RREC_KEY, KH_RREC_UPGRADE, KH_REG_SZ, rec->upgrade },
 		};
 
-		if (plat_reg_set(p, v, 3) != KH_OK) {
+		if (journalled(p, v, NULL, 3) != KH_OK) {
 			kh_log(KH_LOG_WARN, "repair", "the repair record was not written to %s: %s; "
 			       "status.json holds it", KH_RREC_KEY, kh_lasterr());
 			return;
@@ -272,4 +292,56 @@ void rrec_after_run(kh_plat *p, struct kh_obs *o, unsigned plan, int no_registry
 	       when, rec->backup_id, why ? "status.json only" : KH_RREC_KEY " and status.json");
 	if (why)
 		kh_log(KH_LOG_INFO, "repair", "not in the registry: %s", why);
+}
+
+/* status.json's repair set to null when it names backup id. */
+static int forget_status(kh_plat *p, const char *id)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	json_t *doc = NULL;
+	struct kh_rrec r;
+	char *text = NULL;
+	int rc = plat_read(p, KH_STATUS, STATUS_MAX, &buf, &len);
+
+	if (rc == KH_ERR_NOENT) {
+		kh_clearerr();
+		return KH_OK;
+	}
+	if (rc == KH_OK && rrec_from_status((const char *)buf, len, &r) == 1 &&
+	    !strcmp(r.backup_id, id) && (doc = json_loadb((const char *)buf, len, 0, NULL)) &&
+	    json_object_set_new(doc, "repair", json_null()) == 0) {
+		char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+		text = s ? kh_asprintf("%s\n", s) : NULL;
+		free(s);
+		rc = text ? plat_write_atomic(p, KH_STATUS, text, strlen(text)) : KH_ERR_NOMEM;
+	}
+	json_decref(doc);
+	free(text);
+	free(buf);
+	kh_clearerr();
+	return rc;
+}
+
+void rrec_forget(kh_plat *p, const char *id)
+{
+	struct kh_rrec reg;
+	struct kh_regraw gone[3];
+	int rc = KH_OK;
+
+	if (from_registry(p, &reg) && !strcmp(reg.backup_id, id)) {
+		for (int i = 0; i < 3; i++)
+			gone[i] = (struct kh_regraw){ .key = (char *)KH_RREC_KEY,
+						      .name = (char *)reg_names[2 - i] };
+		rc = journalled(p, NULL, gone, 3);
+		if (rc != KH_OK)
+			kh_log(KH_LOG_WARN, "restore", "the repair record in %s was not removed: %s",
+			       KH_RREC_KEY, kh_lasterr());
+	}
+	if (forget_status(p, id) != KH_OK)
+		kh_log(KH_LOG_WARN, "restore", "the repair record in %s was not removed", KH_STATUS);
+	if (rc == KH_OK)
+		kh_log(KH_LOG_INFO, "restore", "backup %s restored: a repair record naming it is "
+		       "removed, the next run may repair again", id);
 }

@@ -67,4 +67,10 @@ struct kh_obs;
 void rrec_after_run(kh_plat *p, struct kh_obs *o, unsigned plan, int no_registry,
 		    int archive_repaired, const char *backup_id);
 
+/* After restore of backup id: a record naming it (registry, status.json)
+ * is removed - the repair it records is undone, so the next run may
+ * repair again.  A record of another backup stays.  Failures are warned
+ * about. */
+void rrec_forget(kh_plat *p, const char *id);
+
 #endif

@@ -130,6 +130,23 @@ CASE="offline, second upgrade, regenerated"
 expect_exit 2 kh run
 check "second upgrade: and then not again" same "$(nbackups)" 2
 check "second upgrade: archive kept" same "$(archive)" "$before"
+# restoring a backup the record does not name leaves it
+bid2=$(rec RepairBackup)
+CASE="offline, restore of another backup"
+expect_exit 0 kh restore "$bid"
+check "restore of another backup: the record stays (registry)" same "$(rec RepairBackup)" "$bid2"
+check "restore of another backup: the record stays (status.json)" same "$(srec backup_id)" "$bid2"
+
+# restore of the backup the record names undoes the repair: record gone,
+# the next run repairs again
+twin offline offline-restore
+CASE="offline, restore of the recorded backup"
+expect_exit 0 kh restore "$bid"
+check "restore: the registry record is removed" sh -c "! hivexget '$V/$SW' '\\khreset' RepairUpgrade 2>/dev/null"
+check "restore: status.json repair is null" same "$(srec upgrade)" null
+check "restore: the originals are back" originals_back
+expect_exit 3 kh check
+check "restore: verdict repair again" out_first '^verdict: *repair'
 
 # --no-registry: the record only in status.json, and it holds
 fresh noreg
