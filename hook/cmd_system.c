@@ -410,6 +410,7 @@ int cmd_run(int argc, char **argv, struct kh_globals *g)
 		kh_log(KH_LOG_INFO, "run", "khreset %s: verdict %s (%s)", KH_VERSION,
 		       verdict_name(d.verdict), d.why);
 		repair_run(s.p, s.c, &o, &d, &opt, &r);
+		rrec_after_run(s.p, &o, d.plan, opt.no_registry, r.archive_repaired, r.backup_id);
 	}
 	/* the status document reports the licence as it is now */
 	if (!plat_is_offline(s.p)) {
@@ -544,6 +545,8 @@ int cmd_restore(int argc, char **argv, struct kh_globals *g)
 		goto out;
 	}
 	rc = restore_backup(s.p, s.c, id, &r);
+	if (rc == KH_OK)
+		rrec_forget(s.p, id);
 	if (rc != KH_OK) {
 		ex = cli_fail(rc, "restore");
 	} else {

@@ -235,6 +235,7 @@ int observe(kh_plat *p, const struct kh_config *c, struct kh_obs *o)
 	o->offline = plat_is_offline(p);
 	if ((rc = observe_system(p, o)) != KH_OK)
 		return rc;
+	rrec_read(p, o->upgraded_from, &o->repair);
 	plat_licence(p, &o->lic, &o->lic_reason);
 	observe_bundle(p, c, o);
 	rc = scan_dir(p, c, c->archive_dir, o, 1, &o->archive, &o->n_archive,
