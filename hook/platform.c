@@ -1,7 +1,9 @@
 /* platform.c - what the platform boundary's bodies share: freeing what
  * they return (the same in every body, so written once). */
 #include <stdlib.h>
+#include <string.h>
 
+#include "khreset.h"
 #include "platform.h"
 
 void plat_free_list(struct kh_dirent *ents, size_t n)
@@ -49,3 +51,45 @@ void plat_free_source_os(struct kh_source_os *list, size_t n)
 	}
 	free(list);
 }
+
+#ifdef _WIN32
+/* The live body has no streamed write of its own yet: the pieces are
+ * gathered in memory and written whole (hook/win32/files.c may take this
+ * over with a temp file written as it comes). */
+struct gather {
+	char *s;
+	size_t n, cap;
+};
+
+static int put_mem(void *ctx, const void *buf, size_t len)
+{
+	struct gather *g = ctx;
+
+	if (g->n + len > g->cap) {
+		size_t cap = g->cap ? g->cap : 65536;
+		char *s;
+
+		while (cap < g->n + len)
+			cap *= 2;
+		if (!(s = realloc(g->s, cap)))
+			return KH_ERR_NOMEM;
+		g->s = s;
+		g->cap = cap;
+	}
+	memcpy(g->s + g->n, buf, len);
+	g->n += len;
+	return KH_OK;
+}
+
+int plat_write_stream(kh_plat *p, const char *path, int durable, kh_fill_fn fill, void *ud)
+{
+	struct gather g = { 0 };
+	int rc = fill(put_mem, &g, ud);
+
+	if (rc == KH_OK)
+		rc = durable ? plat_write_atomic(p, path, g.s ? g.s : "", g.n)
+			     : plat_write_replace(p, path, g.s ? g.s : "", g.n);
+	free(g.s);
+	return rc;
+}
+#endif
