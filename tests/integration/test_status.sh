@@ -52,7 +52,7 @@ check "status.json is what stdout got" cmp -s "$T/out" "$V/$S"
 check "all $N + 2 entries in it" jq_is '.archive | length' "$((N + 2))" "$V/$S"
 check "each entry named and digested as python3 sees it" listed "$V/$S" "$A"
 check "its members in the order of SPEC section 4" jq_is '[keys_unsorted[]] | join(",")' \
-	"schema,tool,mode,time,system,licence,bundle,archive,install,verdict,plan,result" "$V/$S"
+	"schema,tool,mode,time,system,licence,bundle,archive,install,verdict,plan,result,registry,repair" "$V/$S"
 check "no temp file left beside it" same "$(temps)" ""
 
 # killed mid-write: the previous status.json stays whole
