@@ -75,7 +75,7 @@ rm -rf "$LOGS"
 mkdir -p "$LOGS"
 
 now() { date +%s%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1e9 }'; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b - a) / 1e9 }'; }
 div() { awk -v a="$1" -v b="$2" -v f="$3" 'BEGIN { printf f, (b > 0 ? a / b : 0) }'; }
 # the same check as scan.yml runs, on disks 1..N, one after another;
 # anything but exit 3 (the stale field case: repair) stops the bench
@@ -113,11 +113,12 @@ for n in $COUNTS; do
 		defined=$((defined + 1))
 		define kvm1 "$(name "$defined")" "$(disk "$defined")" "$(fmt "$defined")"
 	done
-	s=$(now)
-	loop "$n"
-	lt=$(secs "$s" "$(now)")
-	echo "n=$n: loop $lt s"
 	for p in $PARALLEL; do
+		# the baseline right before each scan.yml: both under the same load
+		la=$(cut -d' ' -f1 /proc/loadavg)
+		s=$(now)
+		loop "$n"
+		lt=$(secs "$s" "$(now)")
 		rm -rf "$T/reports"
 		log=$LOGS/scan-$n-$p.log
 		s=$(now)
@@ -125,9 +126,10 @@ for n in $COUNTS; do
 			{ echo "bench/fleet.sh: scan.yml failed ($log):" >&2; tail -n 20 "$log" >&2; exit 1; }
 		t=$(secs "$s" "$(now)")
 		reports_right "$n" || { echo "bench/fleet.sh: wrong reports after scan.yml ($log)" >&2; exit 1; }
-		rows="$rows| $n | $p | $t | $(div "$t" "$n" %.2f) | $lt | $(div "$lt" "$n" %.2f) | $(div "$t" "$lt" %.1f) |
+		rows="$rows| $n | $p | $la | $t | $(div "$t" "$n" %.2f) | $lt | $(div "$lt" "$n" %.2f) | $(div "$t" "$lt" %.1f) |
 "
-		echo "n=$n p=$p: scan.yml $t s"
+		eval "pd_${n}_$p=\$(div \"\$t\" \"\$n\" %.3f)"
+		echo "n=$n p=$p: loop $lt s, scan.yml $t s (load $la)"
 	done
 done
 load_after=$(load)
@@ -148,11 +150,22 @@ mins=$((($(date +%s) - start + 59) / 60))
 	echo "check\` on the same disks one after another, output to /dev/null."
 	echo "After every scan.yml the documents and \`khreset report\` were checked:"
 	echo "exactly the N VMs defined, each needing repair.  One run each; seconds,"
-	echo "wall time.  The machine was shared with other jobs: load average"
-	echo "$load_before before, $load_after after ($mins minutes in all)."
+	echo "wall time; the loop is run again right before each scan.yml, so each"
+	echo "ratio is of two runs under the same load.  The machine (2 cores) was"
+	echo "shared with other jobs: load average $load_before before,"
+	echo "$load_after after ($mins minutes in all); the 1-minute load at each"
+	echo "row's start is in the table."
 	echo
-	echo "| disks | at once | scan.yml (s) | per disk (s) | loop (s) | loop per disk (s) | scan.yml / loop |"
-	echo "|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| disks | at once | load (1 min) | scan.yml (s) | per disk (s) | loop (s) | loop per disk (s) | scan.yml / loop |"
+	echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
 	printf '%s' "$rows"
+	echo
+	lo=${COUNTS%% *} hi=${COUNTS##* }
+	g="Growth: scan.yml's time per disk at $hi disks over that at $lo:"
+	for p in $PARALLEL; do
+		eval "a=\$pd_${lo}_$p b=\$pd_${hi}_$p"
+		g="$g $(div "$b" "$a" %.2f)x with $p at once,"
+	done
+	echo "${g%,}."
 } >"$RESULTS"
 echo "written to $RESULTS (play logs in $LOGS)"
