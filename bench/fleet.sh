@@ -202,14 +202,15 @@ mins=$((($(date +%s) - start + 59) / 60))
 	echo "| disks | at once | load (1 min) | scan.yml (s) | per disk (s) | loop (s) | loop per disk (s) | scan.yml / loop |"
 	echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
 	printf '%s' "$rows"
-	echo
 	lo=${COUNTS%% *} hi=${COUNTS##* }
-	g="Growth: scan.yml's time per disk at $hi disks over that at $lo:"
-	for p in $PARALLEL; do
-		eval "a=\$pd_${lo}_$p b=\$pd_${hi}_$p"
-		g="$g $(div "$b" "$a" %.2f)x with $p at once,"
-	done
-	echo "${g%,}."
+	if [ "$lo" != "$hi" ]; then
+		g="Growth: scan.yml's time per disk at $hi disks over that at $lo:"
+		for p in $PARALLEL; do
+			eval "a=\$pd_${lo}_$p b=\$pd_${hi}_$p"
+			g="$g $(div "$b" "$a" %.2f)x with $p at once,"
+		done
+		printf '\n%s\n' "${g%,}."
+	fi
 	echo
 	echo "Where scan.yml's time goes at $hi disks (ansible.posix.profile_tasks,"
 	echo "seconds summed over each task's runs; the tasks over 1% of the play):"
