@@ -34,7 +34,7 @@ mode() {
 	ms=$(((e - s) / 1000000))
 	ok=yes
 	[ "$ms" -le $(((WAIT + 5) * 1000)) ] || ok=NO
-	printf '| %s | %s | %s | %d.%01d | %s |\n' "$name" "$out" "$rc" $((ms / 1000)) $((ms % 1000 / 100)) "$ok"
+	printf '| %s | %s | %s | %d.%03d | %s |\n' "$name" "$out" "$rc" $((ms / 1000)) $((ms % 1000)) "$ok"
 	echo "firstboot: $name: $out, exit $rc, $ms ms" >&2
 	rm -rf "$d"
 }
