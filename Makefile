@@ -84,9 +84,10 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(HDRS) $(OFFLINE_OBJ) $(
 # khreset with the fake live platform (tests/fake): the live plan on Linux.
 # The fake replaces one file of the offline body, stubs.c, at link time.
 FAKE_OBJ    = $(call obj,$(filter-out hook/offline/stubs.c,$(OFFLINE_SRC)) tests/fake/plat_fake.c)
+# plat_rename is wrapped (ld --wrap): the fake can hold an archive entry.
 $(BUILD)/tests/khreset-fake: $(MAIN_OBJ) $(FAKE_OBJ) $(BUILD)/libkhcore.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(KH_LIBS)
+	$(CC) $(CFLAGS) -Wl,--wrap=plat_rename -o $@ $^ $(KH_LIBS)
 
 $(BUILD)/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
@@ -166,7 +167,7 @@ check-asan:
 demo: deps all
 	@BUILD=$(BUILD) sh tests/demo.sh
 
-bench: deps all
+bench: deps all $(TOOLS) $(BUILD)/tests/khreset-fake
 	@BUILD=$(BUILD) sh bench/run.sh
 
 # The payload folder for `khreset bake` (BUNDLE=DIR PUBKEY=FILE optional).

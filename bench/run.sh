@@ -2,8 +2,9 @@
 # bench/run.sh - bench/scale.sh (check --json, run and restore at 10, 1,000
 # and 100,000 archive entries, each against a baseline over the same files),
 # `check` on the demo volume (time and peak RSS); then bench/bake.sh,
-# bench/report.sh (report on 10,000 status documents) and bench/fleet.sh
-# (scan.yml on up to 200 disks), each adding its results.  Writes
+# bench/report.sh (report on 10,000 status documents), bench/fleet.sh
+# (scan.yml on up to 200 disks) and bench/firstboot.sh (the first boot's
+# `run --wait 30` per stand-in mode), each adding its results.  Writes
 # bench/results.md.  Not part of `make check`.
 # SIZES (default "10 1000 100000") picks the archive sizes (scale.sh).
 set -eu
@@ -91,6 +92,10 @@ if [ "${BENCH_FLEET:-1}" = 1 ]; then
 	BUILD=$BUILD sh bench/fleet.sh || { echo "bench: fleet.sh failed" >&2; exit 1; }
 fi
 [ -f bench/fleet-results.md ] && { echo; cat bench/fleet-results.md; } >> "$RESULTS.tmp"
+if [ "${BENCH_FIRSTBOOT:-1}" = 1 ]; then
+	BUILD=$BUILD sh bench/firstboot.sh || { echo "bench: firstboot.sh failed" >&2; exit 1; }
+fi
+[ -f bench/firstboot-results.md ] && { echo; cat bench/firstboot-results.md; } >> "$RESULTS.tmp"
 mv "$RESULTS.tmp" "$RESULTS"
 rm -rf "$W"
 echo "written to $RESULTS"

@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 
+#include "budget.h"
 #include "cli.h"
 #include "collect.h"
 #include "khreset.h"
@@ -369,7 +370,8 @@ int cmd_run(int argc, char **argv, struct kh_globals *g)
 	struct kh_result r = { 0 };
 	struct kh_collector *ev = NULL;
 	const char *evidence = NULL;
-	long attempt = 0;
+	long attempt = 0, t0 = kh_mono_ms();
+	char why[600];
 	int ex;
 
 	memset(&o, 0, sizeof(o));
@@ -385,6 +387,12 @@ int cmd_run(int argc, char **argv, struct kh_globals *g)
 	if (evidence && (ex = collect_begin(s.p, s.c, g, evidence, opt.wait_s, &ev)) != 0)
 		goto out;
 	attempt = retry_begin(s.p, s.c, opt.from_task);
+	/* the budget counts from the process start, a task run's from the end
+	 * of its jitter (SPEC section 3) */
+	if (opt.from_task)
+		t0 = kh_mono_ms();
+	opt.deadline_ms = t0 + config_budget_s(s.c, opt.wait_s) * 1000L;
+	kh_budget_set(opt.deadline_ms);
 	if ((ex = state_folders(s.p)) != 0 || (ex = session_lock(&s, &r)) != 0 ||
 	    (ex = observe_decide(&s, opt.force, &o, &d)) != 0)
 		goto out;
@@ -412,8 +420,10 @@ int cmd_run(int argc, char **argv, struct kh_globals *g)
 		finish_live(&s, &d, opt.from_task, attempt, &r);
 	}
 	ex = r.exit_code;
-	kh_log(ex == KH_EXIT_FAILED ? KH_LOG_ERROR : KH_LOG_INFO, "run", "outcome %s, exit %d%s%s",
-	       outcome_name(r.outcome), ex, r.backup_id[0] ? ", backup " : "", r.backup_id);
+	repair_summary(&r, why, sizeof(why));
+	kh_log(ex == KH_EXIT_FAILED ? KH_LOG_ERROR : KH_LOG_INFO, "run", "outcome %s, exit %d%s%s%s%s",
+	       outcome_name(r.outcome), ex, r.backup_id[0] ? ", backup " : "", r.backup_id,
+	       why[0] ? "; " : "", why);
 	kh_test_stop("report");
 	emit(&s, g, &o, &d, &r, 1);
 out:

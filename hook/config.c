@@ -28,7 +28,7 @@ static const char *const known[] = {
 	"keyholder.archive_dir", "keyholder.install_dir", "keyholder.max_file_size",
 	"bundle.dir", "bundle.public_key",
 	"policy.require_upgrade", "policy.keep_backups",
-	"clipsvc.service", "clipsvc.timeout",
+	"clipsvc.service", "clipsvc.timeout", "clipsvc.root_keyholder",
 	"activation.service", "activation.command", "activation.timeout",
 	"activation.interval",
 	"task.name", "task.delay", "task.interval", "task.jitter", "task.max_attempts",
@@ -388,6 +388,11 @@ static int set_key(struct ctx *x, const char *sec, const char *key, const char *
 		if (!getlong(x, sec, key, val, 1, 3600, &l))
 			return 0;
 		c->clipsvc_timeout = (int)l;
+	} else if (IS("clipsvc", "root_keyholder")) {
+		if (*val && !kh_is_uuid_xml(val))
+			return bad(x, sec, key, "expected a keyholder file name <uuid>.xml of the "
+				   "bundle (empty: the bundle's first [install] file)", val);
+		return setstr(&c->root_keyholder, val) == KH_OK;
 	} else if (IS("activation", "service")) {
 		return setstr(&c->activation_service, val) == KH_OK;
 	} else if (IS("activation", "command")) {
@@ -695,6 +700,7 @@ void config_free(struct kh_config *c)
 	free(c->bundle_dir);
 	free(c->public_key);
 	free(c->clipsvc_service);
+	free(c->root_keyholder);
 	free(c->activation_service);
 	free(c->activation_command);
 	free_reg(c);
@@ -702,4 +708,9 @@ void config_free(struct kh_config *c)
 	free(c->task_delay);
 	free(c->task_interval);
 	free(c);
+}
+
+int config_budget_s(const struct kh_config *c, int wait_s)
+{
+	return wait_s >= 0 ? wait_s : 2 * c->clipsvc_timeout + c->activation_timeout;
 }

@@ -213,6 +213,14 @@ void plat_free_source_os(struct kh_source_os *list, size_t n);
 int plat_service_stop(kh_plat *p, const char *name, int timeout_s);
 int plat_service_start(kh_plat *p, const char *name, int timeout_s);
 
+/* Runs a program: argv[0] an absolute path (live: %VAR% expanded), no
+ * shell, no console window of its own, waited for up to timeout_s
+ * seconds; still running then: ended (TerminateProcess) and
+ * KH_ERR_TIMEOUT.  KH_OK once it ended, *exit_code its exit code.  Cannot
+ * start: KH_ERR_NOENT (no such file) or KH_ERR_IO, path named.  Offline:
+ * KH_ERR_UNSUPPORTED (deferred to the next boot). */
+int plat_exec(kh_plat *p, char *const argv[], int timeout_s, int *exit_code);
+
 enum kh_licence { KH_LIC_UNKNOWN, KH_LIC_UNLICENSED, KH_LIC_LICENSED,
 		  KH_LIC_GRACE, KH_LIC_NOTIFICATION };
 /* Offline: always KH_LIC_UNKNOWN, reason 0, returns KH_OK. */
