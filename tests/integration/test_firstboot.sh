@@ -128,11 +128,12 @@ check "bytes: nothing rolled back" no_rollback
 check "bytes: every original byte in the backup" backup_intact
 check "bytes: the retry task is registered" task_exists
 CASE="bytes, retry"
-if jq -e 'has("repair")' "$V/ProgramData/khreset/status.json" >/dev/null 2>&1; then
-	retry_moves_nothing 2
-else
-	skip "bytes, retry: the regenerated bundle-named file is not moved again (needs the per-upgrade repair record, issue 10 item 2)"
-fi
+# the repair record holds: the file ClipSVC wrote under the root's name,
+# other bytes and all, stays, and the activation it allows is reached
+check "bytes: the repair record names the run's backup" jq_is .repair.backup_id "$(jq -r .result.backup_id "$V/ProgramData/khreset/status.json")" "$V/ProgramData/khreset/repair.json"
+retry_moves_nothing 0
+check "bytes, retry: the regenerated root keyholder is left alone (verdict activate)" jq_is .verdict activate
+check "bytes, retry: outcome repaired (licensed)" jq_is .result.outcome repaired
 unset FAKE_CLIPSVC_BYTES
 
 # --- only part of a multi-file set ---

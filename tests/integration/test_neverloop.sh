@@ -241,7 +241,7 @@ before=$(archive)
 export FAKE_ACTIVATION_NEVER=1
 rm -f "$T/trace"
 CASE="live, second run"
-expect_exit 2 kh --json run --wait 0
+expect_exit 2 kh --json run --wait 3
 check "live: the second run: verdict activate" jq_is .verdict activate
 check "live: the second run: stage, registry, trigger, wait" jq_is '.plan | join(",")' "stage,registry,trigger,wait"
 check "live: the second run: archive byte for byte" same "$(archive)" "$before"
@@ -250,7 +250,7 @@ check "live: the second run: ClipSVC left alone" file_lacks "$T/trace" 'service_
 check "live: the second run: the activation service triggered" file_has "$T/trace" 'service_start(CmitClientSVC)'
 for n in 1 2; do
 	CASE="live, run --from-task $n"
-	expect_exit 2 kh --json run --from-task --wait 0
+	expect_exit 2 kh --json run --from-task --wait 3
 	check "live: run --from-task $n: verdict activate" jq_is .verdict activate
 	check "live: run --from-task $n: archive byte for byte" same "$(archive)" "$before"
 	check "live: run --from-task $n: no new backup" same "$(nbackups)" 1
@@ -265,7 +265,7 @@ twin live live-norecord
 fixture "record removed from the hive" unrecord_hive
 fixture "record removed from status.json" unrecord_status
 CASE="live, no record"
-expect_exit 2 kh --json run --from-task --wait 0
+expect_exit 2 kh --json run --from-task --wait 3
 check "live, no record: verdict repair" jq_is .verdict repair
 check "live, no record: a second backup" same "$(nbackups)" 2
 check "live, no record: the regenerated root keyholder moved aside" sh -c "ls '$V/$BK'/*/archive/$ROOT_KH | wc -l | grep -qx 2"
@@ -274,7 +274,7 @@ check "live, no record: the regenerated root keyholder moved aside" sh -c "ls '$
 twin live live-second
 fixture "a newer Source OS key in the SYSTEM hive" second_upgrade
 CASE="live, second upgrade"
-expect_exit 2 kh --json run --from-task --wait 0
+expect_exit 2 kh --json run --from-task --wait 3
 check "live, second upgrade: verdict repair" jq_is .verdict repair
 check "live, second upgrade: a second backup" same "$(nbackups)" 2
 check "live, second upgrade: the record names it" same "$(rec RepairUpgrade)" "$UP2"
