@@ -28,27 +28,37 @@
 /* ---- the journal: writing ---- */
 
 static unsigned long jcount;     /* records this process appended */
+static struct kh_recbuf batch;   /* journal_hold: records kept for one append */
+static int holding;
 
 /* Test seams (SPEC section 10): KHRESET_TEST_STOP_AT=journal-N kills the
- * run once record N is on disk, journal-tear-N while half of it is. */
+ * run once record N is on disk, journal-tear-N while half of it is.  A
+ * batch (journal_hold) is one append of many records, each counted. */
 static int jappend(kh_plat *p, struct kh_recbuf *t)
 {
 	const char *at = getenv("KHRESET_TEST_STOP_AT");
+	unsigned long first = jcount + 1;
 	char name[40];
 	int rc = rec_done(t);
 
-	jcount++;
-	if (rc == KH_OK && at && !strncmp(at, "journal-tear-", 13)) {
-		snprintf(name, sizeof(name), "journal-tear-%lu", jcount);
-		if (!strcmp(at, name) &&
-		    plat_append_sync(p, KH_JOURNAL, t->s, t->len / 2) == KH_OK)
-			kh_test_stop(name);
+	/* records end in '\n' (a record never holds a raw one) */
+	for (size_t i = 0, start = 0; rc == KH_OK && i < t->len; i++) {
+		if (t->s[i] != '\n')
+			continue;
+		jcount++;
+		if (at && !strncmp(at, "journal-tear-", 13)) {
+			snprintf(name, sizeof(name), "journal-tear-%lu", jcount);
+			if (!strcmp(at, name) &&
+			    plat_append_sync(p, KH_JOURNAL, t->s, start + (i + 1 - start) / 2) == KH_OK)
+				kh_test_stop(name);
+		}
+		start = i + 1;
 	}
 	if (rc == KH_OK)
 		rc = plat_append_sync(p, KH_JOURNAL, t->s, t->len);
 	rec_free(t);
-	if (rc == KH_OK) {
-		snprintf(name, sizeof(name), "journal-%lu", jcount);
+	for (unsigned long k = first; rc == KH_OK && at && k <= jcount; k++) {
+		snprintf(name, sizeof(name), "journal-%lu", k);
 		kh_test_stop(name);
 	}
 	return rc;
@@ -86,20 +96,38 @@ int journal_backup(kh_plat *p, const char *id, const char *role)
 	return jappend(p, &t);
 }
 
+void journal_hold(void)
+{
+	rec_free(&batch);
+	memset(&batch, 0, sizeof(batch));
+	holding = 1;
+}
+
+int journal_release(kh_plat *p)
+{
+	int rc = KH_OK;
+
+	holding = 0;
+	if (batch.len || batch.nomem)
+		rc = jappend(p, &batch);
+	memset(&batch, 0, sizeof(batch));
+	return rc;
+}
+
 int journal_move(kh_plat *p, const char *name, const char *from, const char *to,
 		 enum kh_ftype type, uint64_t size, const char *sha256)
 {
-	struct kh_recbuf t = { 0 };
+	struct kh_recbuf t = { 0 }, *b = holding ? &batch : &t;
 
-	rec_open(&t, "move");
-	rec_str(&t, "name", name);
-	rec_str(&t, "from", from);
-	rec_str(&t, "to", to);
-	rec_str(&t, "type", ftype_name(type));
-	rec_u64(&t, "size", size);
-	rec_str(&t, "sha256", sha256);
-	rec_close(&t);
-	return jappend(p, &t);
+	rec_open(b, "move");
+	rec_str(b, "name", name);
+	rec_str(b, "from", from);
+	rec_str(b, "to", to);
+	rec_str(b, "type", ftype_name(type));
+	rec_u64(b, "size", size);
+	rec_str(b, "sha256", sha256);
+	rec_close(b);
+	return holding ? KH_OK : jappend(p, &t);
 }
 
 int journal_stage(kh_plat *p, const char *dir, const char *name, const char *sha256)

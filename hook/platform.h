@@ -78,6 +78,14 @@ int plat_mkdirs(kh_plat *p, const char *dir);
  * `from` (the entry itself moves) and never replacing: KH_ERR_EXISTS if `to`
  * exists.  Parent of `to` must exist.  fsyncs both folders. */
 int plat_rename(kh_plat *p, const char *from, const char *to);
+/* Many renames, flushed once: after plat_defer_sync, plat_rename leaves
+ * the fsync of its folders to plat_sync_deferred, which flushes each
+ * folder touched once and returns the first failure (the caller's write-
+ * ahead journal, on disk before the renames, makes a rename lost by a
+ * power cut one that never happened).  The Windows body flushes no
+ * folder (NTFS logs its metadata changes itself): both are no-ops there. */
+void plat_defer_sync(kh_plat *p);
+int plat_sync_deferred(kh_plat *p);
 /* Removes a regular file (KH_ERR_UNSAFE for anything else) or an empty
  * folder (rmdir).  Callers delete only what is backed up first. */
 int plat_remove(kh_plat *p, const char *path);

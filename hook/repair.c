@@ -858,8 +858,25 @@ static int check_backup(kh_plat *p, const struct kh_config *c, const struct kh_b
 static int move_back(kh_plat *p, const struct kh_backup *b)
 {
 	char *pdir = backup_path(b->id, KH_PART_ARCHIVE, NULL);
-	int rc = pdir ? KH_OK : KH_ERR_NOMEM;
+	int rc = pdir ? KH_OK : KH_ERR_NOMEM, src;
+	size_t k = 0, n = 0;
 
+	/* as backup_move_dir: journalled in one flush, folders flushed once */
+	journal_hold();
+	for (size_t i = 0; rc == KH_OK && i < b->n; i++) {
+		const struct kh_bfile *f = &b->files[i];
+
+		if (strcmp(f->part, KH_PART_ARCHIVE))
+			continue;
+		n++;
+		rc = plat_mkdirs(p, f->origin);
+		if (rc == KH_OK)
+			rc = journal_move(p, f->name, pdir, f->origin, f->type, f->size, f->sha256);
+	}
+	if ((src = journal_release(p)) != KH_OK && rc == KH_OK)
+		rc = src;
+	if (rc == KH_OK)
+		plat_defer_sync(p);
 	for (size_t i = 0; rc == KH_OK && i < b->n; i++) {
 		const struct kh_bfile *f = &b->files[i];
 		char *from, *to;
@@ -868,18 +885,16 @@ static int move_back(kh_plat *p, const struct kh_backup *b)
 			continue;
 		from = backup_path(b->id, f->part, f->name);
 		to = kh_asprintf("%s\\%s", f->origin, f->name);
-		rc = from && to ? plat_mkdirs(p, f->origin) : KH_ERR_NOMEM;
-		if (rc == KH_OK)
-			rc = journal_move(p, f->name, pdir, f->origin, f->type, f->size, f->sha256);
-		if (rc == KH_OK)
-			rc = plat_rename(p, from, to);
+		rc = from && to ? plat_rename(p, from, to) : KH_ERR_NOMEM;
 		if (rc == KH_OK) {
-			kh_log(KH_LOG_INFO, "restore", "moved %s back to %s", from, to);
+			state_log_moved(k++, n, "restore", from, "back to", f->origin);
 			kh_test_stop("restore-move");
 		}
 		free(from);
 		free(to);
 	}
+	if ((src = plat_sync_deferred(p)) != KH_OK && rc == KH_OK)
+		rc = src;
 	free(pdir);
 	return rc;
 }

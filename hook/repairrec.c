@@ -358,9 +358,10 @@ void rrec_forget(kh_plat *p, const char *id)
 {
 	struct kh_rrec reg;
 	struct kh_regraw gone[3];
-	int rc = KH_OK;
+	int rc = KH_OK, named = 0;
 
 	if (from_registry(p, &reg) && !strcmp(reg.backup_id, id)) {
+		named = 1;
 		for (int i = 0; i < 3; i++)
 			gone[i] = (struct kh_regraw){ .key = (char *)KH_RREC_KEY,
 						      .name = (char *)reg_names[2 - i] };
@@ -369,12 +370,19 @@ void rrec_forget(kh_plat *p, const char *id)
 			kh_log(KH_LOG_WARN, "restore", "the repair record in %s was not removed: %s",
 			       KH_RREC_KEY, kh_lasterr());
 	}
-	if (from_file(p, &reg) && !strcmp(reg.backup_id, id) && put_file(p, NULL) != KH_OK)
-		kh_log(KH_LOG_WARN, "restore", "the repair record in %s was not removed: %s",
-		       KH_RREC_FILE, kh_lasterr());
+	if (from_file(p, &reg) && !strcmp(reg.backup_id, id)) {
+		named = 1;
+		if (put_file(p, NULL) != KH_OK)
+			kh_log(KH_LOG_WARN, "restore", "the repair record in %s was not removed: %s",
+			       KH_RREC_FILE, kh_lasterr());
+	}
+	/* the status document is parsed only when a record named the backup
+	 * (it is tens of MB at 100,000 entries) */
+	if (!named)
+		return;
 	if (forget_status(p, id) != KH_OK)
 		kh_log(KH_LOG_WARN, "restore", "the repair record in %s was not removed", KH_STATUS);
 	if (rc == KH_OK)
-		kh_log(KH_LOG_INFO, "restore", "backup %s restored: a repair record naming it is "
+		kh_log(KH_LOG_INFO, "restore", "backup %s restored: the repair record naming it is "
 		       "removed, the next run may repair again", id);
 }

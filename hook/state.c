@@ -511,11 +511,25 @@ static int check_names(const char *dir, struct kh_dirent *ents, size_t n, const 
 	return rc;
 }
 
+void state_log_moved(size_t i, size_t n, const char *area, const char *from,
+		     const char *how, const char *to)
+{
+	if (i < KH_LOG_MOVES)
+		kh_log(KH_LOG_INFO, area, "moved %s %s %s", from, how, to);
+	else
+		kh_log(KH_LOG_DEBUG, area, "moved %s %s %s", from, how, to);
+	if (i == KH_LOG_MOVES && n > KH_LOG_MOVES)
+		kh_log(KH_LOG_INFO, area, "... and %zu more moved %s %s (each named at log "
+		       "level debug; the backup's manifest lists them all)", n - KH_LOG_MOVES,
+		       how, to);
+}
+
 int backup_move_dir(kh_plat *p, struct kh_backup *b, const char *part,
 		    const char *dir, const char *only, size_t max_size)
 {
 	struct kh_dirent *ents = NULL;
 	size_t n = 0, first = b->n;
+	int i_rc;
 	char *pdir = backup_path(b->id, part, NULL);
 	int rc = pdir ? plat_list(p, dir, &ents, &n) : KH_ERR_NOMEM;
 
@@ -549,22 +563,31 @@ int backup_move_dir(kh_plat *p, struct kh_backup *b, const char *part,
 		rc = backup_save(p, b);
 	if (rc == KH_OK && b->n > first)
 		rc = plat_mkdirs(p, pdir);
+	/* every move journalled in one flush, then done, the folders flushed
+	 * once: linear in the entries, a few flushes in all */
+	journal_hold();
+	for (size_t i = first; rc == KH_OK && i < b->n; i++)
+		rc = journal_move(p, b->files[i].name, dir, pdir, b->files[i].type,
+				  b->files[i].size, b->files[i].sha256);
+	if ((i_rc = journal_release(p)) != KH_OK && rc == KH_OK)
+		rc = i_rc;
+	if (rc == KH_OK)
+		plat_defer_sync(p);
 	for (size_t i = first; rc == KH_OK && i < b->n; i++) {
 		const struct kh_bfile *f = &b->files[i];
 		char *from = kh_asprintf("%s\\%s", dir, f->name);
 		char *to = backup_path(b->id, part, f->name);
 
-		rc = from && to ? journal_move(p, f->name, dir, pdir, f->type, f->size,
-					       f->sha256) : KH_ERR_NOMEM;
-		if (rc == KH_OK)
-			rc = kh_busy_rename(p, from, to);
+		rc = from && to ? kh_busy_rename(p, from, to) : KH_ERR_NOMEM;
 		if (rc == KH_OK) {
-			kh_log(KH_LOG_INFO, "backup", "moved %s to backup %s", from, b->id);
+			state_log_moved(i - first, b->n - first, "backup", from, "to backup", b->id);
 			kh_test_stop("backup-move");
 		}
 		free(from);
 		free(to);
 	}
+	if ((i_rc = plat_sync_deferred(p)) != KH_OK && rc == KH_OK)
+		rc = i_rc;
 	/* what landed in the backup is what was recorded */
 	for (size_t i = first; rc == KH_OK && i < b->n; i++) {
 		char sha[KH_SHA256_HEX], *to = backup_path(b->id, part, b->files[i].name);

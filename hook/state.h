@@ -98,6 +98,12 @@ int backup_move_dir(kh_plat *p, struct kh_backup *b, const char *part,
 		    const char *dir, const char *only, size_t max_size);
 /* Digest of a regular file at path; "" when it is larger than max. */
 int state_digest(kh_plat *p, const char *path, size_t max, char sha[KH_SHA256_HEX]);
+/* Move i of n logged: the first KH_LOG_MOVES named at level info, the
+ * rest at debug with one info line saying how many (a log line is a
+ * flush: at 100,000 entries they were a quarter of a run). */
+#define KH_LOG_MOVES 20
+void state_log_moved(size_t i, size_t n, const char *area, const char *from,
+		     const char *how, const char *to);
 
 /* --- the journal (journal.c) ---
  * A run (or restore, or the live registry step) opens it with
@@ -108,6 +114,13 @@ int journal_begin(kh_plat *p, const char *kind);    /* "run", "restore", "regist
 int journal_backup(kh_plat *p, const char *id, const char *role);
 int journal_move(kh_plat *p, const char *name, const char *from, const char *to,
 		 enum kh_ftype type, uint64_t size, const char *sha256);
+/* Many moves journalled in one append (one flush): journal_hold, then
+ * journal_move for each (kept in memory), then journal_release writes them
+ * all - before the first of them is carried out.  A recovery finds a move
+ * whose target is missing never done, so moves journalled together and
+ * done one by one are undone exactly as far as they went. */
+void journal_hold(void);
+int journal_release(kh_plat *p);
 int journal_stage(kh_plat *p, const char *dir, const char *name, const char *sha256);
 int journal_state(kh_plat *p, const char *id, enum kh_bstate from, enum kh_bstate to);
 /* Offline: hive `name` of KH_HIVE_DIR is about to move into hold (a

@@ -351,6 +351,7 @@ void plat_close(kh_plat *p)
 	if (!p)
 		return;
 	plat_unlock(p);
+	plat_sync_deferred(p);
 	cache_flush(p);
 	close(p->rootfd);
 	free(p->root);
@@ -854,6 +855,48 @@ static int do_rename(int sfd, const char *sdisk, int dfd, const char *dname,
 	return KH_OK;
 }
 
+/* Folder dfd flushed now, or (plat_defer_sync) remembered for
+ * plat_sync_deferred: once per folder; a set that is full flushes now. */
+static int sync_dir_of(kh_plat *p, int dfd, const char *shown)
+{
+	struct stat a, b;
+	int fd;
+
+	if (!p->defer)
+		return off_fsync_dir(dfd, shown);
+	if (fstat(dfd, &a) < 0)
+		return off_fsync_dir(dfd, shown);
+	for (size_t i = 0; i < p->n_dirty; i++)
+		if (fstat(p->dirty[i], &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+			return KH_OK;
+	if (p->n_dirty == sizeof(p->dirty) / sizeof(p->dirty[0]) ||
+	    (fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0)) < 0)
+		return off_fsync_dir(dfd, shown);
+	p->dirty[p->n_dirty] = fd;
+	snprintf(p->dirty_shown[p->n_dirty], sizeof(p->dirty_shown[0]), "%s", shown);
+	p->n_dirty++;
+	return KH_OK;
+}
+
+void plat_defer_sync(kh_plat *p)
+{
+	p->defer = 1;
+}
+
+int plat_sync_deferred(kh_plat *p)
+{
+	int r = KH_OK, e;
+
+	for (size_t i = 0; i < p->n_dirty; i++) {
+		if ((e = off_fsync_dir(p->dirty[i], p->dirty_shown[i])) != KH_OK && r == KH_OK)
+			r = e;
+		close(p->dirty[i]);
+	}
+	p->n_dirty = 0;
+	p->defer = 0;
+	return r;
+}
+
 int plat_rename(kh_plat *p, const char *from, const char *to)
 {
 	char sdisk[NAME_MAX + 1];
@@ -876,8 +919,8 @@ int plat_rename(kh_plat *p, const char *from, const char *to)
 	if ((r = do_rename(sfd, sdisk, dfd, dname, from, to)) != KH_OK)
 		goto out;
 	off_names_renamed(sfd, sdisk, dfd, dname);
-	if ((r = off_fsync_dir(sfd, from)) == KH_OK)
-		r = off_fsync_dir(dfd, to);
+	if ((r = sync_dir_of(p, sfd, from)) == KH_OK)
+		r = sync_dir_of(p, dfd, to);
 out:
 	close(sfd);
 	if (isdir)

@@ -25,6 +25,10 @@ struct kh_plat {
 	unsigned next;  /* round-robin eviction */
 	struct kh_hive_state hives[2];   /* regf.c: the hives opened so far */
 	size_t n_hives;
+	int defer;                       /* plat_defer_sync: folders flushed later */
+	int dirty[8];                    /* their descriptors (dups), flushed once */
+	char dirty_shown[8][64];
+	size_t n_dirty;
 };
 
 /* A parsed relative path: components point into buf. */

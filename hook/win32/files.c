@@ -987,6 +987,18 @@ out:
 	return r;
 }
 
+/* plat_rename flushes no folder here: nothing to defer (platform.h). */
+void plat_defer_sync(kh_plat *p)
+{
+	(void)p;
+}
+
+int plat_sync_deferred(kh_plat *p)
+{
+	(void)p;
+	return KH_OK;
+}
+
 int plat_remove(kh_plat *p, const char *path)
 {
 	BY_HANDLE_FILE_INFORMATION fi;

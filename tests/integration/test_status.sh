@@ -75,4 +75,47 @@ check "not killed: status.json replaced (repaired offline: activation left)" \
 check "not killed: it is what stdout got" cmp -s "$T/out" "$V/$S"
 check "not killed: the archive as repaired" listed "$V/$S" "$A"
 
+# run and restore at scale: linear, a few flushes in all.  Counted with
+# strace (fsync and fdatasync calls), not timed: the count at 1,000 entries
+# is the count at 20 - before, every move cost a journal flush, two folder
+# flushes and a flushed log line.
+fsyncs() { # FILE: the flushes an strace -f -c summary counts
+	awk '$NF == "fsync" || $NF == "fdatasync" { n += $4 } END { print n + 0 }' "$1"
+}
+# flushes N VERB...: the flushes of `khreset --root V VERB...` on a fresh
+# volume with N more archive entries (the run before a restore not counted)
+flushes() {
+	n=$1
+	shift
+	fresh "flush$n" || return 1
+	fill "$A" "$n"
+	[ "$1" = restore ] && "$KH" --root "$V" run >/dev/null 2>&1
+	strace -f -c -o "$T/strace.$n" -e trace=fsync,fdatasync "$KH" --root "$V" "$@" >/dev/null 2>&1
+	fsyncs "$T/strace.$n"
+}
+if command -v strace >/dev/null 2>&1; then
+	for verb in run "restore --latest"; do
+		small=$(flushes 20 $verb)
+		large=$(flushes 1000 $verb)
+		check "$verb: the flushes at 1,000 more entries ($large) are those at 20 ($small)" \
+			same "$large" "$small"
+	done
+	# the twin: the moves did happen, each entry in the backup, every byte
+	fresh twin
+	fill "$A" 1000
+	sha256sum "$A"/* | sed "s|$A/||" | sort >"$T/before.sha"
+	expect_exit 2 kh run
+	bid=$(ls "$V/ProgramData/khreset/backup")
+	check "the deferred flushes lose no move: the archive's 1,002 entries are in the backup" \
+		sh -c '(cd "$1" && sha256sum -- *) | sort | cmp -s - "$2"' - \
+		"$V/ProgramData/khreset/backup/$bid/archive" "$T/before.sha"
+	expect_exit 0 kh restore --latest
+	check "... and back in the archive after restore, byte for byte" \
+		sh -c '(cd "$1" && sha256sum -- *) | sort | cmp -s - "$2"' - "$A" "$T/before.sha"
+	check "the log names the first moves and counts the rest" \
+		file_has "$V/Windows/Logs/khreset/khreset.log" "\\.\\.\\. and 982 more moved to backup"
+else
+	skip "strace not installed: the flush counts of run and restore at scale"
+fi
+
 finish
