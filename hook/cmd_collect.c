@@ -886,7 +886,7 @@ out:
  * ClipSVC waits (stop, start). */
 static int run_budget(const struct kh_config *c, int wait_s)
 {
-	return (wait_s >= 0 ? wait_s : c->activation_timeout) + 2 * c->clipsvc_timeout;
+	return config_budget_s(c, wait_s);
 }
 
 static int spawn(struct kh_collector *col, const struct kh_globals *g, int wait_s)

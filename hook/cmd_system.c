@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 
+#include "budget.h"
 #include "cli.h"
 #include "collect.h"
 #include "khreset.h"
@@ -375,7 +376,8 @@ int cmd_run(int argc, char **argv, struct kh_globals *g)
 	struct kh_result r = { 0 };
 	struct kh_collector *ev = NULL;
 	const char *evidence = NULL;
-	long attempt = 0;
+	long attempt = 0, t0 = kh_mono_ms();
+	char why[600];
 	int ex;
 
 	memset(&o, 0, sizeof(o));
@@ -384,6 +386,9 @@ int cmd_run(int argc, char **argv, struct kh_globals *g)
 		return ex;
 	if ((ex = session_open(&s, g)) != 0)
 		goto out;
+	/* the budget counts from the process start (SPEC section 3) */
+	opt.deadline_ms = t0 + config_budget_s(s.c, opt.wait_s) * 1000L;
+	kh_budget_set(opt.deadline_ms);
 	if (opt.from_task && plat_is_offline(s.p)) {
 		ex = cli_usage_error("run", "--from-task is for the live retry task only");
 		goto out;
@@ -410,6 +415,7 @@ int cmd_run(int argc, char **argv, struct kh_globals *g)
 		kh_log(KH_LOG_INFO, "run", "khreset %s: verdict %s (%s)", KH_VERSION,
 		       verdict_name(d.verdict), d.why);
 		repair_run(s.p, s.c, &o, &d, &opt, &r);
+		rrec_after_run(s.p, &o, d.plan, opt.no_registry, r.archive_repaired, r.backup_id);
 	}
 	/* the status document reports the licence as it is now */
 	if (!plat_is_offline(s.p)) {
@@ -417,8 +423,10 @@ int cmd_run(int argc, char **argv, struct kh_globals *g)
 		finish_live(&s, &d, opt.from_task, attempt, &r);
 	}
 	ex = r.exit_code;
-	kh_log(ex == KH_EXIT_FAILED ? KH_LOG_ERROR : KH_LOG_INFO, "run", "outcome %s, exit %d%s%s",
-	       outcome_name(r.outcome), ex, r.backup_id[0] ? ", backup " : "", r.backup_id);
+	repair_summary(&r, why, sizeof(why));
+	kh_log(ex == KH_EXIT_FAILED ? KH_LOG_ERROR : KH_LOG_INFO, "run", "outcome %s, exit %d%s%s%s%s",
+	       outcome_name(r.outcome), ex, r.backup_id[0] ? ", backup " : "", r.backup_id,
+	       why[0] ? "; " : "", why);
 	kh_test_stop("report");
 	emit(&s, g, &o, &d, &r, 1);
 out:
@@ -544,6 +552,8 @@ int cmd_restore(int argc, char **argv, struct kh_globals *g)
 		goto out;
 	}
 	rc = restore_backup(s.p, s.c, id, &r);
+	if (rc == KH_OK)
+		rrec_forget(s.p, id);
 	if (rc != KH_OK) {
 		ex = cli_fail(rc, "restore");
 	} else {

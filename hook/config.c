@@ -28,7 +28,7 @@ static const char *const known[] = {
 	"keyholder.archive_dir", "keyholder.install_dir", "keyholder.max_file_size",
 	"bundle.dir", "bundle.public_key",
 	"policy.require_upgrade", "policy.keep_backups",
-	"clipsvc.service", "clipsvc.timeout",
+	"clipsvc.service", "clipsvc.timeout", "clipsvc.root_keyholder",
 	"activation.service", "activation.command", "activation.timeout",
 	"activation.interval",
 	"task.name", "task.delay", "task.interval", "task.jitter", "task.max_attempts",
@@ -240,7 +240,7 @@ static int name_ok(const char *what, const char *s, size_t max, char *why, size_
 /* HKLM\SOFTWARE\a\b: every part after the hive a usable key name. */
 static int regkey_ok(struct ctx *x, const char *key, const char *val, const char *k)
 {
-	const char *p = strchr(k + 5, '\\') + 1;     /* past HKLM\HIVE\ */
+	const char *p = strchr(strchr(k, '\\') + 1, '\\') + 1;     /* past HKLM\HIVE\ */
 	char part[VAL_MAX], what[80], why[200];
 
 	for (;;) {
@@ -260,14 +260,30 @@ static int regkey_ok(struct ctx *x, const char *key, const char *val, const char
 	}
 }
 
+/* The key as the 64-bit view spells it: HKLM32\SOFTWARE\X is
+ * HKLM\SOFTWARE\WOW6432Node\X. */
+static void regkey_stored(const char *k, char *buf, size_t size)
+{
+	char plain[VAL_MAX + 8];
+
+	if (plat_reg_view_of(k, plain, sizeof(plain)) == KH_VIEW_32)
+		snprintf(buf, size, "HKLM\\SOFTWARE\\WOW6432Node%s", plain + 13);
+	else
+		snprintf(buf, size, "%s", k);
+}
+
 /* The same value set twice ([registry] key and name compare as Windows
- * compares them). */
+ * compares them; HKLM32\SOFTWARE\X is HKLM\SOFTWARE\WOW6432Node\X). */
 static int regdup(struct ctx *x, const char *key, const char *val, const struct kh_regval *r)
 {
+	char a[VAL_MAX + 32], b[VAL_MAX + 32];
+
+	regkey_stored(r->key, b, sizeof(b));
 	for (size_t i = 0; i + 1 < x->c->n_reg; i++) {
 		const struct kh_regval *o = &x->c->reg[i];
 
-		if (!kh_strcasecmp(o->key, r->key) && !kh_strcasecmp(o->name, r->name))
+		regkey_stored(o->key, a, sizeof(a));
+		if (!kh_strcasecmp(a, b) && !kh_strcasecmp(o->name, r->name))
 			return bad(x, "registry", key,
 				   "sets the same value as an earlier [registry] entry", val);
 	}
@@ -287,10 +303,19 @@ static int parse_regval(struct ctx *x, const char *key, const char *val)
 		f[n++] = trim(tok);
 	if (n != 4 || !*f[0] || !*f[1] || !*f[2])
 		return bad(x, "registry", key, "expected 'KEY | NAME | TYPE | DATA'", val);
+	if (!strncasecmp(f[0], "HKLM32\\SYSTEM\\", 14))
+		return bad(x, "registry", key, "HKLM\\SYSTEM is the same in both registry views: "
+			   "write HKLM\\SYSTEM\\", val);
+	if (!strncasecmp(f[0], "HKLM32\\SOFTWARE\\WOW6432Node\\", 26) ||
+	    !kh_strcasecmp(f[0], "HKLM32\\SOFTWARE\\WOW6432Node"))
+		return bad(x, "registry", key, "HKLM32\\ is already the 32-bit view (its "
+			   "SOFTWARE\\WOW6432Node): write HKLM32\\SOFTWARE\\X", val);
 	if (strncasecmp(f[0], "HKLM\\SOFTWARE\\", 14) &&
+	    strncasecmp(f[0], "HKLM32\\SOFTWARE\\", 16) &&
 	    strncasecmp(f[0], "HKLM\\SYSTEM\\", 12))
 		return bad(x, "registry", key,
-			   "key must start with HKLM\\SOFTWARE\\ or HKLM\\SYSTEM\\", val);
+			   "key must start with HKLM\\SOFTWARE\\, HKLM32\\SOFTWARE\\ (the "
+			   "32-bit view) or HKLM\\SYSTEM\\", val);
 	if (!regkey_ok(x, key, val, f[0]))
 		return 0;
 	if (!name_ok("value name", f[1], VALUE_NAME_MAX, why, sizeof(why)))
@@ -363,6 +388,11 @@ static int set_key(struct ctx *x, const char *sec, const char *key, const char *
 		if (!getlong(x, sec, key, val, 1, 3600, &l))
 			return 0;
 		c->clipsvc_timeout = (int)l;
+	} else if (IS("clipsvc", "root_keyholder")) {
+		if (*val && !kh_is_uuid_xml(val))
+			return bad(x, sec, key, "expected a keyholder file name <uuid>.xml of the "
+				   "bundle (empty: the bundle's first [install] file)", val);
+		return setstr(&c->root_keyholder, val) == KH_OK;
 	} else if (IS("activation", "service")) {
 		return setstr(&c->activation_service, val) == KH_OK;
 	} else if (IS("activation", "command")) {
@@ -670,6 +700,7 @@ void config_free(struct kh_config *c)
 	free(c->bundle_dir);
 	free(c->public_key);
 	free(c->clipsvc_service);
+	free(c->root_keyholder);
 	free(c->activation_service);
 	free(c->activation_command);
 	free_reg(c);
@@ -677,4 +708,9 @@ void config_free(struct kh_config *c)
 	free(c->task_delay);
 	free(c->task_interval);
 	free(c);
+}
+
+int config_budget_s(const struct kh_config *c, int wait_s)
+{
+	return wait_s >= 0 ? wait_s : 2 * c->clipsvc_timeout + c->activation_timeout;
 }

@@ -19,6 +19,8 @@ struct kh_config {
 	int keep_backups;
 	char *clipsvc_service;
 	int clipsvc_timeout;
+	char *root_keyholder;     /* the name verify waits for; NULL: the bundle's
+				   * first [install] file */
 	char *activation_service; /* NULL: none */
 	char *activation_command; /* NULL: none */
 	int activation_timeout;
@@ -63,5 +65,10 @@ int config_parse(const void *text, size_t len, const char *shown, const char *ba
 int config_parse_root(const void *text, size_t len, const char *shown, const char *dir,
 		      struct kh_config **out);
 void config_free(struct kh_config *c);
+
+/* The time budget of a run, seconds from its start (SPEC section 3):
+ * --wait (wait_s >= 0), else twice clipsvc.timeout plus activation.timeout.
+ * run and run --evidence's collector use this one function. */
+int config_budget_s(const struct kh_config *c, int wait_s);
 
 #endif

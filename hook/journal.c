@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "khreset.h"
+#include "budget.h"
 #include "state.h"
 
 #define JOURNAL_FORMAT "1"
@@ -497,7 +498,7 @@ static int move_aside(struct undo *u, const char *path, const char *name)
 			rc = KH_ERR_NOMEM;
 			break;
 		}
-		if ((rc = plat_rename(u->p, path, to)) != KH_ERR_EXISTS)
+		if ((rc = kh_busy_rename(u->p, path, to)) != KH_ERR_EXISTS)
 			break;
 	}
 	if (rc == KH_OK)
@@ -565,7 +566,7 @@ static int undo_move(struct undo *u, const struct kh_rec *r)
 		kh_clearerr();
 		rc = KH_OK;
 	}
-	if (rc == KH_OK && (rc = plat_rename(u->p, to, from)) == KH_OK) {
+	if (rc == KH_OK && (rc = kh_busy_rename(u->p, to, from)) == KH_OK) {
 		kh_log(KH_LOG_INFO, "recover", "moved %s back to %s", to, from);
 		undone(u);
 	}

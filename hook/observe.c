@@ -7,6 +7,7 @@
 #include "keyholder.h"
 #include "khreset.h"
 #include "observe.h"
+#include "regview.h"
 
 static const char *const cnames[] = {
 	"current", "outdated", "carried-over", "post-upgrade", "foreign", "invalid"
@@ -234,12 +235,15 @@ int observe(kh_plat *p, const struct kh_config *c, struct kh_obs *o)
 	o->offline = plat_is_offline(p);
 	if ((rc = observe_system(p, o)) != KH_OK)
 		return rc;
+	rrec_read(p, o->upgraded_from, &o->repair);
 	plat_licence(p, &o->lic, &o->lic_reason);
 	observe_bundle(p, c, o);
 	rc = scan_dir(p, c, c->archive_dir, o, 1, &o->archive, &o->n_archive,
 		      &o->archive_missing);
 	if (rc == KH_OK)
 		rc = scan_dir(p, c, c->install_dir, o, 0, &o->install, &o->n_install, NULL);
+	if (rc == KH_OK)
+		rc = regseen_read(p, c, &o->reg, &o->n_reg);
 	return rc;
 }
 
@@ -260,5 +264,6 @@ void obs_free(struct kh_obs *o)
 	free(o->bundle_msg);
 	free_entries(o->archive, o->n_archive);
 	free_entries(o->install, o->n_install);
+	regseen_free(o->reg, o->n_reg);
 	memset(o, 0, sizeof(*o));
 }

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "digest.h"
 #include "platform.h"
+#include "repairrec.h"
 #include "upgrade.h"
 
 enum kh_class {
@@ -46,6 +47,9 @@ struct kh_obs {
 	int archive_missing;             /* the folder does not exist */
 	struct kh_hive_state hives[2];   /* each hive read, and whether it is dirty */
 	size_t n_hives;
+	struct kh_rrec repair;           /* the repair record (repairrec.h) */
+	struct kh_regseen *reg;          /* each [registry] value in both views (regview.h) */
+	size_t n_reg;
 };
 
 /*
@@ -92,6 +96,7 @@ struct kh_facts {
 	int windows_old;
 	int require_upgrade;
 	int force;
+	int repaired;           /* the repair record names this upgrade */
 };
 
 struct kh_decision {

@@ -1,6 +1,9 @@
 /* platform.c - what the platform boundary's bodies share: freeing what
- * they return (the same in every body, so written once). */
+ * they return, and the registry view a key names (the same in every body,
+ * so written once). */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "platform.h"
 
@@ -48,4 +51,22 @@ void plat_free_source_os(struct kh_source_os *list, size_t n)
 		free(list[i].product);
 	}
 	free(list);
+}
+
+enum kh_regview plat_reg_view_of(const char *key, char *plain, size_t size)
+{
+	static const char pre[] = "hklm32";
+	size_t i;
+
+	for (i = 0; pre[i]; i++)
+		if (key[i] != pre[i] && key[i] != pre[i] - ('a' <= pre[i] ? 'a' - 'A' : 0))
+			break;
+	if (pre[i] || (key[i] != '\\' && key[i] != '/') || !key[++i]) {
+		if ((size_t)snprintf(plain, size, "%s", key) >= size && size)
+			plain[0] = '\0';
+		return KH_VIEW_64;
+	}
+	if ((size_t)snprintf(plain, size, "HKLM\\%s", key + i) >= size && size)
+		plain[0] = '\0';
+	return KH_VIEW_32;
 }

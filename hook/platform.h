@@ -84,8 +84,19 @@ const char *plat_readonly_why(kh_plat *p);
  * key: "HKLM\SOFTWARE\..." or "HKLM\SYSTEM\..." (case-insensitive).
  * Offline: the hives Windows/System32/config/SOFTWARE and SYSTEM, via hivex.
  * Missing or corrupt hive: KH_ERR_HIVE naming the file.
+ *
+ * "HKLM32\SOFTWARE\X" names HKLM\SOFTWARE\X as 32-bit programs see it
+ * (the activation client is one): live KEY_WOW64_32KEY, in the hive
+ * SOFTWARE\WOW6432Node\X; a key outside SOFTWARE is the same in both views.
+ * Every plat_reg_* call below and the undo take it: the view travels in
+ * the key text, so the journal's records keep it.
  */
 enum kh_regtype { KH_REG_SZ = 1, KH_REG_EXPAND_SZ = 2, KH_REG_DWORD = 4 };
+enum kh_regview { KH_VIEW_64, KH_VIEW_32 };
+/* The view a key names, and (in plain, size bytes) the key as both views
+ * spell it: "HKLM32\SOFTWARE\X" -> KH_VIEW_32, "HKLM\SOFTWARE\X"; any
+ * other key -> KH_VIEW_64, itself.  plain is "" when it does not fit. */
+enum kh_regview plat_reg_view_of(const char *key, char *plain, size_t size);
 
 /* String value (REG_SZ / REG_EXPAND_SZ, returned as UTF-8) or DWORD
  * (returned as decimal text).  KH_ERR_NOENT when key or value missing;
@@ -192,6 +203,14 @@ void plat_free_source_os(struct kh_source_os *list, size_t n);
 /* Offline: KH_ERR_UNSUPPORTED (deferred to next boot). */
 int plat_service_stop(kh_plat *p, const char *name, int timeout_s);
 int plat_service_start(kh_plat *p, const char *name, int timeout_s);
+
+/* Runs a program: argv[0] an absolute path (live: %VAR% expanded), no
+ * shell, no console window of its own, waited for up to timeout_s
+ * seconds; still running then: ended (TerminateProcess) and
+ * KH_ERR_TIMEOUT.  KH_OK once it ended, *exit_code its exit code.  Cannot
+ * start: KH_ERR_NOENT (no such file) or KH_ERR_IO, path named.  Offline:
+ * KH_ERR_UNSUPPORTED (deferred to the next boot). */
+int plat_exec(kh_plat *p, char *const argv[], int timeout_s, int *exit_code);
 
 enum kh_licence { KH_LIC_UNKNOWN, KH_LIC_UNLICENSED, KH_LIC_LICENSED,
 		  KH_LIC_GRACE, KH_LIC_NOTIFICATION };
@@ -303,7 +322,6 @@ int plat_codepage(kh_plat *p, struct kh_codepage *cp);
  * REG_MULTI_SZ's strings with '\n' between, REG_QWORD in decimal, binary
  * as hex).  plat_reg_names lists a key's value names (offline:
  * KH_ERR_UNSUPPORTED - hivex is read by name only). */
-enum kh_regview { KH_VIEW_64, KH_VIEW_32 };
 int plat_reg_get_view(kh_plat *p, const char *key, const char *name, enum kh_regview view,
 		      char **out);
 int plat_reg_names(kh_plat *p, const char *key, enum kh_regview view, char ***names,

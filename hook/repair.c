@@ -5,10 +5,12 @@
  * is every old value, read and journalled exactly.  A restore is journalled
  * like a run. */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "budget.h"
 #include "khreset.h"
 #include "repair.h"
 #include "state.h"
@@ -22,15 +24,13 @@ struct run {
 	int have_backup;
 	int journal_open;
 	int archive_journalled;    /* the open journal holds archive or install moves */
+	int clip_down;             /* ClipSVC stopped by this run, not started again */
+	int committed;             /* past the point nothing rolls back from */
+	int whole_wait;            /* --wait given: the wait step may use all that is left */
+	const struct kh_bundle_file *root;   /* what verify waits for */
 };
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
+#define now_ms kh_mono_ms
 
 static struct kh_stepres *step_begin(struct kh_result *r, const char *name)
 {
@@ -208,38 +208,66 @@ static int do_stage(struct run *x, struct kh_stepres *s)
 	return rc;
 }
 
-static int do_restart(struct run *x, struct kh_stepres *s)
+/* Live, ClipSVC is stopped before its archive is moved: it holds the
+ * files, and a running one may write to the folder while it empties. */
+static int do_stop(struct run *x, struct kh_stepres *s)
 {
 	const char *svc = x->c->clipsvc_service;
-	int rc = plat_service_stop(x->p, svc, x->c->clipsvc_timeout);
+	int rc = kh_busy_service(x->p, svc, 0, x->c->clipsvc_timeout);
 
+	x->clip_down = rc == KH_OK;
 	if (rc == KH_OK)
-		rc = plat_service_start(x->p, svc, x->c->clipsvc_timeout);
-	if (rc == KH_OK)
-		snprintf(s->detail, sizeof(s->detail), "%s stopped and started", svc);
+		snprintf(s->detail, sizeof(s->detail), "%s stopped", svc);
 	return rc;
 }
 
-/* Every bundle file name archived (with a good digest where listed). */
-static int archive_ready(struct run *x, int *ready)
+static int do_restart(struct run *x, struct kh_stepres *s)
+{
+	const char *svc = x->c->clipsvc_service;
+	int stopped = x->clip_down, rc = KH_OK;
+
+	if (!stopped && (rc = kh_busy_service(x->p, svc, 0, x->c->clipsvc_timeout)) == KH_OK)
+		x->clip_down = 1;
+	if (rc == KH_OK && (rc = kh_busy_service(x->p, svc, 1, x->c->clipsvc_timeout)) == KH_OK)
+		x->clip_down = 0;
+	if (rc == KH_OK)
+		snprintf(s->detail, sizeof(s->detail), "%s %s", svc,
+			 stopped ? "started" : "stopped and started");
+	return rc;
+}
+
+/* The root keyholder archived (with a good digest where [archive] lists
+ * some); *have counts the bundle files archived, missing names them. */
+static int archive_ready(struct run *x, int *ready, int *bad_digest, size_t *have,
+			 char *missing, size_t msize)
 {
 	const struct kh_bundle *b = x->o->bundle;
 	int rc = KH_OK;
 
-	*ready = 1;
-	for (size_t i = 0; rc == KH_OK && *ready && i < b->n; i++) {
-		char *path = kh_asprintf("%s\\%s", x->c->archive_dir, b->files[i].name);
+	*ready = *bad_digest = 0;
+	*have = 0;
+	missing[0] = '\0';
+	for (size_t i = 0; rc == KH_OK && i < b->n; i++) {
+		const struct kh_bundle_file *f = &b->files[i];
+		char *path = kh_asprintf("%s\\%s", x->c->archive_dir, f->name);
 		unsigned char *buf = NULL;
 		char sha[KH_SHA256_HEX];
-		size_t len;
+		size_t len, used = strlen(missing);
+		int good = 0;
 
 		rc = path ? plat_read(x->p, path, x->c->max_file_size, &buf, &len) : KH_ERR_NOMEM;
-		if (rc == KH_ERR_NOENT) {
-			*ready = 0;
-			rc = KH_OK;
-		} else if (rc == KH_OK) {
+		if (rc == KH_OK) {
 			kh_sha256_buf(buf, len, sha);
-			*ready = b->files[i].n_good == 0 || bundle_good_archived(&b->files[i], sha);
+			good = f->n_good == 0 || bundle_good_archived(f, sha);
+			(*have)++;
+		} else if (rc == KH_ERR_NOENT || rc == KH_ERR_INUSE) {
+			kh_clearerr();     /* not there, or still being written: not yet */
+			rc = KH_OK;
+			snprintf(missing + used, msize - used, "%s%s", used ? ", " : "", f->name);
+		}
+		if (f == x->root) {
+			*ready = good;
+			*bad_digest = buf && !good;
 		}
 		free(buf);
 		free(path);
@@ -247,23 +275,31 @@ static int archive_ready(struct run *x, int *ready)
 	return rc;
 }
 
+/* Waits, for up to clipsvc.timeout within the budget, for ClipSVC to
+ * archive the root keyholder; the other bundle files are noted. */
 static int do_verify(struct run *x, struct kh_stepres *s)
 {
-	long deadline = now_ms() + x->c->clipsvc_timeout * 1000L;
-	int ready = 0, rc;
+	long wait = kh_budget_s(x->c->clipsvc_timeout) * 1000L, t0 = now_ms();
+	long left = kh_budget_left_ms(), deadline = t0 + (left < wait ? left : wait);
+	int ready = 0, bad = 0, rc;
+	char missing[256];
+	size_t have = 0;
 
-	while ((rc = archive_ready(x, &ready)) == KH_OK && !ready && now_ms() < deadline) {
-		struct timespec ts = { 0, 500 * 1000000L };
-		nanosleep(&ts, NULL);
-	}
+	while ((rc = archive_ready(x, &ready, &bad, &have, missing, sizeof(missing))) == KH_OK &&
+	       !ready && now_ms() < deadline)
+		kh_sleep_ms(deadline - now_ms() < 500 ? deadline - now_ms() : 500);
 	if (rc == KH_OK && !ready) {
-		kh_seterr("%s did not archive the official keyholders within %d s",
-			  x->c->clipsvc_service, x->c->clipsvc_timeout);
+		kh_seterr("%s has not archived the root keyholder %s%s within %ld s "
+			  "(%zu of %zu bundle file(s) archived)", x->c->clipsvc_service,
+			  x->root->name, bad ? " with a digest the bundle lists as good" : "",
+			  (now_ms() - t0 + 999) / 1000, have, x->o->bundle->n);
 		rc = KH_ERR_TIMEOUT;
 	}
 	if (rc == KH_OK)
-		snprintf(s->detail, sizeof(s->detail), "archive regenerated by %s",
-			 x->c->clipsvc_service);
+		snprintf(s->detail, sizeof(s->detail), "%s archived the root keyholder %s; "
+			 "%zu of %zu bundle file(s) archived%s%s%s", x->c->clipsvc_service,
+			 x->root->name, have, x->o->bundle->n, missing[0] ? " (not yet: " : "",
+			 missing, missing[0] ? ")" : "");
 	return rc;
 }
 
@@ -443,22 +479,91 @@ static int do_registry(struct run *x, struct kh_stepres *s)
 	return rc;
 }
 
-static int do_trigger(struct run *x, struct kh_stepres *s)
+/* activation.command split into words: spaces separate, "..." quotes
+ * (a Windows path with spaces).  *argv malloc'd, its words in buf. */
+static int split_command(const char *cmd, char **buf, char ***argv)
 {
-	const char *svc = x->c->activation_service;
-	int rc = KH_OK;
+	size_t n = 0, cap = strlen(cmd) / 2 + 2;
+	char *o, **v;
 
-	if (svc && (rc = plat_service_stop(x->p, svc, x->c->activation_timeout)) == KH_OK)
-		rc = plat_service_start(x->p, svc, x->c->activation_timeout);
+	*buf = o = kh_strdup(cmd);
+	*argv = v = calloc(cap, sizeof(*v));
+	if (!o || !v)
+		return KH_ERR_NOMEM;
+	for (const char *c = cmd; *c;) {
+		int q = 0;
+
+		while (*c == ' ' || *c == '\t')
+			c++;
+		if (!*c)
+			break;
+		v[n++] = o;
+		for (; *c && (q || (*c != ' ' && *c != '\t')); c++)
+			if (*c == '"')
+				q = !q;
+			else
+				*o++ = *c;
+		*o++ = '\0';
+	}
+	v[n] = NULL;
+	return n ? KH_OK : KH_ERR_CONFIG;
+}
+
+static int run_command(struct run *x, char *out, size_t size)
+{
+	int t = kh_budget_s(x->c->activation_timeout), code = -1, rc;
+	char *buf = NULL, **argv = NULL;
+
+	rc = split_command(x->c->activation_command, &buf, &argv);
+	if (rc == KH_OK) {
+		kh_clearerr();
+		rc = plat_exec(x->p, argv, t, &code);
+	}
 	if (rc == KH_OK)
-		snprintf(s->detail, sizeof(s->detail), "%s%s", svc ? svc : "no service",
-			 svc ? " restarted" : " configured");
+		kh_log(code ? KH_LOG_WARN : KH_LOG_INFO, "trigger", "%s exited %d", argv[0], code);
+	if (rc == KH_OK && code) {
+		kh_seterr("activation command %s exited %d", argv[0], code);
+		rc = KH_ERR_SERVICE;
+	} else if (rc == KH_ERR_TIMEOUT) {
+		kh_seterr("activation command %s still ran after %d s: ended", argv[0], t);
+	} else if (rc != KH_OK && !kh_lasterr()[0]) {
+		kh_seterr("activation command %s: %s", argv && argv[0] ? argv[0] : "", kh_errstr(rc));
+	}
+	snprintf(out, size, rc == KH_OK ? "%s exited 0" : "%s", rc == KH_OK ? argv[0] : kh_lasterr());
+	free(argv);
+	free(buf);
 	return rc;
 }
 
-static int do_wait(struct run *x, struct kh_stepres *s, int wait_s)
+/* The activation service restarted, then activation.command run: both
+ * are tried; the first that fails is the step's error. */
+static int do_trigger(struct run *x, struct kh_stepres *s)
 {
-	long deadline = now_ms() + wait_s * 1000L;
+	const char *svc = x->c->activation_service;
+	char sd[200] = "no service", cd[300] = "no command";
+	int rc = KH_OK, rc2 = KH_OK;
+
+	if (svc) {
+		if ((rc = kh_busy_service(x->p, svc, 0, x->c->activation_timeout)) == KH_OK)
+			rc = kh_busy_service(x->p, svc, 1, x->c->activation_timeout);
+		snprintf(sd, sizeof(sd), rc == KH_OK ? "%s restarted" : "%s", rc == KH_OK ? svc
+			 : kh_lasterr()[0] ? kh_lasterr() : kh_errstr(rc));
+	}
+	if (x->c->activation_command)
+		rc2 = run_command(x, cd, sizeof(cd));
+	snprintf(s->detail, sizeof(s->detail), "%s; %s", sd, cd);
+	if (rc == KH_OK)
+		rc = rc2;
+	if (rc != KH_OK)
+		kh_seterr("%s", s->detail);
+	return rc;
+}
+
+static int do_wait(struct run *x, struct kh_stepres *s)
+{
+	long left = kh_budget_left_ms(), t0 = now_ms();
+	long wait = x->whole_wait ? left : kh_budget_s(x->c->activation_timeout) * 1000L;
+	long deadline = t0 + (wait < left ? wait : left);
 	enum kh_licence st = KH_LIC_UNKNOWN;
 	uint32_t why = 0;
 	int rc;
@@ -467,21 +572,29 @@ static int do_wait(struct run *x, struct kh_stepres *s, int wait_s)
 		if ((rc = plat_licence(x->p, &st, &why)) != KH_OK || st == KH_LIC_LICENSED ||
 		    now_ms() >= deadline)
 			break;
-		long left = deadline - now_ms(), step = x->c->activation_interval * 1000L;
-		struct timespec ts;
+		long rest = deadline - now_ms(), step = x->c->activation_interval * 1000L;
 
-		step = step < left ? step : left;
-		ts.tv_sec = step / 1000;
-		ts.tv_nsec = (step % 1000) * 1000000L;
-		nanosleep(&ts, NULL);
+		kh_sleep_ms(step < rest ? step : rest);
 	}
 	if (rc == KH_OK && st != KH_LIC_LICENSED) {
-		kh_seterr("not licensed after %d s (hrReason 0x%08x)", wait_s, why);
+		kh_seterr("not licensed after %ld s (hrReason 0x%08x)", (now_ms() - t0 + 500) / 1000,
+			  why);
 		rc = KH_ERR_TIMEOUT;
 	}
 	if (rc == KH_OK)
 		snprintf(s->detail, sizeof(s->detail), "licensed");
 	return rc;
+}
+
+/* After the budget, what puts the system back gets a few seconds more. */
+static int grace_s(int configured_s)
+{
+	long left = kh_budget_left_ms();
+
+	if (left == LONG_MAX)
+		return configured_s;
+	left = (left + 999) / 1000 + KH_BUDGET_GRACE_S - 2;
+	return left < configured_s ? (int)left : configured_s;
 }
 
 /* Undo through the journal, then put ClipSVC back on its feet (live, when
@@ -495,18 +608,38 @@ static void rollback(struct run *x)
 	journal_rollback(x->p);        /* a full disk may refuse it: not needed */
 	rc = journal_recover(x->p, x->c, &rec);
 	x->journal_open = 0;
-	if (rc == KH_OK && x->archive_journalled && !plat_is_offline(x->p))
-		rc = plat_service_start(x->p, x->c->clipsvc_service, x->c->clipsvc_timeout);
+	if (rc == KH_OK && x->archive_journalled && !plat_is_offline(x->p)) {
+		rc = plat_service_start(x->p, x->c->clipsvc_service, grace_s(x->c->clipsvc_timeout));
+		x->clip_down = 0;      /* tried: not again */
+	}
 	if (rc == KH_OK)
 		snprintf(s->detail, sizeof(s->detail), "%d action(s) undone; %s as before",
-			 rec.undone, x->archive_journalled ? "archive" : "registry");
+			 rec.undone, x->archive_journalled ? "archive" : "registry values");
 	step_end(s, rc);
 }
+
 
 static void finish(struct kh_result *r, enum kh_outcome outcome, int code)
 {
 	r->outcome = outcome;
 	r->exit_code = code;
+}
+
+/* [clipsvc] root_keyholder among the bundle's files, else its first. */
+static const struct kh_bundle_file *root_of(struct run *x)
+{
+	const struct kh_bundle *b = x->o->bundle;
+	const char *want = x->c->root_keyholder;
+
+	for (size_t i = 0; i < b->n; i++)
+		if (!want || !kh_strcasecmp(want, b->files[i].name))
+			return &b->files[i];
+	if (want)
+		kh_seterr("%s: [clipsvc] root_keyholder = %s is not a file of the bundle; "
+			  "nothing changed", x->c->path ? x->c->path : "configuration", want);
+	else
+		kh_seterr("the bundle holds no keyholder file; nothing changed");
+	return NULL;
 }
 
 /* What the run would move, checked before anything changes. */
@@ -518,6 +651,8 @@ static int precheck(struct run *x, unsigned plan, struct kh_stepres **s)
 		rc = case_twins(x->o->archive, x->o->n_archive, x->c->archive_dir, NULL);
 	if (rc == KH_OK && (plan & KH_ST_STAGE) && x->o->bundle)
 		rc = case_twins(x->o->install, x->o->n_install, x->c->install_dir, x->o->bundle);
+	if (rc == KH_OK && (plan & KH_ST_VERIFY) && x->o->bundle && !(x->root = root_of(x)))
+		rc = KH_ERR_CONFIG;
 	if (rc != KH_OK) {
 		*s = step_begin(x->r, "check");
 		step_end(*s, rc);
@@ -525,16 +660,65 @@ static int precheck(struct run *x, unsigned plan, struct kh_stepres **s)
 	return rc;
 }
 
+static int not_yet(int rc) { return rc == KH_ERR_INUSE || rc == KH_ERR_TIMEOUT; }
+
+static int run_step(struct run *x, unsigned bit, struct kh_stepres *s)
+{
+	switch (bit) {
+	case KH_ST_BACKUP: return do_backup(x, s);
+	case KH_ST_STAGE: return do_stage(x, s);
+	case KH_ST_RESTART: return do_restart(x, s);
+	case KH_ST_VERIFY: return do_verify(x, s);
+	case KH_ST_REGISTRY: return do_registry(x, s);
+	case KH_ST_TRIGGER: return do_trigger(x, s);
+	case KH_ST_WAIT: return do_wait(x, s);
+	}
+	return KH_OK;
+}
+
+/* The outcome: a failure before the commit point was rolled back (failed,
+ * or pending when it was only "not yet"); after it, pending. */
+static void outcome(struct run *x, int rc, int offline, int no_activate)
+{
+	struct kh_result *r = x->r;
+
+	if (rc != KH_OK && x->journal_open) {
+		int archive = x->archive_journalled;
+
+		rollback(x);
+		if (archive && (offline || !not_yet(rc)))
+			finish(r, KH_OUT_FAILED, KH_EXIT_FAILED);
+		else
+			finish(r, KH_OUT_PENDING, KH_EXIT_PENDING);
+	} else if (rc != KH_OK && !x->committed && !not_yet(rc)) {
+		finish(r, KH_OUT_FAILED, KH_EXIT_FAILED);
+	} else if (rc != KH_OK || offline || no_activate) {
+		finish(r, KH_OUT_PENDING, KH_EXIT_PENDING);
+	} else {
+		finish(r, KH_OUT_REPAIRED, KH_EXIT_OK);
+	}
+	/* a ClipSVC this run stopped is not left stopped */
+	if (x->clip_down) {
+		struct kh_stepres *s = step_begin(r, "start-clipsvc");
+
+		kh_clearerr();
+		if (step_end(s, plat_service_start(x->p, x->c->clipsvc_service,
+						   grace_s(x->c->clipsvc_timeout))) == KH_OK)
+			snprintf(s->detail, sizeof(s->detail), "%s started again",
+				 x->c->clipsvc_service);
+	}
+}
+
 void repair_run(kh_plat *p, const struct kh_config *c, const struct kh_obs *o,
 		const struct kh_decision *d, const struct kh_runopts *opt,
 		struct kh_result *r)
 {
-	struct run x = { .p = p, .c = c, .o = o, .r = r };
-	int wait_s = opt->wait_s >= 0 ? opt->wait_s : c->activation_timeout;
+	struct run x = { .p = p, .c = c, .o = o, .r = r, .whole_wait = opt->wait_s >= 0 };
 	int offline = plat_is_offline(p);
-	/* the last step a failure rolls back: verify live, registry offline */
+	/* the last step a failure rolls back: ClipSVC started again live,
+	 * the registry offline */
 	unsigned undoable = offline ? KH_ST_BACKUP | KH_ST_STAGE | KH_ST_REGISTRY
-				    : KH_ST_BACKUP | KH_ST_STAGE | KH_ST_RESTART | KH_ST_VERIFY;
+				    : KH_ST_BACKUP | KH_ST_STAGE | KH_ST_RESTART;
 	unsigned last = 0;
 	struct kh_stepres *s;
 	int rc;
@@ -548,6 +732,7 @@ void repair_run(kh_plat *p, const struct kh_config *c, const struct kh_obs *o,
 		{ KH_ST_WAIT, "wait" },
 	};
 
+	kh_budget_set(opt->deadline_ms);
 	if ((rc = precheck(&x, d->plan, &s)) != KH_OK) {
 		finish(r, KH_OUT_FAILED, kh_exitcode(rc));
 		return;
@@ -555,6 +740,12 @@ void repair_run(kh_plat *p, const struct kh_config *c, const struct kh_obs *o,
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
 		if (d->plan & undoable & order[i].bit)
 			last = order[i].bit;
+	if (!offline && (d->plan & KH_ST_BACKUP) && (d->plan & KH_ST_RESTART)) {
+		s = step_begin(r, "stop-clipsvc");
+		kh_clearerr();
+		if (step_end(s, rc = do_stop(&x, s)) == KH_OK)
+			kh_test_stop("stop-clipsvc");
+	}
 	for (size_t i = 0; rc == KH_OK && i < sizeof(order) / sizeof(order[0]); i++) {
 		unsigned bit = order[i].bit;
 
@@ -564,47 +755,53 @@ void repair_run(kh_plat *p, const struct kh_config *c, const struct kh_obs *o,
 			continue;
 		s = step_begin(r, step_name(bit));
 		kh_clearerr();
-		switch (bit) {
-		case KH_ST_BACKUP: rc = do_backup(&x, s); break;
-		case KH_ST_STAGE: rc = do_stage(&x, s); break;
-		case KH_ST_RESTART: rc = do_restart(&x, s); break;
-		case KH_ST_VERIFY: rc = do_verify(&x, s); break;
-		case KH_ST_REGISTRY: rc = do_registry(&x, s); break;
-		case KH_ST_TRIGGER: rc = do_trigger(&x, s); break;
-		case KH_ST_WAIT: rc = do_wait(&x, s, wait_s); break;
-		}
+		rc = run_step(&x, bit, s);
 		step_end(s, rc);
 		if (rc == KH_OK)
 			kh_test_stop(order[i].stop);
 		/* past the last undoable step the change is confirmed: from here
 		 * on nothing rolls back, and the journal is committed (live, the
 		 * registry step has a journal of its own) */
+		if (rc == KH_OK && bit == last)
+			x.committed = 1;
 		if (rc == KH_OK && x.journal_open &&
 		    (bit == last || (!offline && bit == KH_ST_REGISTRY))) {
 			kh_test_stop("journal-end");
 			if ((rc = journal_commit(p)) == KH_OK) {
 				x.journal_open = 0;
-				if (x.archive_journalled && x.have_backup)
+				if (x.archive_journalled && (d->plan & KH_ST_BACKUP) && x.have_backup)
 					r->archive_repaired = 1;
 				x.archive_journalled = 0;
 			}
 		}
 	}
-	if (rc != KH_OK && x.journal_open) {
-		rollback(&x);
-		finish(r, KH_OUT_FAILED, KH_EXIT_FAILED);
-	} else if (rc == KH_ERR_TIMEOUT || (rc == KH_OK && offline)) {
-		finish(r, KH_OUT_PENDING, KH_EXIT_PENDING);
-	} else if (rc != KH_OK) {
-		finish(r, KH_OUT_FAILED, KH_EXIT_FAILED);
-	} else if (opt->no_activate) {
-		finish(r, KH_OUT_PENDING, KH_EXIT_PENDING);
-	} else {
-		finish(r, KH_OUT_REPAIRED, KH_EXIT_OK);
-	}
+	outcome(&x, rc, offline, opt->no_activate);
 	if (x.have_backup && r->exit_code != KH_EXIT_FAILED)
 		backup_prune(p, c->keep_backups, x.b.id);
 	backup_free(&x.b);
+}
+
+void repair_summary(const struct kh_result *r, char *out, size_t size)
+{
+	const struct kh_stepres *bad = NULL, *rb = NULL;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < r->n_steps; i++) {
+		if (!strcmp(r->steps[i].step, "rollback"))
+			rb = &r->steps[i];
+		else if (!bad && !r->steps[i].ok && strcmp(r->steps[i].step, "task"))
+			bad = &r->steps[i];
+	}
+	if (!bad && !rb)
+		return;
+	snprintf(out, size, "%s%s%s; %s%s", bad ? bad->step : "", bad ? " not done: " : "",
+		 bad ? bad->detail : "",
+		 rb && rb->ok ? "rolled back: " : rb ? "rollback FAILED: " :
+		 r->archive_repaired ? "nothing rolled back: the archive repair stands, the "
+				       "backup is kept for restore" : "nothing rolled back",
+		 rb ? rb->detail : "");
+	if (rb && !bad)
+		memmove(out, out + 2, strlen(out + 2) + 1);
 }
 
 /* ---- restore ---- */

@@ -10,16 +10,25 @@
 struct kh_runopts {
 	int force;
 	int no_activate;
-	int wait_s;        /* -1: activation.timeout */
+	int wait_s;        /* --wait: the whole run's budget; -1: none given */
+	long deadline_ms;  /* kh_mono_ms() time the run ends by (the budget,
+			    * config_budget_s from the process start); 0: none */
 	int from_task;
 	int no_registry;   /* --no-registry: the registry step is left out */
 };
 
-/* Runs d->plan; fills r (outcome, exit code, steps, backup ID).  A failure
- * in backup, stage, restart or verify is rolled back before returning. */
+/* Runs d->plan within opt->deadline_ms; fills r (outcome, exit code,
+ * steps, backup ID).  Live: ClipSVC is stopped before the backup; a
+ * failure before it has started again cleanly is rolled back (failed, or
+ * pending when it was only busy or out of time); from then on nothing
+ * rolls back and a failure is pending (SPEC section 3). */
 void repair_run(kh_plat *p, const struct kh_config *c, const struct kh_obs *o,
 		const struct kh_decision *d, const struct kh_runopts *opt,
 		struct kh_result *r);
+
+/* One line for people and the event log: the step that did not succeed and
+ * why, and whether anything was rolled back ("" when every step did). */
+void repair_summary(const struct kh_result *r, char *out, size_t size);
 
 /* Puts the archive entries of backup `id` back, after checking every digest
  * and backing up what is there now.  Returns a kh_err. */

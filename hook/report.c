@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 #include "khreset.h"
+#include "regview.h"
 #include "report.h"
 
 static const char *const licnames[] = {
@@ -126,6 +127,20 @@ static json_t *jsystem(const struct kh_obs *o)
 			 "hives", jhives(o));
 }
 
+/* The repair record (repairrec.h), null when there is none; current: it
+ * names the upgrade the system came from, so run repairs no more. */
+static json_t *jrepair(const struct kh_obs *o)
+{
+	const struct kh_rrec *k = &o->repair;
+
+	if (k->from == KH_RREC_ABSENT)
+		return json_null();
+	return json_pack("{s:o, s:o, s:s, s:s, s:b}", "upgrade", jtext(k->upgrade),
+			 "time", jtime(k->time), "backup_id", k->backup_id,
+			 "source", rrec_from_name(k->from), "current",
+			 rrec_matches(k, o->upgraded_from));
+}
+
 static json_t *jbundle(const struct kh_obs *o)
 {
 	json_t *files = json_array();
@@ -223,6 +238,8 @@ char *report_json(const struct kh_obs *o, const struct kh_decision *d,
 		"result", jresult(r));
 	if (!doc)
 		return NULL;
+	json_object_set_new(doc, "repair", jrepair(o));
+	json_object_set_new(doc, "registry", regseen_json(o->reg, o->n_reg));
 	s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(doc);
 	return s;
@@ -282,6 +299,24 @@ static void human_system(FILE *out, const struct kh_obs *o)
 			o->bundle->n, o->bundle->is_signed ? "signature verified" : "unsigned");
 	else
 		fprintf(out, "bundle:    UNAVAILABLE: %s\n", o->bundle_msg ? ESC(o->bundle_msg) : "?");
+	regseen_human(out, o->reg, o->n_reg);
+}
+
+/* The repair record in one line, when there is one. */
+static void human_repair(FILE *out, const struct kh_obs *o)
+{
+	const struct kh_rrec *k = &o->repair;
+	char when[32];
+
+	if (k->from == KH_RREC_ABSENT)
+		return;
+	kh_fmt_time(k->time, when);
+	if (rrec_matches(k, o->upgraded_from))
+		fprintf(out, "repair:    done for this upgrade at %s (backup %s): runs only stage, "
+			"trigger and wait\n", when, k->backup_id);
+	else
+		fprintf(out, "repair:    done at %s for another upgrade (%s, backup %s): this one "
+			"is not repaired yet\n", when, ESC(k->upgrade), k->backup_id);
 }
 
 void report_human(FILE *out, const struct kh_obs *o, const struct kh_decision *d,
@@ -298,6 +333,7 @@ void report_human(FILE *out, const struct kh_obs *o, const struct kh_decision *d
 	if (r->recovery.found)
 		fprintf(out, "recovered: %s\n", ESC(r->recovery.detail));
 	human_system(out, o);
+	human_repair(out, o);
 	fprintf(out, "archive:   %zu entr%s%s%s\n", o->n_archive, o->n_archive == 1 ? "y" : "ies",
 		o->archive_missing ? " (folder missing)" : "", r->n_steps ? " as found" : "");
 	for (size_t i = 0; i < o->n_archive; i++)

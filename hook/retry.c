@@ -114,7 +114,7 @@ void retry_finish(kh_plat *p, const struct kh_config *c, const struct kh_task *t
 		  const struct kh_decision *d, int from_task, long attempts,
 		  struct kh_result *r)
 {
-	char *text;
+	char *text, why[600];
 
 	if (plat_is_offline(p))
 		return;
@@ -123,9 +123,10 @@ void retry_finish(kh_plat *p, const struct kh_config *c, const struct kh_task *t
 	 * healthy or repaired system starts again from 0 */
 	write_status(p, r, r->outcome == KH_OUT_PENDING || r->outcome == KH_OUT_FAILED
 			   ? attempts : 0);
-	text = kh_asprintf("khreset %s: %s (verdict %s: %s)%s%s", KH_VERSION, outcome_name(r->outcome),
-			   verdict_name(d->verdict), d->why,
-			   r->backup_id[0] ? "; backup " : "", r->backup_id);
+	repair_summary(r, why, sizeof(why));
+	text = kh_asprintf("khreset %s: %s (verdict %s: %s)%s%s%s%s", KH_VERSION,
+			   outcome_name(r->outcome), verdict_name(d->verdict), d->why,
+			   why[0] ? "; " : "", why, r->backup_id[0] ? "; backup " : "", r->backup_id);
 	if (!text || plat_event(p, event_id(r->outcome), text) != KH_OK)
 		kh_log(KH_LOG_WARN, "report", "event not written: %s", kh_lasterr());
 	free(text);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "khreset.h"
+#include "budget.h"
 #include "state.h"
 
 #define MANIFEST_FORMAT "1"
@@ -556,7 +557,7 @@ int backup_move_dir(kh_plat *p, struct kh_backup *b, const char *part,
 		rc = from && to ? journal_move(p, f->name, dir, pdir, f->type, f->size,
 					       f->sha256) : KH_ERR_NOMEM;
 		if (rc == KH_OK)
-			rc = plat_rename(p, from, to);
+			rc = kh_busy_rename(p, from, to);
 		if (rc == KH_OK) {
 			kh_log(KH_LOG_INFO, "backup", "moved %s to backup %s", from, b->id);
 			kh_test_stop("backup-move");

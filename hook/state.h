@@ -103,7 +103,7 @@ int state_digest(kh_plat *p, const char *path, size_t max, char sha[KH_SHA256_HE
  * A run (or restore, or the live registry step) opens it with
  * journal_begin, writes a record before each change, and closes it with
  * journal_commit: from then on nothing of it is undone. */
-int journal_begin(kh_plat *p, const char *kind);    /* "run", "restore", "registry" */
+int journal_begin(kh_plat *p, const char *kind);    /* "run", "restore", "registry", "record" */
 /* A backup the run made (role "own") or restores from ("source"). */
 int journal_backup(kh_plat *p, const char *id, const char *role);
 int journal_move(kh_plat *p, const char *name, const char *from, const char *to,

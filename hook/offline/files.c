@@ -44,6 +44,7 @@ static int err_of(int e)
 	case ELOOP: case ENOTDIR: return KH_ERR_UNSAFE;
 	case EROFS: case EACCES: case EPERM: return KH_ERR_PERM;
 	case ENOMEM: return KH_ERR_NOMEM;
+	case EBUSY: case ETXTBSY: return KH_ERR_INUSE;   /* not yet: the core retries */
 	default: return KH_ERR_IO;
 	}
 }
@@ -53,6 +54,8 @@ int off_fail(int e, const char *what, const char *path)
 	if (e == ELOOP || e == ENOTDIR)
 		kh_seterr("%s %s: refused: a symlink or non-folder is on the way (%s)",
 			  what, path, strerror(e));
+	else if (e == EBUSY || e == ETXTBSY)
+		kh_seterr("%s %s: in use (%s)", what, path, strerror(e));
 	else
 		kh_seterr("%s %s: %s", what, path, strerror(e));
 	return err_of(e);

@@ -90,30 +90,45 @@ static int names_ok(const char *key, const char *name)
 	return KH_ERR_CONFIG;
 }
 
-/* "HKLM\SYSTEM\a\b" -> HIVE_SYSTEM, "a\b". */
-static int reg_split(const char *key, int *idx, const char **sub)
+/* "HKLM\SYSTEM\a\b" -> HIVE_SYSTEM, "a\b".  The 32-bit view's
+ * "HKLM32\SOFTWARE\a" is "WOW6432Node\a" of SOFTWARE (kept in buf, KEY_BUF
+ * bytes), as Windows stores it; a key outside SOFTWARE, or one already
+ * below WOW6432Node, is the same in both views. */
+#define KEY_BUF 1100
+static int reg_split(const char *key, int *idx, const char **sub, char *buf)
 {
 	static const char *const roots[] = { "HKLM\\", "HKEY_LOCAL_MACHINE\\" };
+	int wow = plat_reg_view_of(key, buf, KEY_BUF) == KH_VIEW_32;
+	const char *k = buf;
 
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; k[0] && i < 2; i++) {
 		size_t rl = strlen(roots[i]);
 
-		if (strncasecmp(key, roots[i], rl) != 0)
+		if (strncasecmp(k, roots[i], rl) != 0)
 			continue;
 		for (int h = 0; h < NHIVES; h++) {
 			size_t hl = strlen(hive_file[h]);
-			const char *s = key + rl;
+			const char *s = k + rl;
 
-			if (strncasecmp(s, hive_file[h], hl) == 0 &&
-			    (s[hl] == '\0' || s[hl] == '\\')) {
-				*idx = h;
-				*sub = s[hl] ? s + hl + 1 : s + hl;
-				return KH_OK;
+			if (strncasecmp(s, hive_file[h], hl) != 0 || (s[hl] != '\0' && s[hl] != '\\'))
+				continue;
+			*idx = h;
+			*sub = s[hl] ? s + hl + 1 : s + hl;
+			if (wow && h == HIVE_SOFTWARE &&
+			    (strncasecmp(*sub, "WOW6432Node", 11) || ((*sub)[11] && (*sub)[11] != '\\'))) {
+				char rest[KEY_BUF];
+
+				snprintf(rest, sizeof(rest), "%s", *sub);
+				if ((size_t)snprintf(buf, KEY_BUF, "WOW6432Node%s%s", *rest ? "\\" : "",
+						     rest) >= KEY_BUF)
+					break;
+				*sub = buf;
 			}
+			return KH_OK;
 		}
 	}
-	kh_seterr("registry key %s: only HKLM\\SYSTEM and HKLM\\SOFTWARE are "
-		  "supported", key);
+	kh_seterr("registry key %s: only HKLM\\SYSTEM and HKLM\\SOFTWARE (HKLM32\\SOFTWARE: "
+		  "its 32-bit view) are supported", key);
 	return KH_ERR_USAGE;
 }
 
@@ -317,10 +332,11 @@ int plat_reg_get(kh_plat *p, const char *key, const char *name, char **out)
 	struct hive hv;
 	hive_node_h node;
 	const char *sub;
+	char kb[KEY_BUF];
 	int idx, r;
 
 	*out = NULL;
-	if ((r = reg_split(key, &idx, &sub)) != KH_OK || (r = names_ok(key, name)) != KH_OK)
+	if ((r = reg_split(key, &idx, &sub, kb)) != KH_OK || (r = names_ok(key, name)) != KH_OK)
 		return r;
 	if ((r = hive_open(p, idx, 0, &hv)) != KH_OK)
 		return r;
@@ -487,10 +503,11 @@ out:
 static int apply(struct hive *hv, const struct kh_regval *v)
 {
 	const char *sub;
+	char kb[KEY_BUF];
 	hive_node_h node;
 	int idx, r;
 
-	if ((r = reg_split(v->key, &idx, &sub)) != KH_OK)
+	if ((r = reg_split(v->key, &idx, &sub, kb)) != KH_OK)
 		return r;
 	if (!v->data) {
 		r = key_find(hv, v->key, sub, 0, &node);
@@ -510,9 +527,10 @@ static int apply_raw(struct hive *hv, const struct kh_regraw *o)
 	hive_set_value sv;
 	hive_node_h node;
 	const char *sub;
+	char kb[KEY_BUF];
 	int idx, r;
 
-	if ((r = reg_split(o->key, &idx, &sub)) != KH_OK)
+	if ((r = reg_split(o->key, &idx, &sub, kb)) != KH_OK)
 		return r;
 	if (o->name && o->present) {
 		if ((r = key_find(hv, o->key, sub, 1, &node)) != KH_OK)
@@ -573,9 +591,10 @@ static const char *change_key(const struct change *c, size_t i)
 static int hive_of_key(const char *key)
 {
 	const char *sub;
+	char kb[KEY_BUF];
 	int idx;
 
-	return key && reg_split(key, &idx, &sub) == KH_OK ? idx : -1;
+	return key && reg_split(key, &idx, &sub, kb) == KH_OK ? idx : -1;
 }
 
 /* One hive: opened for writing, the changes that name it applied in order
@@ -609,13 +628,14 @@ static int reg_validate(const struct kh_regval *vals, size_t n)
 {
 	struct encoded e;
 	const char *sub;
+	char kb[KEY_BUF];
 	int idx, r;
 
 	for (size_t i = 0; i < n; i++) {
 		if ((r = encode(&vals[i], &e)) != KH_OK)
 			return r;
 		free(e.data);
-		if ((r = reg_split(vals[i].key, &idx, &sub)) != KH_OK ||
+		if ((r = reg_split(vals[i].key, &idx, &sub, kb)) != KH_OK ||
 		    (r = names_ok(vals[i].key, vals[i].name)) != KH_OK)
 			return r;
 	}
@@ -681,11 +701,12 @@ int plat_reg_read(kh_plat *p, const char *key, const char *name, struct kh_regra
 	hive_node_h node;
 	hive_value_h v;
 	const char *sub;
+	char kb[KEY_BUF];
 	hive_type t;
 	int idx, r;
 
 	memset(out, 0, sizeof(*out));
-	if ((r = reg_split(key, &idx, &sub)) != KH_OK || (r = names_ok(key, name)) != KH_OK)
+	if ((r = reg_split(key, &idx, &sub, kb)) != KH_OK || (r = names_ok(key, name)) != KH_OK)
 		return r;
 	out->key = kh_strdup(key);
 	out->name = name ? kh_strdup(name) : NULL;

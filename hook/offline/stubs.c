@@ -22,6 +22,13 @@ int plat_service_start(kh_plat *p, const char *name, int timeout_s)
 	return KH_ERR_UNSUPPORTED;
 }
 
+int plat_exec(kh_plat *p, char *const argv[], int timeout_s, int *exit_code)
+{
+	*exit_code = -1;
+	kh_seterr("offline: the activation command is deferred to the next boot");
+	return KH_ERR_UNSUPPORTED;
+}
+
 int plat_licence(kh_plat *p, enum kh_licence *st, uint32_t *reason)
 {
 	*st = KH_LIC_UNKNOWN;

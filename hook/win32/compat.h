@@ -51,9 +51,9 @@ int __cdecl _commit(int fd);
 static inline int kh_win_fchmod(int fd, int mode) { (void)fd; (void)mode; return 0; }
 #define fchmod(fd, mode) kh_win_fchmod((fd), (int)(mode))
 
-/* mkostemp: mkstemp (binary via binmode.o; handles are not inherited by
- * the no-shell children khreset starts). */
-static inline int kh_win_mkostemp(char *tmpl, int flags) { (void)flags; return mkstemp(tmpl); }
+/* mkostemp on a UTF-8 template (compat_fs.c): created exclusively through
+ * its UTF-16 name, binary, not inherited by the children khreset starts. */
+int kh_win_mkostemp(char *tmpl, int flags);
 #define mkostemp(t, f) kh_win_mkostemp((t), (f))
 
 /* strndup is not in msvcrt. */

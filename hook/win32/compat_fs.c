@@ -169,6 +169,45 @@ char *kh_win_mkdtemp(char *tmpl)
 	return NULL;
 }
 
+/* The same names, for a file: created exclusively through its UTF-16 name
+ * (msvcrt's mkstemp takes the ANSI code page, so a temp file in
+ * "D:\\镜像\\bundle" got another name than the one renamed after). */
+int kh_win_mkostemp(char *tmpl, int flags)
+{
+	static const char set[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+	size_t n = tmpl ? strlen(tmpl) : 0;
+	char *x = tmpl + n - 6;
+
+	(void)flags;
+	if (n < 6 || strcmp(x, "XXXXXX") != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (int tries = 0; tries < 100; tries++) {
+		unsigned char r[6];
+		wchar_t *w;
+		int fd;
+
+		if (!RtlGenRandom(r, sizeof(r))) {
+			errno = EIO;
+			return -1;
+		}
+		for (int i = 0; i < 6; i++)
+			x[i] = set[r[i] % (sizeof(set) - 1)];
+		if (!(w = kh_win_utf8_to_w(tmpl))) {
+			errno = EINVAL;
+			return -1;
+		}
+		fd = _wopen(w, _O_RDWR | _O_CREAT | _O_EXCL | _O_BINARY | _O_NOINHERIT,
+			    _S_IREAD | _S_IWRITE);
+		free(w);
+		if (fd >= 0 || errno != EEXIST)
+			return fd;
+	}
+	errno = EEXIST;
+	return -1;
+}
+
 char *kh_win_realpath(const char *path, char *resolved)
 {
 	DWORD f = FILE_NAME_NORMALIZED | VOLUME_NAME_DOS, n;

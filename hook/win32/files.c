@@ -12,7 +12,9 @@
  * that what was opened is exactly the expected path, so a junction anywhere
  * on the way is detected too (KH_ERR_UNSAFE).  Moves and deletes act on the
  * handle so checked (FileRenameInfo relative to the checked target folder,
- * FileDispositionInfo).
+ * FileDispositionInfo).  A move is a rename on the volume, never a copy: the
+ * file keeps its own security descriptor.  A file another process holds
+ * (sharing or lock violation) is KH_ERR_INUSE: the core retries, not this.
  */
 #include "win32.h"
 
@@ -52,15 +54,27 @@ static int map_err(DWORD e)
 	case ERROR_CANT_RESOLVE_FILENAME:
 	case 681:   /* ERROR_STOPPED_ON_SYMLINK */
 		return KH_ERR_UNSAFE;
+	case ERROR_SHARING_VIOLATION:
+	case ERROR_LOCK_VIOLATION:
+	case ERROR_USER_MAPPED_FILE:
+		return KH_ERR_INUSE;
 	default:
 		return KH_ERR_IO;
 	}
 }
 
+/* Another process holding the file is "not yet" (KH_ERR_INUSE): the core
+ * retries within its budget; the body never waits for it. */
 static int fail(DWORD e, const char *what, const char *path)
 {
-	kh_seterr("%s %s: %s", what, path ? path : "", werr(e));
-	return map_err(e);
+	int r = map_err(e);
+
+	if (r == KH_ERR_INUSE)
+		kh_seterr("%s %s: another process holds it open (%s)", what, path ? path : "",
+			  werr(e));
+	else
+		kh_seterr("%s %s: %s", what, path ? path : "", werr(e));
+	return r;
 }
 
 static int64_t li_to_unix(LARGE_INTEGER li)
@@ -904,6 +918,8 @@ int plat_rename(kh_plat *p, const char *from, const char *to)
 	/* the entry itself, whatever it is (a link moves as a link) */
 	r = open_checked(wfrom, from, DELETE | FILE_READ_ATTRIBUTES | SYNCHRONIZE,
 			 FILE_SHARE_READ, OPEN_EXISTING, WANT_ANY, &hf, NULL);
+	if (r == KH_ERR_INUSE)
+		kh_seterr("cannot move %s yet: another process holds it open", from);
 	if (r)
 		goto out;
 	r = split_parent(wto, &tparent, &tleaf);

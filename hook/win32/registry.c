@@ -1,5 +1,6 @@
 /* registry.c - the live registry: HKLM only, the 64-bit view
- * (KEY_WOW64_64KEY); values cross as UTF-8 text (DWORDs as decimal), and
+ * (KEY_WOW64_64KEY), or the 32-bit one (KEY_WOW64_32KEY) for a key written
+ * "HKLM32\..." (platform.h); values cross as UTF-8 text (DWORDs as decimal), and
  * the SYSTEM\Setup\Source OS keys.  The undo is value by value: every old
  * value read exactly (type and bytes, whatever the type) and put back the
  * same way; a key the change created is removed again when empty.  There
@@ -12,18 +13,22 @@
 
 #include "win32.h"
 
-/* "HKLM\X" or "HKEY_LOCAL_MACHINE\X" -> L"X" */
-static int reg_path(const char *key, wchar_t **sub)
+/* "HKLM\X" or "HKEY_LOCAL_MACHINE\X" -> L"X" in the 64-bit view;
+ * "HKLM32\X" -> L"X" in the 32-bit view (*sam: the KEY_WOW64_* flag). */
+static int reg_path(const char *key, wchar_t **sub, REGSAM *sam)
 {
 	static const char *const pre[] = { "HKLM\\", "HKEY_LOCAL_MACHINE\\", "HKLM/",
 					   "HKEY_LOCAL_MACHINE/" };
+	char plain[1100];
 
 	*sub = NULL;
-	for (size_t i = 0; i < sizeof(pre) / sizeof(pre[0]); i++) {
+	*sam = plat_reg_view_of(key, plain, sizeof(plain)) == KH_VIEW_32 ? KEY_WOW64_32KEY
+									 : KEY_WOW64_64KEY;
+	for (size_t i = 0; plain[0] && i < sizeof(pre) / sizeof(pre[0]); i++) {
 		size_t n = strlen(pre[i]);
 
-		if (strlen(key) > n && _strnicmp(key, pre[i], n) == 0) {
-			*sub = to_w(key + n);
+		if (strlen(plain) > n && _strnicmp(plain, pre[i], n) == 0) {
+			*sub = to_w(plain + n);
 			if (!*sub) {
 				kh_seterr("registry key %s: not valid UTF-8", key);
 				return KH_ERR_DATA;
@@ -31,7 +36,7 @@ static int reg_path(const char *key, wchar_t **sub)
 			return KH_OK;
 		}
 	}
-	kh_seterr("registry key %s: must start with HKLM\\", key);
+	kh_seterr("registry key %s: must start with HKLM\\ (or HKLM32\\, the 32-bit view)", key);
 	return KH_ERR_CONFIG;
 }
 
@@ -101,12 +106,13 @@ int plat_reg_get(kh_plat *p, const char *key, const char *name, char **out)
 	wchar_t *sub, *wname;
 	HKEY hk;
 	DWORD type;
+	REGSAM sam;
 	LSTATUS e;
 	int r;
 
 	(void)p;
 	*out = NULL;
-	r = reg_path(key, &sub);
+	r = reg_path(key, &sub, &sam);
 	if (r)
 		return r;
 	wname = to_w(name ? name : "");
@@ -114,7 +120,7 @@ int plat_reg_get(kh_plat *p, const char *key, const char *name, char **out)
 		free(sub);
 		return KH_ERR_DATA;
 	}
-	e = RegOpenKeyExW(HKEY_LOCAL_MACHINE, sub, 0, KEY_QUERY_VALUE | KEY_WOW64_64KEY, &hk);
+	e = RegOpenKeyExW(HKEY_LOCAL_MACHINE, sub, 0, KEY_QUERY_VALUE | sam, &hk);
 	free(sub);
 	if (e != ERROR_SUCCESS) {
 		free(wname);
@@ -146,10 +152,11 @@ static int reg_write(const struct kh_regval *v)
 {
 	wchar_t *sub = NULL, *wname = NULL, *wdata = NULL;
 	HKEY hk = NULL;
+	REGSAM sam;
 	LSTATUS e;
 	int r;
 
-	r = reg_path(v->key, &sub);
+	r = reg_path(v->key, &sub, &sam);
 	if (r)
 		return r;
 	wname = to_w(v->name ? v->name : "");
@@ -158,7 +165,7 @@ static int reg_write(const struct kh_regval *v)
 		goto out;
 	}
 	if (!v->data) {
-		e = RegOpenKeyExW(HKEY_LOCAL_MACHINE, sub, 0, KEY_SET_VALUE | KEY_WOW64_64KEY, &hk);
+		e = RegOpenKeyExW(HKEY_LOCAL_MACHINE, sub, 0, KEY_SET_VALUE | sam, &hk);
 		if (e == ERROR_FILE_NOT_FOUND) {
 			r = KH_OK;
 			goto out;
@@ -170,7 +177,7 @@ static int reg_write(const struct kh_regval *v)
 		goto out;
 	}
 	e = RegCreateKeyExW(HKEY_LOCAL_MACHINE, sub, 0, NULL, REG_OPTION_NON_VOLATILE,
-			    KEY_SET_VALUE | KEY_WOW64_64KEY, NULL, &hk, NULL);
+			    KEY_SET_VALUE | sam, NULL, &hk, NULL);
 	if (e != ERROR_SUCCESS) {
 		r = reg_fail(e, "cannot create registry key", v->key, NULL);
 		goto out;
@@ -217,13 +224,14 @@ static int reg_check(const struct kh_regval *v)
 {
 	wchar_t *w;
 	DWORD d;
+	REGSAM sam;
 	int r;
 
 	if (!v->key || !v->name || !v->data) {
 		kh_seterr("registry value: key, name and data are required");
 		return KH_ERR_CONFIG;
 	}
-	if ((r = reg_path(v->key, &w)) != KH_OK)
+	if ((r = reg_path(v->key, &w, &sam)) != KH_OK)
 		return r;
 	free(w);
 	switch (v->type) {
@@ -299,12 +307,13 @@ int plat_reg_read(kh_plat *p, const char *key, const char *name, struct kh_regra
 {
 	wchar_t *sub = NULL, *wname = NULL;
 	HKEY hk;
+	REGSAM sam;
 	LSTATUS e;
 	int r;
 
 	(void)p;
 	memset(out, 0, sizeof(*out));
-	if ((r = reg_path(key, &sub)) != KH_OK)
+	if ((r = reg_path(key, &sub, &sam)) != KH_OK)
 		return r;
 	out->key = kh_strdup(key);
 	out->name = name ? kh_strdup(name) : NULL;
@@ -312,7 +321,7 @@ int plat_reg_read(kh_plat *p, const char *key, const char *name, struct kh_regra
 		r = name && out->name ? KH_ERR_DATA : KH_ERR_NOMEM;
 		goto out;
 	}
-	e = RegOpenKeyExW(HKEY_LOCAL_MACHINE, sub, 0, KEY_QUERY_VALUE | KEY_WOW64_64KEY, &hk);
+	e = RegOpenKeyExW(HKEY_LOCAL_MACHINE, sub, 0, KEY_QUERY_VALUE | sam, &hk);
 	if (e == ERROR_FILE_NOT_FOUND || e == ERROR_PATH_NOT_FOUND) {
 		r = KH_OK;
 		goto out;
@@ -337,12 +346,12 @@ out:
 }
 
 /* A key that was not there goes again, if nothing was put in it since. */
-static int key_remove_empty(const wchar_t *sub, const char *key)
+static int key_remove_empty(const wchar_t *sub, REGSAM sam, const char *key)
 {
 	DWORD nsub = 0, nval = 0;
 	HKEY hk;
 	LSTATUS e = RegOpenKeyExW(HKEY_LOCAL_MACHINE, sub, 0,
-				  KEY_QUERY_VALUE | KEY_WOW64_64KEY, &hk);
+				  KEY_QUERY_VALUE | sam, &hk);
 
 	if (e == ERROR_FILE_NOT_FOUND || e == ERROR_PATH_NOT_FOUND)
 		return KH_OK;
@@ -355,7 +364,7 @@ static int key_remove_empty(const wchar_t *sub, const char *key)
 		return reg_fail(e, "cannot query registry key", key, NULL);
 	if (nsub || nval)
 		return KH_OK;
-	e = RegDeleteKeyExW(HKEY_LOCAL_MACHINE, sub, KEY_WOW64_64KEY, 0);
+	e = RegDeleteKeyExW(HKEY_LOCAL_MACHINE, sub, sam, 0);
 	return e == ERROR_SUCCESS || e == ERROR_FILE_NOT_FOUND ? KH_OK
 		: reg_fail(e, "cannot remove registry key", key, NULL);
 }
@@ -364,13 +373,14 @@ static int raw_write(const struct kh_regraw *o)
 {
 	wchar_t *sub = NULL, *wname = NULL;
 	HKEY hk = NULL;
+	REGSAM sam;
 	LSTATUS e;
 	int r;
 
-	if ((r = reg_path(o->key, &sub)) != KH_OK)
+	if ((r = reg_path(o->key, &sub, &sam)) != KH_OK)
 		return r;
 	if (!o->name) {
-		r = o->present ? KH_OK : key_remove_empty(sub, o->key);
+		r = o->present ? KH_OK : key_remove_empty(sub, sam, o->key);
 		free(sub);
 		return r;
 	}
@@ -380,11 +390,11 @@ static int raw_write(const struct kh_regraw *o)
 	}
 	if (o->present) {
 		e = RegCreateKeyExW(HKEY_LOCAL_MACHINE, sub, 0, NULL, REG_OPTION_NON_VOLATILE,
-				    KEY_SET_VALUE | KEY_WOW64_64KEY, NULL, &hk, NULL);
+				    KEY_SET_VALUE | sam, NULL, &hk, NULL);
 		if (e == ERROR_SUCCESS)
 			e = RegSetValueExW(hk, wname, 0, o->type, o->data, (DWORD)o->len);
 	} else {
-		e = RegOpenKeyExW(HKEY_LOCAL_MACHINE, sub, 0, KEY_SET_VALUE | KEY_WOW64_64KEY, &hk);
+		e = RegOpenKeyExW(HKEY_LOCAL_MACHINE, sub, 0, KEY_SET_VALUE | sam, &hk);
 		if (e == ERROR_SUCCESS)
 			e = RegDeleteValueW(hk, wname);
 		if (e == ERROR_FILE_NOT_FOUND || e == ERROR_PATH_NOT_FOUND)

@@ -1,6 +1,8 @@
 /* services.c - service stop and start through the service control manager,
  * polling until a timeout; a disabled service is an error naming it and is
- * never re-enabled.
+ * never re-enabled.  A stop the service cannot take now, or a service
+ * started again (by its trigger) after it stopped, is asked again within
+ * the timeout and ends as KH_ERR_INUSE, "not yet", for the core to retry.
  */
 #include <stdlib.h>
 
@@ -98,47 +100,115 @@ static ULONGLONG deadline_of(int timeout_s)
 	return GetTickCount64() + (ULONGLONG)(timeout_s > 0 ? timeout_s : 0) * 1000ULL;
 }
 
+/* A stop is done once the service has stayed stopped this long: a
+ * trigger-start service (ClipSVC) may be started again at once. */
+#define SETTLE_MS 500
+
+/* What a stop that ran out of time met: "not yet" (KH_ERR_INUSE) when the
+ * service was started again after it stopped or refused the control for
+ * now; a plain timeout when it only stayed stop-pending. */
+static int stop_late(const char *name, int timeout_s, DWORD state, int restarts,
+		     DWORD refused)
+{
+	if (restarts) {
+		kh_seterr("service %s was started again after it stopped (%d time%s: a trigger "
+			  "start?); still %s after %d s", name, restarts, restarts == 1 ? "" : "s",
+			  svc_state(state), timeout_s);
+		return KH_ERR_INUSE;
+	}
+	if (refused && state != SERVICE_STOP_PENDING) {
+		kh_seterr("service %s cannot accept a stop now (%s); still %s after %d s of "
+			  "retries", name, werr(refused), svc_state(state), timeout_s);
+		return KH_ERR_INUSE;
+	}
+	kh_seterr("service %s did not become stopped in time (still %s)", name, svc_state(state));
+	return KH_ERR_TIMEOUT;
+}
+
+/* Sends STOP until the service has stayed stopped SETTLE_MS, within the
+ * timeout: a start in progress is waited out (a service cannot take STOP
+ * while starting), "cannot accept control now" is asked again, and a
+ * service running again after our stop (by its trigger) is stopped again. */
 int plat_service_stop(kh_plat *p, const char *name, int timeout_s)
 {
 	SC_HANDLE scm, svc;
 	SERVICE_STATUS_PROCESS st;
 	SERVICE_STATUS ss;
-	ULONGLONG dl = deadline_of(timeout_s);
-	int r;
+	ULONGLONG dl = deadline_of(timeout_s), stopped_at = 0;
+	DWORD pid = 0, refused = 0;
+	int r, sent = 0, down = 0, restarts = 0;
 
 	(void)p;
 	r = svc_open(name, SERVICE_STOP | SERVICE_QUERY_STATUS, &scm, &svc);
 	if (r)
 		return r;
-	r = svc_query(svc, name, &st);
-	if (r || st.dwCurrentState == SERVICE_STOPPED)
-		goto out;
-	if (st.dwCurrentState == SERVICE_START_PENDING) {
-		/* a service cannot take STOP while starting: let it finish */
-		r = svc_wait(svc, name, SERVICE_RUNNING, dl, &st);
-		if (r == KH_ERR_SERVICE && st.dwCurrentState == SERVICE_STOPPED) {
-			r = KH_OK;
-			goto out;
-		}
-		if (r)
-			goto out;
-	}
-	if (st.dwCurrentState != SERVICE_STOP_PENDING &&
-	    !ControlService(svc, SERVICE_CONTROL_STOP, &ss)) {
-		DWORD e = GetLastError();
+	for (;;) {
+		ULONGLONG now;
+		DWORD s, e, nap = 100;
 
-		if (e != ERROR_SERVICE_NOT_ACTIVE) {
-			kh_seterr("cannot stop service %s: %s", name, werr(e));
-			r = e == ERROR_ACCESS_DENIED ? KH_ERR_PERM : KH_ERR_SERVICE;
-			goto out;
+		if ((r = svc_query(svc, name, &st)) != KH_OK)
+			break;
+		now = GetTickCount64();
+		s = st.dwCurrentState;
+		if (sent && (s == SERVICE_RUNNING || s == SERVICE_START_PENDING) &&
+		    (down || (st.dwProcessId && st.dwProcessId != pid))) {
+			restarts++;
+			sent = down = 0;
+			stopped_at = 0;
+			kh_log(KH_LOG_INFO, "service", "%s is %s again after a stop (process %lu): "
+			       "stopping it again", name, svc_state(s), (unsigned long)st.dwProcessId);
 		}
+		if (s == SERVICE_STOPPED) {
+			if (!sent)
+				break;          /* stopped before we asked: nothing to settle */
+			down = 1;
+			if (!stopped_at)
+				stopped_at = now;
+			if (now - stopped_at >= SETTLE_MS || now >= dl)
+				break;
+		} else if (s == SERVICE_STOP_PENDING) {
+			if (!sent)
+				pid = st.dwProcessId;   /* someone else's stop: ours to see through */
+			sent = down = 1;
+			stopped_at = 0;
+			nap = st.dwWaitHint / 10;
+		} else if (s != SERVICE_START_PENDING && !sent) {
+			if (ControlService(svc, SERVICE_CONTROL_STOP, &ss)) {
+				/* a shared process keeps its ID across a restart: what
+				 * the control answered shows the stop began */
+				sent = 1;
+				down = ss.dwCurrentState == SERVICE_STOP_PENDING ||
+				       ss.dwCurrentState == SERVICE_STOPPED;
+				pid = st.dwProcessId;
+				continue;
+			}
+			if ((e = GetLastError()) == ERROR_SERVICE_CANNOT_ACCEPT_CTRL) {
+				refused = e;
+			} else if (e != ERROR_SERVICE_NOT_ACTIVE) {
+				kh_seterr("cannot stop service %s: %s", name, werr(e));
+				r = e == ERROR_ACCESS_DENIED ? KH_ERR_PERM : KH_ERR_SERVICE;
+				break;
+			}
+		} else if (s == SERVICE_START_PENDING) {
+			nap = st.dwWaitHint / 10;
+		}
+		if (now >= dl) {
+			r = stop_late(name, timeout_s, s, restarts, refused);
+			break;
+		}
+		if (nap < 100)
+			nap = 100;
+		if (nap > 1000)
+			nap = 1000;
+		if (dl - now < nap)
+			nap = (DWORD)(dl - now);
+		Sleep(nap);
 	}
-	r = svc_wait(svc, name, SERVICE_STOPPED, dl, &st);
-out:
 	CloseServiceHandle(svc);
 	CloseServiceHandle(scm);
 	if (r == KH_OK)
-		kh_log(KH_LOG_DEBUG, "service", "%s stopped", name);
+		kh_log(KH_LOG_DEBUG, "service", "%s stopped%s", name,
+		       restarts ? " (after a restart by someone else)" : "");
 	return r;
 }
 

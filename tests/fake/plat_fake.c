@@ -9,17 +9,30 @@
  *   > task_install(\khreset\Retry)     > task_remove(\khreset\Retry)
  * with its state in ProgramData\fake\task on the volume (the task's name,
  * then its definition, one "key=value" a line), so task_query answers
- * consistently across runs.  Never linked into khreset. */
+ * consistently across runs.  Timeouts are kept: a stand-in still running
+ * when its timeout ends is killed (KH_ERR_TIMEOUT); a stand-in's exit 75
+ * is "not yet" (KH_ERR_INUSE), 4 "no such service".  The activation
+ * command is played by "fakesvc exec ROOT PROGRAM ARGS...":
+ *   > exec(C:\CMIT\activate.exe)
+ * FAKE_BUSY_SECONDS=S: another process holds each archive entry for S s
+ * from the first attempt to move it (ProgramData\fake\busy-until): the
+ * move answers KH_ERR_INUSE until then (plat_rename is wrapped, ld
+ * --wrap).  Never linked into khreset. */
+#include <signal.h>
 #include <spawn.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
 #include "khreset.h"
 #include "offline/offline.h"
+
+#define FAKE_DIR  "ProgramData\\fake"
 
 extern char **environ;
 static void svc_note(kh_plat *p, const char *verb, const char *name, int rc);
@@ -44,34 +57,125 @@ static void trace(const char *fmt, ...)
 	fclose(f);
 }
 
-static int service(kh_plat *p, const char *verb, const char *name)
+/* Runs a stand-in, waiting up to timeout_s for it: its exit code, -1
+ * when it cannot start, -2 when it was killed at the timeout. */
+static int spawn_wait(char *const argv[], int timeout_s)
+{
+	struct timespec nap = { 0, 10 * 1000000L }, t0, now;
+	pid_t pid;
+	int st;
+
+	if (!argv[0] || posix_spawn(&pid, argv[0], NULL, NULL, argv, environ) != 0)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - t0.tv_sec) * 1000L + (now.tv_nsec - t0.tv_nsec) / 1000000L >=
+		    timeout_s * 1000L) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			return -2;
+		}
+		nanosleep(&nap, NULL);
+	}
+}
+
+static int service(kh_plat *p, const char *verb, const char *name, int timeout_s)
 {
 	const char *svc = getenv("KHRESET_FAKE_SVC");
 	char *argv[] = { (char *)svc, (char *)verb, (char *)name, p->root, NULL };
-	int st = 0, rc;
-	pid_t pid;
+	int code, rc;
 
 	trace("> service_%s(%s)\n", verb, name);
-	if (!svc || posix_spawn(&pid, svc, NULL, NULL, argv, environ) != 0 ||
-	    waitpid(pid, &st, 0) < 0)
-		rc = KH_ERR_SERVICE;
-	else
-		rc = WIFEXITED(st) && WEXITSTATUS(st) == 0 ? KH_OK : KH_ERR_SERVICE;
+	code = spawn_wait(argv, timeout_s);
+	rc = code == 0 ? KH_OK : code == 75 ? KH_ERR_INUSE : code == 4 ? KH_ERR_NOENT
+	   : code == -2 ? KH_ERR_TIMEOUT : KH_ERR_SERVICE;
 	trace("< %d\n", rc);
 	svc_note(p, verb, name, rc);
-	if (rc != KH_OK)
+	if (rc == KH_ERR_INUSE)
+		kh_seterr("service %s cannot accept the %s control now (started again)", name, verb);
+	else if (rc == KH_ERR_NOENT)
+		kh_seterr("service %s does not exist", name);
+	else if (rc == KH_ERR_TIMEOUT)
+		kh_seterr("service %s: %s did not complete within %d s", name, verb, timeout_s);
+	else if (rc != KH_OK)
 		kh_seterr("service %s: %s failed", name, verb);
 	return rc;
 }
 
 int plat_service_stop(kh_plat *p, const char *name, int timeout_s)
 {
-	return service(p, "stop", name);
+	return service(p, "stop", name, timeout_s);
 }
 
 int plat_service_start(kh_plat *p, const char *name, int timeout_s)
 {
-	return service(p, "start", name);
+	return service(p, "start", name, timeout_s);
+}
+
+int plat_exec(kh_plat *p, char *const argv[], int timeout_s, int *exit_code)
+{
+	char *args[40] = { getenv("KHRESET_FAKE_SVC"), "exec", p->root };
+	size_t n = 3;
+	int code;
+
+	for (size_t i = 0; argv[i] && n < 39; i++)
+		args[n++] = argv[i];
+	args[n] = NULL;
+	trace("> exec(%s)\n", argv[0]);
+	code = spawn_wait(args, timeout_s);
+	trace("< %d\n", code);
+	*exit_code = code;
+	if (code == -1) {
+		kh_seterr("%s cannot be started", argv[0]);
+		return KH_ERR_IO;
+	}
+	return code == -2 ? KH_ERR_TIMEOUT : KH_OK;
+}
+
+/* ---- an archive entry another process holds ---- */
+int __real_plat_rename(kh_plat *p, const char *from, const char *to);
+int __wrap_plat_rename(kh_plat *p, const char *from, const char *to);
+
+static int in_archive(const char *path)
+{
+	const char *a = "ClipSVC\\Archive\\KeyHolder\\";
+
+	for (; *path; path++)
+		if (!strncasecmp(path, a, strlen(a)))
+			return 1;
+	return 0;
+}
+
+int __wrap_plat_rename(kh_plat *p, const char *from, const char *to)
+{
+	const char *busy = getenv("FAKE_BUSY_SECONDS");
+	unsigned char *buf = NULL;
+	long long until = 0;
+	size_t len;
+
+	if (!busy || !in_archive(from))
+		return __real_plat_rename(p, from, to);
+	if (plat_read(p, FAKE_DIR "\\busy-until", 64, &buf, &len) == KH_OK)
+		until = strtoll((char *)buf, NULL, 10);
+	else {
+		char text[32];
+
+		until = (long long)time(NULL) + strtol(busy, NULL, 10);
+		snprintf(text, sizeof(text), "%lld\n", until);
+		if (plat_mkdirs(p, FAKE_DIR) == KH_OK)
+			plat_write_atomic(p, FAKE_DIR "\\busy-until", text, strlen(text));
+	}
+	free(buf);
+	kh_clearerr();
+	if ((long long)time(NULL) >= until)
+		return __real_plat_rename(p, from, to);
+	trace("> rename(%s) busy\n", from);
+	kh_seterr("%s: the process cannot access the file because it is being used by "
+		  "another process", from);
+	return KH_ERR_INUSE;
 }
 
 int plat_licence(kh_plat *p, enum kh_licence *st, uint32_t *reason)
@@ -92,7 +196,6 @@ int plat_licence(kh_plat *p, enum kh_licence *st, uint32_t *reason)
 }
 
 /* ---- the retry task ---- */
-#define FAKE_DIR  "ProgramData\\fake"
 #define FAKE_TASK FAKE_DIR "\\task"
 
 /* 1 when the state file holds a task named name (first line). */

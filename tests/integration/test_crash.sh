@@ -135,9 +135,12 @@ clone() {
 	cp -a "$TPL" "$d"
 	V=$d/vol A=$V/$ARCH_REL I=$V/$INST_REL CASE=$1
 }
-# done_run: the interrupted run had committed (or finished)
+# done_run: the interrupted run had committed (or finished); the journal
+# of the repair record (kind=record) is begun only after the run's commit
+# (an empty journal: killed before its first record, whichever it was)
 done_run() {
-	if [ -e "$V/$J" ]; then grep -q ' commit$' "$V/$J"; else [ -n "$(ls "$V/$BK" 2>/dev/null)" ]; fi
+	if [ -s "$V/$J" ]; then grep -q -e ' commit$' -e ' kind=record ' "$V/$J"
+	else [ -n "$(ls "$V/$BK" 2>/dev/null)" ]; fi
 }
 # after_kill WHAT HIVE: the next restore brings every original byte back;
 # a run that had not committed leaves no trace in the hive or install

@@ -8,11 +8,33 @@
  *   fakesvc start CmitClientSVC ROOT  activates only if the archive holds the
  *                                     official root keyholder and nothing
  *                                     stale; then writes a 451b310a... file
- *   fakesvc stop NAME ROOT            always succeeds
+ *   fakesvc stop NAME ROOT            succeeds (exit 75: "not yet", below)
+ *   fakesvc exec ROOT PROGRAM ARGS... plays activation.command: activates
+ *                                     as CmitClientSVC does
+ *   fakesvc tick ROOT                 ClipSVC's own later work: a late
+ *                                     regeneration that is due now is done
  *   fakesvc licence ROOT              prints the recorded licence state
  *
  * Environment: FAKE_CLIPSVC_FAIL=1 (ClipSVC fails to start),
- * FAKE_ACTIVATION_NEVER=1 (the activation server never answers).
+ * FAKE_ACTIVATION_NEVER=1 (the activation server never answers), and the
+ * ways a real first boot differs from the model (issue 10):
+ *   FAKE_CLIPSVC_LATE=N      ClipSVC regenerates N s after its start: the
+ *                            start writes the time due into
+ *                            ROOT/ProgramData/fake/clipsvc-due (a test
+ *                            makes it due by writing 0 there); a later
+ *                            start or tick does the copy once it is due
+ *   FAKE_CLIPSVC_RENAME=1    archives each file under another name
+ *                            (its first 8 characters become "abcdef01")
+ *   FAKE_CLIPSVC_BYTES=1     archives different bytes (a comment added)
+ *   FAKE_CLIPSVC_SKIP=NAME   does not archive the file NAME (a partial set)
+ *   FAKE_CLIPSVC_RESTARTS=K  a stop of ClipSVC answers "not yet" (exit 75)
+ *                            K times: a trigger started it again (counted
+ *                            in ROOT/ProgramData/fake/clipsvc-stops)
+ *   FAKE_ACTIVATION_ABSENT=1 CmitClientSVC does not exist (exit 4) until
+ *                            ROOT/ProgramData/fake/logon exists
+ *   FAKE_COMMAND_FAIL=N      the activation command exits N, activating
+ *                            nothing
+ *   FAKE_HANG=1              every start, stop and command hangs (an hour)
  * The licence state lives in ROOT/ProgramData/fake/licence.
  */
 #include <dirent.h>
@@ -20,6 +42,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #define ARCH "ProgramData/Microsoft/Windows/ClipSVC/Archive/KeyHolder"
 #define INST "ProgramData/Microsoft/Windows/ClipSVC/Install/KeyHolder"
@@ -56,14 +80,77 @@ static int put(const char *path, const char *text)
 	return fclose(f) != 0;
 }
 
-static int clipsvc(const char *root)
+static int env_is(const char *name, const char *val)
 {
-	char src[4096], dst[4096];
+	const char *v = getenv(name);
+
+	return v && !strcmp(v, val);
+}
+
+static long env_num(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v ? strtol(v, NULL, 10) : 0;
+}
+
+static void fake_path(char *out, size_t n, const char *root, const char *name)
+{
+	snprintf(out, n, "%s/ProgramData/fake", root);
+	mkdir(out, 0755);
+	snprintf(out, n, "%s/ProgramData/fake/%s", root, name);
+}
+
+static long read_num(const char *root, const char *name, long dflt)
+{
+	char path[4096], *s;
+	long v;
+
+	fake_path(path, sizeof(path), root, name);
+	if (!(s = slurp(path)))
+		return dflt;
+	v = strtol(s, NULL, 10);
+	free(s);
+	return v;
+}
+
+static void write_num(const char *root, const char *name, long v)
+{
+	char path[4096], text[32];
+
+	fake_path(path, sizeof(path), root, name);
+	snprintf(text, sizeof(text), "%ld\n", v);
+	put(path, text);
+}
+
+/* A late regeneration: not yet due (or just scheduled) -> 1. */
+static int late(const char *root, int starting)
+{
+	long due = read_num(root, "clipsvc-due", -1);
+
+	if (!getenv("FAKE_CLIPSVC_LATE") && due < 0)
+		return 0;
+	if (due < 0 && starting) {
+		write_num(root, "clipsvc-due", (long)time(NULL) + env_num("FAKE_CLIPSVC_LATE"));
+		return 1;
+	}
+	return due < 0 || time(NULL) < due;
+}
+
+static void archived_name(char *out, size_t n, const char *name)
+{
+	if (env_is("FAKE_CLIPSVC_RENAME", "1") && strlen(name) > 8)
+		snprintf(out, n, "abcdef01%s", name + 8);
+	else
+		snprintf(out, n, "%s", name);
+}
+
+static int regenerate(const char *root)
+{
+	char src[4096], dst[4096], name[512];
 	struct dirent *e;
 	DIR *d;
 
-	if (getenv("FAKE_CLIPSVC_FAIL") && !strcmp(getenv("FAKE_CLIPSVC_FAIL"), "1"))
-		return 1;
 	snprintf(src, sizeof(src), "%s/" INST, root);
 	if (!(d = opendir(src)))
 		return 0;
@@ -71,19 +158,65 @@ static int clipsvc(const char *root)
 		struct stat st;
 		char *data;
 
-		if (e->d_name[0] == '.')
+		if (e->d_name[0] == '.' || (getenv("FAKE_CLIPSVC_SKIP") &&
+					     !strcasecmp(getenv("FAKE_CLIPSVC_SKIP"), e->d_name)))
 			continue;
-		snprintf(dst, sizeof(dst), "%s/" ARCH "/%s", root, e->d_name);
+		archived_name(name, sizeof(name), e->d_name);
+		snprintf(dst, sizeof(dst), "%s/" ARCH "/%s", root, name);
 		if (lstat(dst, &st) == 0)
 			continue;          /* same identity archived: not replaced */
 		snprintf(src, sizeof(src), "%s/" INST "/%s", root, e->d_name);
 		if ((data = slurp(src))) {
 			put(dst, data);
+			if (env_is("FAKE_CLIPSVC_BYTES", "1")) {
+				FILE *f = fopen(dst, "ab");
+				if (f) {
+					fputs("<!-- regenerated -->\r\n", f);
+					fclose(f);
+				}
+			}
 			free(data);
 		}
 	}
 	closedir(d);
 	return 0;
+}
+
+static int clipsvc(const char *root)
+{
+	if (env_is("FAKE_CLIPSVC_FAIL", "1"))
+		return 1;
+	if (late(root, 1))
+		return 0;              /* started; the archive comes later */
+	return regenerate(root);
+}
+
+static int absent(const char *root);
+
+/* A stop answered "not yet" while the trigger keeps starting it again. */
+static int stop(const char *name, const char *root)
+{
+	long n;
+
+	if (!strcasecmp(name, "CmitClientSVC") && absent(root))
+		return 4;
+	if (strcasecmp(name, "ClipSVC") || !getenv("FAKE_CLIPSVC_RESTARTS"))
+		return 0;
+	n = read_num(root, "clipsvc-stops", 0);
+	write_num(root, "clipsvc-stops", n + 1);
+	return n < env_num("FAKE_CLIPSVC_RESTARTS") ? 75 : 0;
+}
+
+/* The activation service exists only once the user has logged on. */
+static int absent(const char *root)
+{
+	char path[4096];
+	struct stat st;
+
+	if (!env_is("FAKE_ACTIVATION_ABSENT", "1"))
+		return 0;
+	fake_path(path, sizeof(path), root, "logon");
+	return stat(path, &st) != 0;
 }
 
 /* Clean: the root keyholder from V2020-L, and nothing but official or
@@ -117,11 +250,11 @@ static int archive_clean(const char *root)
 	return ok;
 }
 
-static int activation(const char *root)
+static int activate(const char *root)
 {
 	char path[4096];
 
-	if (getenv("FAKE_ACTIVATION_NEVER") && !strcmp(getenv("FAKE_ACTIVATION_NEVER"), "1"))
+	if (env_is("FAKE_ACTIVATION_NEVER", "1"))
 		return 0;
 	if (!archive_clean(root))
 		return 0;          /* "failed to activate using the intranet server" */
@@ -131,6 +264,11 @@ static int activation(const char *root)
 	put(path, "licensed\n");
 	snprintf(path, sizeof(path), "%s/" ARCH "/" ACTKH, root);
 	return put(path, "<?xml version=\"1.0\"?><License><Activation>VDI</Activation></License>\n");
+}
+
+static int activation(const char *root)
+{
+	return absent(root) ? 4 : activate(root);
 }
 
 int main(int argc, char **argv)
@@ -143,12 +281,23 @@ int main(int argc, char **argv)
 		free(s);
 		return 0;
 	}
+	if (argc == 3 && !strcmp(argv[1], "tick"))
+		return late(argv[2], 0) ? 0 : regenerate(argv[2]);
+	if (env_is("FAKE_HANG", "1") && (!strcmp(argv[1], "start") || !strcmp(argv[1], "stop") ||
+					  !strcmp(argv[1], "exec")))
+		sleep(3600);
+	if (argc >= 4 && !strcmp(argv[1], "exec")) {
+		if (env_num("FAKE_COMMAND_FAIL"))
+			return (int)env_num("FAKE_COMMAND_FAIL");
+		return activate(argv[2]);
+	}
 	if (argc != 4) {
-		fprintf(stderr, "usage: fakesvc start|stop NAME ROOT | fakesvc licence ROOT\n");
+		fprintf(stderr, "usage: fakesvc start|stop NAME ROOT | fakesvc exec ROOT PROGRAM "
+			"[ARG...] | fakesvc tick ROOT | fakesvc licence ROOT\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "stop"))
-		return 0;
+		return stop(argv[2], argv[3]);
 	if (strcmp(argv[1], "start"))
 		return 2;
 	if (!strcasecmp(argv[2], "ClipSVC"))

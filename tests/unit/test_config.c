@@ -249,6 +249,51 @@ static void test_registry_values(void **state)
 	config_free(c);
 }
 
+/* issue 10 item 7: HKLM32\SOFTWARE\X names the 32-bit view (the
+ * activation client's); the view is in the key, as every body and the
+ * journal read it.  Its twins: HKLM32 where both views are one key, or
+ * already inside WOW6432Node, is refused; the same value named both ways
+ * is a value given twice. */
+static void test_registry_view(void **state)
+{
+	struct kh_config *c;
+	char plain[64];
+
+	assert_int_equal(load("[registry]\nvalue1 = HKLM32\\SOFTWARE\\CMIT\\Active | Url | REG_SZ | x\n"
+			      "value2 = hklm32\\software\\CMIT | Mode | REG_DWORD | 2\n"
+			      "value3 = HKLM\\SOFTWARE\\CMIT\\Active | Url | REG_SZ | y\n", &c), KH_OK);
+	assert_int_equal(c->n_reg, 3);
+	assert_string_equal(c->reg[0].key, "HKLM32\\SOFTWARE\\CMIT\\Active");
+	assert_int_equal(plat_reg_view_of(c->reg[0].key, plain, sizeof(plain)), KH_VIEW_32);
+	assert_string_equal(plain, "HKLM\\SOFTWARE\\CMIT\\Active");
+	assert_int_equal(plat_reg_view_of(c->reg[1].key, plain, sizeof(plain)), KH_VIEW_32);
+	assert_string_equal(plain, "HKLM\\software\\CMIT");
+	assert_int_equal(plat_reg_view_of(c->reg[2].key, plain, sizeof(plain)), KH_VIEW_64);
+	assert_string_equal(plain, c->reg[2].key);
+	config_free(c);
+	assert_int_equal(plat_reg_view_of("HKLM32", plain, sizeof(plain)), KH_VIEW_64);
+	assert_int_equal(plat_reg_view_of("HKLM32X\\SOFTWARE", plain, sizeof(plain)), KH_VIEW_64);
+	assert_int_equal(plat_reg_view_of("HKLM32\\SOFTWARE\\A", plain, 8), KH_VIEW_32);
+	assert_string_equal(plain, "");
+	/* an explicit WOW6432Node path stays what it says */
+	assert_int_equal(load("[registry]\nvalue1 = HKLM\\SOFTWARE\\WOW6432Node\\CMIT | U | REG_SZ | x\n",
+			      &c), KH_OK);
+	config_free(c);
+
+	expect_bad("[registry]\nvalue1 = HKLM32\\SYSTEM\\Setup | N | REG_SZ | x\n",
+		   "same in both registry views");
+	expect_bad("[registry]\nvalue1 = HKLM32\\SOFTWARE\\WOW6432Node\\CMIT | N | REG_SZ | x\n",
+		   "already the 32-bit view");
+	expect_bad("[registry]\nvalue1 = HKLM64\\SOFTWARE\\CMIT | N | REG_SZ | x\n",
+		   "HKLM32\\SOFTWARE\\ (the 32-bit view)");
+	expect_bad("[registry]\nvalue1 = HKLM32\\SOFTWARE\\A\\\\B | N | REG_SZ | x\n", "empty part");
+	expect_bad("[registry]\nvalue1 = HKLM32\\SOFTWARE\\CMIT | N | REG_SZ | x\n"
+		   "value2 = HKLM\\SOFTWARE\\WOW6432Node\\cmit | n | REG_SZ | y\n",
+		   "line 3: [registry] value2");
+	expect_bad("[registry]\nvalue1 = HKLM\\SOFTWARE\\WOW6432Node\\CMIT | N | REG_SZ | x\n"
+		   "value2 = HKLM32\\SOFTWARE\\cmit | n | REG_SZ | y\n", "same value");
+}
+
 /* issue 8 items 14, 15: a DWORD is read exactly as written, by the writers
  * too: decimal without sign or leading zero, or 0x-hex; 010 is refused. */
 static void test_dword_syntax(void **state)
@@ -409,6 +454,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_key_warns),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_registry_values),
+		cmocka_unit_test(test_registry_view),
 		cmocka_unit_test(test_dword_syntax),
 		cmocka_unit_test(test_duplicate_keys),
 		cmocka_unit_test(test_durations),

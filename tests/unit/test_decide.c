@@ -26,27 +26,45 @@ static const struct row {
 	enum kh_verdict v;
 	unsigned plan;
 } rows[] = {
-	/* offline,stale,all_current,missing,lic,upgraded,winold,require,force */
-	{ "offline clean+current -> healthy", { OFF, 0, 1, 0, UNK, 1, 0, 1, 0 }, KH_V_HEALTHY, 0 },
-	{ "offline stale after upgrade -> repair", { OFF, 1, 0, 0, UNK, 1, 0, 1, 0 }, KH_V_REPAIR, OFFLINE_REPAIR },
-	{ "offline stale, Windows.old -> repair", { OFF, 1, 0, 0, UNK, 0, 1, 1, 0 }, KH_V_REPAIR, OFFLINE_REPAIR },
-	{ "offline stale, no upgrade -> blocked", { OFF, 1, 0, 0, UNK, 0, 0, 1, 0 }, KH_V_BLOCKED, 0 },
-	{ "offline stale, no upgrade, --force -> repair", { OFF, 1, 0, 0, UNK, 0, 0, 1, 1 }, KH_V_REPAIR, OFFLINE_REPAIR },
-	{ "offline stale, require_upgrade=false -> repair", { OFF, 1, 0, 0, UNK, 0, 0, 0, 0 }, KH_V_REPAIR, OFFLINE_REPAIR },
-	{ "offline clean, bundle file missing -> activate", { OFF, 0, 0, 1, UNK, 1, 0, 1, 0 }, KH_V_ACTIVATE, KH_ST_STAGE | KH_ST_REGISTRY },
-	{ "offline stale with all current -> not healthy", { OFF, 1, 1, 0, UNK, 1, 0, 1, 0 }, KH_V_REPAIR, OFFLINE_REPAIR },
-	{ "live licensed -> healthy", { LIVE, 0, 1, 0, LIC, 1, 0, 1, 0 }, KH_V_HEALTHY, 0 },
-	{ "live licensed wins over a stale archive", { LIVE, 1, 0, 0, LIC, 1, 0, 1, 0 }, KH_V_HEALTHY, 0 },
-	{ "live stale, notification, upgraded -> repair", { LIVE, 1, 0, 0, NOT, 1, 0, 1, 0 }, KH_V_REPAIR, LIVE_REPAIR },
-	{ "live stale, notification, no upgrade -> blocked", { LIVE, 1, 0, 0, NOT, 0, 0, 1, 0 }, KH_V_BLOCKED, 0 },
+	/* offline,stale,all_current,missing,lic,upgraded,winold,require,force[,repaired] */
+	{ "offline clean+current -> healthy", { OFF, 0, 1, 0, UNK, 1, 0, 1, 0, 0 }, KH_V_HEALTHY, 0 },
+	{ "offline stale after upgrade -> repair", { OFF, 1, 0, 0, UNK, 1, 0, 1, 0, 0 }, KH_V_REPAIR, OFFLINE_REPAIR },
+	{ "offline stale, Windows.old -> repair", { OFF, 1, 0, 0, UNK, 0, 1, 1, 0, 0 }, KH_V_REPAIR, OFFLINE_REPAIR },
+	{ "offline stale, no upgrade -> blocked", { OFF, 1, 0, 0, UNK, 0, 0, 1, 0, 0 }, KH_V_BLOCKED, 0 },
+	{ "offline stale, no upgrade, --force -> repair", { OFF, 1, 0, 0, UNK, 0, 0, 1, 1, 0 }, KH_V_REPAIR, OFFLINE_REPAIR },
+	{ "offline stale, require_upgrade=false -> repair", { OFF, 1, 0, 0, UNK, 0, 0, 0, 0, 0 }, KH_V_REPAIR, OFFLINE_REPAIR },
+	{ "offline clean, bundle file missing -> activate", { OFF, 0, 0, 1, UNK, 1, 0, 1, 0, 0 }, KH_V_ACTIVATE, KH_ST_STAGE | KH_ST_REGISTRY },
+	{ "offline stale with all current -> not healthy", { OFF, 1, 1, 0, UNK, 1, 0, 1, 0, 0 }, KH_V_REPAIR, OFFLINE_REPAIR },
+	{ "live licensed -> healthy", { LIVE, 0, 1, 0, LIC, 1, 0, 1, 0, 0 }, KH_V_HEALTHY, 0 },
+	{ "live licensed wins over a stale archive", { LIVE, 1, 0, 0, LIC, 1, 0, 1, 0, 0 }, KH_V_HEALTHY, 0 },
+	{ "live stale, notification, upgraded -> repair", { LIVE, 1, 0, 0, NOT, 1, 0, 1, 0, 0 }, KH_V_REPAIR, LIVE_REPAIR },
+	{ "live stale, notification, no upgrade -> blocked", { LIVE, 1, 0, 0, NOT, 0, 0, 1, 0, 0 }, KH_V_BLOCKED, 0 },
 	{ "live clean, unlicensed, file missing -> activate w/ restart",
-	  { LIVE, 0, 0, 1, NOT, 1, 0, 1, 0 }, KH_V_ACTIVATE,
+	  { LIVE, 0, 0, 1, NOT, 1, 0, 1, 0, 0 }, KH_V_ACTIVATE,
 	  KH_ST_STAGE | KH_ST_RESTART | KH_ST_VERIFY | KH_ST_REGISTRY | KH_ST_TRIGGER | KH_ST_WAIT },
 	{ "live clean, unlicensed, all archived -> activate w/o restart",
-	  { LIVE, 0, 1, 0, NOT, 1, 0, 1, 0 }, KH_V_ACTIVATE,
+	  { LIVE, 0, 1, 0, NOT, 1, 0, 1, 0, 0 }, KH_V_ACTIVATE,
 	  KH_ST_STAGE | KH_ST_REGISTRY | KH_ST_TRIGGER | KH_ST_WAIT },
-	{ "live unknown licence is not healthy", { LIVE, 0, 1, 0, UNK, 1, 0, 1, 0 }, KH_V_ACTIVATE,
+	{ "live unknown licence is not healthy", { LIVE, 0, 1, 0, UNK, 1, 0, 1, 0, 0 }, KH_V_ACTIVATE,
 	  KH_ST_STAGE | KH_ST_REGISTRY | KH_ST_TRIGGER | KH_ST_WAIT },
+	/* never loop: the repair record names this upgrade */
+	{ "offline stale, repaired for this upgrade -> activate, nothing moved",
+	  { OFF, 1, 0, 0, UNK, 1, 0, 1, 0, 1 }, KH_V_ACTIVATE, KH_ST_STAGE | KH_ST_REGISTRY },
+	{ "offline stale, repaired, --force -> repair again", { OFF, 1, 0, 0, UNK, 1, 0, 1, 1, 1 },
+	  KH_V_REPAIR, OFFLINE_REPAIR },
+	{ "offline clean, repaired -> healthy", { OFF, 0, 1, 0, UNK, 1, 0, 1, 0, 1 }, KH_V_HEALTHY, 0 },
+	{ "live stale, repaired, all archived -> activate w/o restart",
+	  { LIVE, 1, 0, 0, NOT, 1, 0, 1, 0, 1 }, KH_V_ACTIVATE,
+	  KH_ST_STAGE | KH_ST_REGISTRY | KH_ST_TRIGGER | KH_ST_WAIT },
+	{ "live stale, repaired, a bundle file missing -> activate w/ restart",
+	  { LIVE, 1, 0, 1, NOT, 1, 0, 1, 0, 1 }, KH_V_ACTIVATE,
+	  KH_ST_STAGE | KH_ST_RESTART | KH_ST_VERIFY | KH_ST_REGISTRY | KH_ST_TRIGGER | KH_ST_WAIT },
+	{ "live stale, no upgrade, repaired (record \"none\") -> activate, not blocked",
+	  { LIVE, 1, 0, 0, NOT, 0, 0, 1, 0, 1 }, KH_V_ACTIVATE,
+	  KH_ST_STAGE | KH_ST_REGISTRY | KH_ST_TRIGGER | KH_ST_WAIT },
+	{ "live licensed, repaired -> healthy", { LIVE, 1, 0, 0, LIC, 1, 0, 1, 0, 1 }, KH_V_HEALTHY, 0 },
+	{ "live stale, repaired, --force -> repair again", { LIVE, 1, 0, 0, NOT, 1, 0, 1, 1, 1 },
+	  KH_V_REPAIR, LIVE_REPAIR },
 };
 
 static void test_table(void **state)
@@ -128,6 +146,48 @@ static void test_archive_good_list(void **state)
 	bf.n_good = 0;
 }
 
+/* facts_from: the record counts only for the upgrade it names. */
+static void test_record_facts(void **state)
+{
+	struct kh_config c = { .require_upgrade = 1 };
+	struct kh_entry stale = { .name = (char *)"x.xml", .cls = KH_CL_OUTDATED };
+	struct kh_obs o = { .archive = &stale, .n_archive = 1 };
+	struct kh_upgrade first = { .key = "Source OS (Updated on 3/14/2020 10:20:30)" };
+	struct kh_upgrade second = { .key = "Source OS (Updated on 11/1/2026 10:00:00)" };
+	struct kh_facts f;
+	struct kh_decision d;
+
+	o.repair.from = KH_RREC_REGISTRY;
+	snprintf(o.repair.upgrade, sizeof(o.repair.upgrade), "SOURCE OS (updated on 3/14/2020 10:20:30)");
+	o.upgraded_from = &first;
+	facts_from(&o, &c, 0, &f);
+	assert_true(f.repaired);      /* key names compare in any case */
+	decide(&f, &d);
+	assert_int_equal(d.verdict, KH_V_ACTIVATE);
+	assert_false(d.plan & KH_ST_BACKUP);
+	/* a second upgrade re-arms the repair */
+	o.upgraded_from = &second;
+	facts_from(&o, &c, 0, &f);
+	assert_false(f.repaired);
+	decide(&f, &d);
+	assert_int_equal(d.verdict, KH_V_REPAIR);
+	/* no upgrade detected: the record "none" holds, a named one does not */
+	o.upgraded_from = NULL;
+	facts_from(&o, &c, 0, &f);
+	assert_false(f.repaired);
+	snprintf(o.repair.upgrade, sizeof(o.repair.upgrade), KH_RREC_NONE);
+	facts_from(&o, &c, 0, &f);
+	assert_true(f.repaired);
+	o.upgraded_from = &first;
+	facts_from(&o, &c, 0, &f);
+	assert_false(f.repaired);
+	/* no record, no hold */
+	o.repair.from = KH_RREC_ABSENT;
+	o.upgraded_from = NULL;
+	facts_from(&o, &c, 0, &f);
+	assert_false(f.repaired);
+}
+
 static void test_names(void **state)
 {
 	assert_string_equal(verdict_name(KH_V_BLOCKED), "blocked");
@@ -142,6 +202,7 @@ int main(void)
 		cmocka_unit_test(test_table),
 		cmocka_unit_test_setup(test_classes, setup),
 		cmocka_unit_test_setup(test_archive_good_list, setup),
+		cmocka_unit_test(test_record_facts),
 		cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

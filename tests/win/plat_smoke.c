@@ -3,14 +3,18 @@
  * Source OS keys, lock, licence, events, services.  Built with mingw-w64 and
  * run under Wine by tests/win/smoke.sh (or on a real Windows VM, elevated).
  *
- * Argument: the name of a disabled service the script created (optional),
- * and a root-relative folder that holds a link to test refusal (optional).
+ * Arguments (each optional): the name of a disabled service the script
+ * created, a root-relative folder that holds a link to test refusal, and a
+ * demand-start service that runs until stopped (the trigger-restart case).
  * Prints "ok N - ..." / "not ok N - ..." (TAP) and exits 1 on any failure.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <windows.h>
+#include <sddl.h>
 
 #include "khreset.h"
 #include "platform.h"
@@ -30,10 +34,53 @@ static int n, failed;
 
 #define T "ProgramData\\khreset-smoke"
 
+/* "C:\\" + a root-relative path, as the test's own Windows calls name it
+ * (malloc'd). */
+static wchar_t *wfull(const char *rel)
+{
+	wchar_t *w = malloc(1024 * sizeof(wchar_t));
+	UINT n = GetSystemWindowsDirectoryW(w, 1024);
+
+	if (n < 3)
+		wcscpy(w, L"C:");
+	w[2] = L'\\';
+	MultiByteToWideChar(CP_UTF8, 0, rel, -1, w + 3, 1000);
+	return w;
+}
+
+/* A trigger start, played by the test: the service is started again each
+ * time it is seen stopped, while restarter_on. */
+static volatile LONG restarter_on, restarts;
+static const char *restart_svc;
+
+static DWORD WINAPI restarter(void *arg)
+{
+	SC_HANDLE scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_CONNECT), svc = NULL;
+	wchar_t name[256];
+	SERVICE_STATUS ss;
+
+	(void)arg;
+	MultiByteToWideChar(CP_UTF8, 0, restart_svc, -1, name, 256);
+	if (scm)
+		svc = OpenServiceW(scm, name, SERVICE_START | SERVICE_QUERY_STATUS);
+	while (svc && restarter_on) {
+		if (QueryServiceStatus(svc, &ss) && ss.dwCurrentState == SERVICE_STOPPED &&
+		    StartServiceW(svc, 0, NULL))
+			InterlockedIncrement(&restarts);
+		Sleep(10);
+	}
+	if (svc)
+		CloseServiceHandle(svc);
+	if (scm)
+		CloseServiceHandle(scm);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *disabled_svc = argc > 1 ? argv[1] : NULL;
 	const char *linkdir = argc > 2 ? argv[2] : NULL;
+	const char *runsvc = argc > 3 ? argv[3] : NULL;
 	kh_plat *p = NULL, *p2 = NULL;
 	struct kh_dirent *ents = NULL, st;
 	size_t ne = 0, len = 0;
@@ -145,6 +192,91 @@ int main(int argc, char **argv)
 	CHECK(plat_write_atomic(p, T "\\a\\f.xml:ads", "x", 1) == KH_ERR_UNSAFE,
 	      "alternate data stream refused");
 	CHECK(plat_stat(p, T "\\\\a", &st) == KH_ERR_UNSAFE, "empty component refused");
+
+	/* busy files (issue 10 item 3): a file another process holds open
+	 * without sharing - this test, here - is "not yet" (INUSE, the core
+	 * retries), named, and nothing moves; released, the same move works */
+	{
+		wchar_t *w = wfull(T "\\a\\held.xml"), *wb = wfull(T "\\b\\held.xml");
+		HANDLE h;
+
+		CHECK(plat_mkdirs(p, T "\\b") == KH_OK &&
+		      plat_write_atomic(p, T "\\a\\held.xml", "<h/>", 4) == KH_OK, "busy: fixture");
+		h = CreateFileW(w, GENERIC_READ, 0, NULL, OPEN_EXISTING, 0, NULL);
+		CHECK(h != INVALID_HANDLE_VALUE, "busy: the test holds held.xml open without sharing");
+		r = plat_rename(p, T "\\a\\held.xml", T "\\b\\held.xml");
+		CHECK(r == KH_ERR_INUSE && strstr(kh_lasterr(), "held.xml") &&
+		      strstr(kh_lasterr(), "another process"),
+		      "busy: rename is INUSE naming the file (%s: %s)", kh_errstr(r), kh_lasterr());
+		CHECK(plat_stat(p, T "\\b\\held.xml", &st) == KH_ERR_NOENT &&
+		      plat_stat(p, T "\\a\\held.xml", &st) == KH_OK, "busy: nothing moved");
+		free(st.name);
+		r = plat_read(p, T "\\a\\held.xml", 100, &buf, &len);
+		CHECK(r == KH_ERR_INUSE, "busy: reading it is INUSE too (%s)", kh_errstr(r));
+		free(buf);
+		buf = NULL;
+		CloseHandle(h);
+		r = plat_rename(p, T "\\a\\held.xml", T "\\b\\held.xml");
+		CHECK(r == KH_OK, "released: the same rename succeeds (%s)", kh_errstr(r));
+		h = CreateFileW(wb, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+				NULL, OPEN_EXISTING, 0, NULL);
+		r = plat_rename(p, T "\\b\\held.xml", T "\\a\\held.xml");
+		CHECK(h != INVALID_HANDLE_VALUE && r == KH_OK,
+		      "held open with FILE_SHARE_DELETE: the rename works (%s)", kh_errstr(r));
+		if (h != INVALID_HANDLE_VALUE)
+			CloseHandle(h);
+		plat_remove(p, T "\\a\\held.xml");
+		plat_remove(p, T "\\b");
+		free(w);
+		free(wb);
+	}
+
+	/* a moved file keeps its own access list (issue 10 item 7): the backup
+	 * move and the restore are renames on the volume, which keep the
+	 * file's security descriptor; a file written anew in the backup folder
+	 * (what a copy fallback would make) gets that folder's instead */
+	{
+		static const char dst[] = "ProgramData\\khreset\\smoke\\acl.xml";
+		static const char fresh[] = "ProgramData\\khreset\\smoke\\fresh.xml";
+		wchar_t *w = wfull(T "\\a\\acl.xml");
+		PSECURITY_DESCRIPTOR sd = NULL;
+		char *before = NULL, *moved = NULL, *back = NULL, *other = NULL;
+
+		CHECK(plat_write_atomic(p, T "\\a\\acl.xml", "<a/>", 4) == KH_OK &&
+		      ConvertStringSecurityDescriptorToSecurityDescriptorW(
+			      L"D:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FR;;;BU)", SDDL_REVISION_1, &sd, NULL) &&
+		      SetFileSecurityW(w, DACL_SECURITY_INFORMATION |
+				       PROTECTED_DACL_SECURITY_INFORMATION, sd),
+		      "acl: a file with an access list of its own (SY, BA full, BU read, protected)");
+		if (sd)
+			LocalFree(sd);
+		r = plat_sddl(p, T "\\a\\acl.xml", &before);
+		printf("# acl: before the move %s\n", before ? before : kh_lasterr());
+		if (r != KH_OK || !strstr(before, "(A;;FR;;;BU)") || !strstr(before, "D:P")) {
+			printf("skip - acl: Wine did not keep the access list set on the file (it reads "
+			       "back as %s): that a move keeps it is not verifiable here\n",
+			       before ? before : kh_errstr(r));
+		} else {
+			CHECK(plat_rename(p, T "\\a\\acl.xml", dst) == KH_OK &&
+			      plat_sddl(p, dst, &moved) == KH_OK && !strcmp(moved, before),
+			      "acl: moved into a folder with another access list, the file keeps its own (%s)",
+			      moved ? moved : "?");
+			CHECK(plat_rename(p, dst, T "\\a\\acl.xml") == KH_OK &&
+			      plat_sddl(p, T "\\a\\acl.xml", &back) == KH_OK && !strcmp(back, before),
+			      "acl: moved back (restore), it is as it was (%s)", back ? back : "?");
+			CHECK(plat_write_atomic(p, fresh, "<a/>", 4) == KH_OK &&
+			      plat_sddl(p, fresh, &other) == KH_OK && strcmp(other, before) != 0,
+			      "acl twin: a file written anew in that folder has another access list (%s)",
+			      other ? other : "?");
+			plat_remove(p, fresh);
+		}
+		plat_remove(p, T "\\a\\acl.xml");
+		free(before);
+		free(moved);
+		free(back);
+		free(other);
+		free(w);
+	}
 
 	/* links: a Unix symlink inside drive_c (Wine) or a junction (Windows) */
 	if (linkdir) {
@@ -280,6 +412,30 @@ int main(int argc, char **argv)
 		CHECK(r == KH_ERR_SERVICE && strstr(kh_lasterr(), "disabled"),
 		      "disabled service refused, not re-enabled: %s", kh_lasterr());
 		CHECK(plat_service_stop(p, disabled_svc, 5) == KH_OK, "stop of a stopped service: ok");
+	}
+	/* a service started again after each stop (a trigger start, played by
+	 * the restarter thread): asked again within the timeout, then INUSE
+	 * saying so; the twin, nobody restarting it: the stop completes */
+	if (runsvc) {
+		HANDLE th;
+
+		r = plat_service_start(p, runsvc, 20);
+		CHECK(r == KH_OK, "restart: %s running (%s)", runsvc, kh_errstr(r));
+		restart_svc = runsvc;
+		restarter_on = 1;
+		th = CreateThread(NULL, 0, restarter, NULL, 0, NULL);
+		r = plat_service_stop(p, runsvc, 4);
+		CHECK(r == KH_ERR_INUSE && strstr(kh_lasterr(), "started again"),
+		      "restart: a service running again after each stop is INUSE at the timeout "
+		      "(%s: %s; %ld restarts)", kh_errstr(r), kh_lasterr(), (long)restarts);
+		restarter_on = 0;
+		if (th) {
+			WaitForSingleObject(th, 10000);
+			CloseHandle(th);
+		}
+		r = plat_service_stop(p, runsvc, 20);
+		CHECK(r == KH_OK, "restart twin: nobody starts it again, the stop completes (%s)",
+		      kh_errstr(r));
 	}
 
 	plat_remove(p, T "\\a");

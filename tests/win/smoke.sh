@@ -36,6 +36,10 @@ done
 fixture "plat_smoke.exe builds" $CC $FLAGS -o "$W/tests/plat_smoke.exe" tests/win/plat_smoke.c $BODY \
 	hook/util.c /usr/x86_64-w64-mingw32/lib/binmode.o -static -ladvapi32 || { finish; exit 1; }
 fixture "plat_smoke.exe imports system DLLs only" quiet sh win/check-imports.sh "$W/tests/plat_smoke.exe"
+# a service that runs until stopped (the ClipSVC stand-in of e2e.sh): the
+# trigger-restart case of plat_smoke
+fixture "standin_clipsvc.exe builds" $CC -O2 -Wall -D_WIN32_WINNT=0x0A00 -static -municode \
+	-o "$W/tests/standin_clipsvc.exe" tests/win/standin_clipsvc.c -ladvapi32 || { finish; exit 1; }
 
 # --- Wine prefix --------------------------------------------------------------------
 wine_env
@@ -51,12 +55,16 @@ C=$WINEPREFIX/drive_c
 mkdir -p "$C/ProgramData/khsmoke-target"
 echo '<a/>' >"$C/ProgramData/khsmoke-target/target.xml"
 ln -s "$C/ProgramData/khsmoke-target" "$C/ProgramData/khsmoke-link"
+mkdir -p "$C/khsmoke-bin"
+cp "$W/tests/standin_clipsvc.exe" "$C/khsmoke-bin/"
+fixture "demand-start service khsmoke-run created" quiet "$WINE" sc create khsmoke-run \
+	binPath= 'C:\khsmoke-bin\standin_clipsvc.exe' type= own start= demand
 
 # --- run -------------------------------------------------------------------------------
 # +eventlog: Wine's event log only reaches the debug channel; the text of
 # the events plat_event() wrote is checked there.
 rc=0
-WINEDEBUG=+eventlog "$WINE" "$W/tests/plat_smoke.exe" khsmoke 'ProgramData\khsmoke-link' \
+WINEDEBUG=+eventlog "$WINE" "$W/tests/plat_smoke.exe" khsmoke 'ProgramData\khsmoke-link' khsmoke-run \
 	>"$T/plat_smoke.out" 2>"$W/tests/plat_smoke.trace" || rc=$?
 tr -d '\r' <"$T/plat_smoke.out" >"$T/plat_smoke.tap"
 adopt "$rc" "$T/plat_smoke.tap" "plat_smoke: "
@@ -89,6 +97,34 @@ if [ -f "$W/khreset.exe" ]; then
 	CASE="khreset.exe, --config itself"
 	expect_exit 65 kh --config 'C:\khsmoke.ini' check
 	check "khreset.exe --config itself: read, its bad value named by line" err_has 'line 2: \[policy\] keep_backups'
+
+	# non-ASCII paths (issue 10 item 7): the config, the bundle and its
+	# public key in a Chinese-named folder are read (wide-character opens);
+	# a bundle created there is signed, and openssl verifies it
+	if fresh cjk; then
+		CJ=$C/测试 配置
+		mkdir -p "$CJ/新包"
+		cp -r "$d/bundle" "$CJ/许可包"
+		cp "$d/bundle/"*.xml "$CJ/新包/"
+		cp "$d/keys/demo.pub" "$d/keys/demo.pem" "$CJ/"
+		printf '[bundle]\ndir = 许可包\npublic_key = demo.pub\n' >"$CJ/khreset.ini"
+		printf '[bundle]\ndir = 没有\n' >"$CJ/missing.ini"
+		CASE="khreset.exe, config and bundle in C:\\测试 配置"
+		expect_exit 3 kh --json --config 'C:\测试 配置\khreset.ini' check
+		check "$CASE: the bundle is read and its signature verified" jq_is .bundle.verified true
+		check "$CASE: the bundle path is the Chinese folder, as UTF-8" jq_is '.bundle.path | test("^C:.测试 配置.许可包$")' true
+		CASE="khreset.exe, a missing bundle in C:\\测试 配置 (twin)"
+		expect_exit 3 kh --json --config 'C:\测试 配置\missing.ini' check
+		check "$CASE: not verified" jq_is .bundle.verified false
+		check "$CASE: the error names the folder in UTF-8" jq_is '.bundle.error | test("测试 配置.没有")' true
+		CASE="khreset.exe bundle create in C:\\测试 配置\\新包"
+		expect_exit 0 kh bundle create 'C:\测试 配置\新包' --sign 'C:\测试 配置\demo.pem'
+		check "$CASE: manifest.ini and manifest.sig written, no temp file left" \
+			same "$(ls -A "$CJ/新包" | grep -v '\.xml$' | tr '\n' ' ')" "manifest.ini manifest.sig "
+		check "$CASE: openssl verifies the signature with the public key" quiet openssl pkeyutl -verify \
+			-pubin -inkey "$CJ/demo.pub" -rawin -in "$CJ/新包/manifest.ini" -sigfile "$CJ/新包/manifest.sig"
+		expect_exit 0 kh bundle verify 'C:\测试 配置\新包' --pubkey 'C:\测试 配置\demo.pub'
+	fi
 else
 	skip "khreset.exe: $W/khreset.exe not built (make windows)"
 fi
