@@ -129,6 +129,7 @@ field_case() {
 	ini
 	w_try reg delete "$TKEY" /f
 	tset Licensed 0
+	quiet "$WINE" sc query CmitClientSVC || act_service     # deleted by a case
 	stopped CmitClientSVC
 	stopped ClipSVC
 	quiet kh_exec task remove || :
