@@ -13,7 +13,8 @@
 #   tset NAME N, tget NAME, tget_is NAME N   the stand-ins' control values
 #   sj FILTER, sj_is FILTER WANT, step_detail STEP   status.json
 #   running SVC, stopped SVC, act_service (creates CmitClientSVC)
-#   hold FILE SECONDS       standin_hold.exe holds an archive file (background)
+#   hold FILE SECONDS [read]  standin_hold.exe holds an archive file (background;
+#                           read: others may read it, not rename it)
 # and A, I, P, STATE, LOG, FX (the field case), TKEY.
 
 # --- build the stand-ins and the test slc.dll ------------------------------------
@@ -140,9 +141,9 @@ field_case() {
 	cp -p "$FXA/"*.xml "$A/"
 	rm -f "$LOG"
 }
-hold() { # FILE SECONDS: standin_hold.exe in the background, holding when it returns
+hold() { # FILE SECONDS [read]: standin_hold.exe in the background, holding when it returns
 	tset HoldActive 0
-	"$WINE" 'C:\khtest\standin_hold.exe' "C:\\ProgramData\\Microsoft\\Windows\\ClipSVC\\Archive\\KeyHolder\\$1" "$2" \
+	"$WINE" 'C:\khtest\standin_hold.exe' "C:\\ProgramData\\Microsoft\\Windows\\ClipSVC\\Archive\\KeyHolder\\$1" "$2" ${3:-} \
 		>/dev/null 2>&1 &
 	fixture "standin_hold holds $1" wait_for 20 tget_is HoldActive 1
 }

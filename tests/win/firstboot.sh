@@ -17,6 +17,7 @@
 #                     (stopping on its own: "cannot accept control now")
 #   CmitClientSVC     deleted until "logon" (the test creates it again)
 #   standin_hold.exe  another process holding an archive file open, no sharing
+#                     (or reads shared: only the rename is refused)
 #   standin_command.exe  the activation command, exit code as configured
 #
 # Checked per case: exit code and outcome (SPEC section 3 and issue 10's
@@ -280,6 +281,31 @@ wait
 CASE="busy file beyond the budget, retried"
 expect_exit_x "" 0 run --from-task
 check "$CASE: backup holds the originals byte for byte" backup_intact
+fi
+
+# === another process holds an archived file open, reads shared ===================
+if wanted busyrename; then
+field_case
+hold "$OLD_KH" 5 read
+CASE="busy file, reads shared (5 s)"
+first_boot "winbody fbcore" 0
+xcheck "winbody fbcore" "$CASE: outcome repaired (the rename retried until released)" sj_is .result.outcome repaired
+check "$CASE: the file was released meanwhile" wait_for 20 tget_is HoldActive 0
+xcheck "winbody fbcore" "$CASE: backup holds the originals byte for byte" backup_intact
+xcheck "winbody fbcore" "$CASE: retry task removed" task_is 'not installed'
+wait
+field_case
+hold "$OLD_KH" 25 read
+CASE="busy file, reads shared, beyond the budget (25 s, budget 5 s)"
+WAIT=5
+first_boot "winbody fbcore" 2
+WAIT=10
+xcheck "winbody fbcore" "$CASE: outcome pending" sj_is .result.outcome pending
+check "$CASE: every original back in the archive" \
+	sh -c 'cd "$1" && sha256sum -c --quiet "$2"' _ "$A" "$FX/originals.sha256"
+xcheck "winbody fbcore" "$CASE: retry task registered" task_is installed
+fixture "standin_hold released" wait_for 40 tget_is HoldActive 0
+wait
 fi
 
 # === ClipSVC holds its own archive while it runs ===================================
