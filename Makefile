@@ -167,7 +167,7 @@ check-asan:
 demo: deps all
 	@BUILD=$(BUILD) sh tests/demo.sh
 
-bench: deps all
+bench: deps all $(TOOLS) $(BUILD)/tests/khreset-fake
 	@BUILD=$(BUILD) sh bench/run.sh
 
 # The payload folder for `khreset bake` (BUNDLE=DIR PUBKEY=FILE optional).

@@ -4,7 +4,8 @@
 # floor: reading and hashing them), and `check` on the demo volume (time and
 # peak RSS); then bench/bake.sh, bench/report.sh (report on 10,000 status
 # documents) and bench/fleet.sh (scan.yml on up to 200 disks), each adding
-# its results.  Writes bench/results.md.  Not part of `make check`.
+# its results, and bench/firstboot.sh (the first boot's `run --wait 30` per
+# stand-in mode).  Writes bench/results.md.  Not part of `make check`.
 # SIZES (default "10 1000 100000") picks the archive sizes.
 set -eu
 . tests/lib.sh
@@ -130,6 +131,10 @@ if [ "${BENCH_FLEET:-1}" = 1 ]; then
 	BUILD=$BUILD sh bench/fleet.sh || { echo "bench: fleet.sh failed" >&2; exit 1; }
 fi
 [ -f bench/fleet-results.md ] && { echo; cat bench/fleet-results.md; } >> "$RESULTS.tmp"
+if [ "${BENCH_FIRSTBOOT:-1}" = 1 ]; then
+	BUILD=$BUILD sh bench/firstboot.sh || { echo "bench: firstboot.sh failed" >&2; exit 1; }
+fi
+[ -f bench/firstboot-results.md ] && { echo; cat bench/firstboot-results.md; } >> "$RESULTS.tmp"
 mv "$RESULTS.tmp" "$RESULTS"
 rm -rf "$W"
 echo "written to $RESULTS"

@@ -63,6 +63,8 @@ static int again(int (*op)(void *), void *ctx, const char *what)
 		kh_log(KH_LOG_INFO, "busy", "%s: %s; trying again in %ld ms", what,
 		       kh_lasterr()[0] ? kh_lasterr() : kh_errstr(rc), wait < left ? wait : left);
 		kh_sleep_ms(wait < left ? wait : left);
+		if (kh_budget_left_ms() == 0)
+			break;     /* no time left to give another attempt */
 		wait = wait < 1000 ? wait * 2 : 2000;
 		tries++;
 	}

@@ -111,7 +111,8 @@ static const struct verb {
 	  "diagnose; print the verdict and the plan run would carry out" },
 	{ "run", cmd_run, run_opts,
 	  "run [--force] [--no-activate] [--no-registry] [--wait SEC] [--from-task] [--evidence DIR]",
-	  "check, then repair, verify and report; --evidence: collect beside it" },
+	  "check, then repair, verify and report; --wait: the whole run's time\n"
+	  "budget; --evidence: collect beside it" },
 	{ "restore", cmd_restore, restore_opts, "restore ID|--latest|--list",
 	  "put a backup's archive entries back (current ones backed up first)" },
 	{ "task", cmd_task, no_opts, "task install|remove|status",

@@ -386,9 +386,6 @@ int cmd_run(int argc, char **argv, struct kh_globals *g)
 		return ex;
 	if ((ex = session_open(&s, g)) != 0)
 		goto out;
-	/* the budget counts from the process start (SPEC section 3) */
-	opt.deadline_ms = t0 + config_budget_s(s.c, opt.wait_s) * 1000L;
-	kh_budget_set(opt.deadline_ms);
 	if (opt.from_task && plat_is_offline(s.p)) {
 		ex = cli_usage_error("run", "--from-task is for the live retry task only");
 		goto out;
@@ -396,6 +393,12 @@ int cmd_run(int argc, char **argv, struct kh_globals *g)
 	if (evidence && (ex = collect_begin(s.p, s.c, g, evidence, opt.wait_s, &ev)) != 0)
 		goto out;
 	attempt = retry_begin(s.p, s.c, opt.from_task);
+	/* the budget counts from the process start, a task run's from the end
+	 * of its jitter (SPEC section 3) */
+	if (opt.from_task)
+		t0 = kh_mono_ms();
+	opt.deadline_ms = t0 + config_budget_s(s.c, opt.wait_s) * 1000L;
+	kh_budget_set(opt.deadline_ms);
 	if ((ex = state_folders(s.p)) != 0 || (ex = session_lock(&s, &r)) != 0 ||
 	    (ex = observe_decide(&s, opt.force, &o, &d)) != 0)
 		goto out;

@@ -368,12 +368,13 @@ reg "$V/$SOFTWARE_HIVE" "[HKEY_LOCAL_MACHINE\\SOFTWARE\\CMIT]
 $ODD"
 before=$(cmit)
 CASE="live, the registry step fails after writing"
-KHRESET_TEST_FAIL_AT=registry-written expect_exit 1 kh run --wait 1
+# after the archive repair nothing fails the run: pending (issue 10 item 4)
+KHRESET_TEST_FAIL_AT=registry-written expect_exit 2 kh run --wait 1
 check "live 5/6/16: every old value back, type and bytes (hivexregedit)" same "$(cmit)" "$before"
-check "live: the rollback says the registry is as before" out_has "rollback.*registry as before"
+check "live: the rollback says the registry values are as before" out_has "rollback.*registry values as before"
 fresh live-keys
 CASE="live, no CMIT key before"
-KHRESET_TEST_FAIL_AT=registry-written expect_exit 1 kh run --wait 1
+KHRESET_TEST_FAIL_AT=registry-written expect_exit 2 kh run --wait 1
 check "live 20: the keys the step created are gone" sh -c "! hivexregedit --export '$V/$SOFTWARE_HIVE' '\\CMIT' >/dev/null 2>&1"
 fresh live-kill
 reg "$V/$SOFTWARE_HIVE" "[HKEY_LOCAL_MACHINE\\SOFTWARE\\CMIT]

@@ -34,7 +34,8 @@
  *                            ROOT/ProgramData/fake/logon exists
  *   FAKE_COMMAND_FAIL=N      the activation command exits N, activating
  *                            nothing
- *   FAKE_HANG=1              every start, stop and command hangs (an hour)
+ *   FAKE_HANG=1              every start, stop and command hangs (an hour);
+ *   FAKE_HANG=start          every start and command hangs, stops answer
  * The licence state lives in ROOT/ProgramData/fake/licence.
  */
 #include <dirent.h>
@@ -283,8 +284,9 @@ int main(int argc, char **argv)
 	}
 	if (argc == 3 && !strcmp(argv[1], "tick"))
 		return late(argv[2], 0) ? 0 : regenerate(argv[2]);
-	if (env_is("FAKE_HANG", "1") && (!strcmp(argv[1], "start") || !strcmp(argv[1], "stop") ||
-					  !strcmp(argv[1], "exec")))
+	if ((env_is("FAKE_HANG", "1") && (!strcmp(argv[1], "start") || !strcmp(argv[1], "stop") ||
+					   !strcmp(argv[1], "exec"))) ||
+	    (env_is("FAKE_HANG", "start") && (!strcmp(argv[1], "start") || !strcmp(argv[1], "exec"))))
 		sleep(3600);
 	if (argc >= 4 && !strcmp(argv[1], "exec")) {
 		if (env_num("FAKE_COMMAND_FAIL"))

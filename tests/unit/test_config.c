@@ -440,6 +440,40 @@ static void test_missing_file(void **state)
 	assert_non_null(strstr(kh_lasterr(), "/nonexistent/khreset.ini"));
 }
 
+/* [clipsvc] root_keyholder: a keyholder name, else refused naming the
+ * line; default none (the bundle's first file). */
+static void test_root_keyholder(void **state)
+{
+	struct kh_config *c;
+
+	assert_int_equal(load("[clipsvc]\n", &c), KH_OK);
+	assert_null(c->root_keyholder);
+	config_free(c);
+	assert_int_equal(load("[clipsvc]\nroot_keyholder = F912421D-3371-F33C-3CF8-22DF25E5851F.xml\n",
+			      &c), KH_OK);
+	assert_string_equal(c->root_keyholder, "F912421D-3371-F33C-3CF8-22DF25E5851F.xml");
+	config_free(c);
+	assert_int_equal(load("[clipsvc]\n\nroot_keyholder = root.xml\n", &c), KH_ERR_CONFIG);
+	assert_non_null(strstr(kh_lasterr(), "line 3"));
+	assert_non_null(strstr(kh_lasterr(), "root_keyholder"));
+}
+
+/* The budget: --wait when given (0 too), else 2 x clipsvc.timeout +
+ * activation.timeout. */
+static void test_budget(void **state)
+{
+	struct kh_config *c;
+
+	assert_int_equal(config_load(NULL, "/media/payload", &c), KH_OK);
+	assert_int_equal(config_budget_s(c, -1), 2 * 60 + 120);
+	assert_int_equal(config_budget_s(c, 30), 30);
+	assert_int_equal(config_budget_s(c, 0), 0);
+	config_free(c);
+	assert_int_equal(load("[clipsvc]\ntimeout = 10\n[activation]\ntimeout = 7\n", &c), KH_OK);
+	assert_int_equal(config_budget_s(c, -1), 27);
+	config_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -461,6 +495,8 @@ int main(void)
 		cmocka_unit_test(test_number_syntax),
 		cmocka_unit_test(test_encodings),
 		cmocka_unit_test(test_below_root),
+		cmocka_unit_test(test_root_keyholder),
+		cmocka_unit_test(test_budget),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
