@@ -48,7 +48,7 @@ cat >cmds.txt <<EOF
 add '$WORK/payload/khreset.exe' /Windows/Setup/Scripts/khreset/khreset.exe
 add '$WORK/payload/khreset.ini' /Windows/Setup/Scripts/khreset/khreset.ini
 add '$WORK/payload/bundle' /Windows/Setup/Scripts/khreset/bundle
-rename /Windows/Setup/Scripts/SetupComplete.cmd /Windows/Setup/Scripts/khreset/SetupComplete.chained.cmd
+rename /Windows/Setup/Scripts/SetupComplete.cmd /Windows/Setup/Scripts/SetupComplete.chained.cmd
 add '$WORK/payload/SetupComplete.cmd' /Windows/Setup/Scripts/SetupComplete.cmd
 EOF
 

@@ -1,12 +1,12 @@
 #!/bin/sh
-# bench/run.sh - `check --json` on archives of 10, 1,000 and 100,000
-# keyholder files, side by side with sha256sum over the same files (the
-# floor: reading and hashing them), and `check` on the demo volume (time and
-# peak RSS); then bench/bake.sh, bench/report.sh (report on 10,000 status
-# documents) and bench/fleet.sh (scan.yml on up to 200 disks), each adding
-# its results, and bench/firstboot.sh (the first boot's `run --wait 30` per
-# stand-in mode).  Writes bench/results.md.  Not part of `make check`.
-# SIZES (default "10 1000 100000") picks the archive sizes.
+# bench/run.sh - bench/scale.sh (check --json, run and restore at 10, 1,000
+# and 100,000 archive entries, each against a baseline over the same files),
+# `check` on the demo volume (time and peak RSS); then bench/bake.sh,
+# bench/report.sh (report on 10,000 status documents), bench/fleet.sh
+# (scan.yml on up to 200 disks) and bench/firstboot.sh (the first boot's
+# `run --wait 30` per stand-in mode), each adding its results.  Writes
+# bench/results.md.  Not part of `make check`.
+# SIZES (default "10 1000 100000") picks the archive sizes (scale.sh).
 set -eu
 . tests/lib.sh
 W=$BUILD/bench
@@ -41,58 +41,19 @@ median_ms() {
 	done | sort -n | awk '{a[NR]=$1} END {printf "%.1f\n", a[int((NR+1)/2)] / 100}'
 }
 
-# fill ARCH with N carried-over keyholder files (~600 bytes each)
-fill() {
-	perl -e '
-		my ($dir, $n) = @ARGV;
-		for my $i (1 .. $n) {
-			my $id = sprintf("%08x-1111-4222-8333-%012x", $i, $i * 7919);
-			open(my $f, ">", "$dir/$id.xml") or die;
-			print $f "<?xml version=\"1.0\" encoding=\"utf-8\"?>\r\n<License xmlns=\"urn:schemas-microsoft-com:windows:store:licensing:ls\"><Binding Binding_Type=\"KeyHolder\"/><KeyHolder><KeyId>$id</KeyId><Level>carried</Level>"
-				. ("<Pad>" . ("x" x 400) . "</Pad>") . "</KeyHolder></License>\r\n";
-			close($f);
-		}
-		utime(1583053200, 1583053200, glob("$dir/*.xml"));
-	' "$1" "$2"
-}
-
 {
 	echo "# khreset benchmarks"
 	echo
 	echo "Run by \`make bench\` on $(date -u +%Y-%m-%d): $(nproc) cores,"
 	echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'),"
 	echo "$(free -g | awk '/Mem:/ {print $2}') GiB RAM, Linux $(uname -r), $(stat -f -c %T "$W") file system."
-	echo "Median of $REPS batches (mean of 10-20 runs per batch below 100,000 files), warm page cache. The floor is \`sha256sum\` over the"
-	echo "same files (open, read, hash); khreset also lists the folder, parses every"
-	echo "file as XML, classifies it and writes the status document."
-	echo
-	echo "## check --json vs. the sha256sum floor"
-	echo
-	echo "| archive files | khreset check --json (ms) | sha256sum (ms) | ratio | target |"
-	echo "|---:|---:|---:|---:|---|"
+	echo "Each section says what it measures and against which baseline."
 } > "$RESULTS.tmp"
 
-for n in $SIZES; do
-	d=$W/n$n
-	BUILD=$BUILD sh tests/mkvolume.sh "$d" >/dev/null 2>&1
-	A=$d/vol/ProgramData/Microsoft/Windows/ClipSVC/Archive/KeyHolder
-	rm -f "$A"/*
-	fill "$A" "$n"
-	# warm up, and the verdict the timed runs repeat: repair (exit 3)
-	expect 3 "$KH" --root "$d/vol" --json check
-	(cd "$A" && find . -type f -exec sha256sum {} + >/dev/null)
-	b=1
-	[ "$n" = 100000 ] || b=10
-	kh=$(BATCH=$b median_ms "$KH" --root "$d/vol" --json check)
-	fl=$(BATCH=$b median_ms sh -c "cd '$A' && find . -type f -exec sha256sum {} +")
-	ratio=$(awk -v a="$kh" -v b="$fl" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
-	target=""
-	[ "$n" = 100000 ] && target="<= 1.5x"
-	echo "| $n | $kh | $fl | $ratio | $target |" >> "$RESULTS.tmp"
-	echo "n=$n: khreset $kh ms, sha256sum $fl ms, ratio $ratio"
-	[ "$n" = 100000 ] || rm -rf "$d"
-done
-rm -rf "$W/n100000"
+if [ "${BENCH_SCALE:-1}" = 1 ]; then
+	SIZES=$SIZES BUILD=$BUILD sh bench/scale.sh || { echo "bench: scale.sh failed" >&2; exit 1; }
+fi
+[ -f bench/scale-results.md ] && { echo; cat bench/scale-results.md; } >> "$RESULTS.tmp"
 
 d=$W/demo
 BUILD=$BUILD sh tests/mkvolume.sh "$d" >/dev/null 2>&1

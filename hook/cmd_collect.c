@@ -397,11 +397,7 @@ static json_t *service_config(struct kh_collector *col, const char *name)
  * both views like any other key. */
 static const char *plain_key(const char *key, char *buf, size_t size)
 {
-	if (kh_strcasecmp(key, "HKLM32") != 0 && !strncmp(key, "HKLM32\\", 7)) {
-		snprintf(buf, size, "HKLM\\%s", key + 7);
-		return buf;
-	}
-	return key;
+	return plat_reg_view_of(key, buf, size) == KH_VIEW_32 && buf[0] ? buf : key;
 }
 
 static void add_name(json_t *names, const char *name)

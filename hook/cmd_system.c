@@ -140,24 +140,18 @@ static int session_lock(struct session *s, struct kh_result *r)
 static void emit(struct session *s, const struct kh_globals *g, const struct kh_obs *o,
 		 const struct kh_decision *d, const struct kh_result *r, int durable)
 {
-	char *json = report_json(o, d, r);
+	int save = !g->image || durable;      /* check of a disk image: mounted read-only */
 	int rc;
 
-	if (!json) {
-		cli_say("out of memory building the status");
-		return;
-	}
-	if (g->image && !durable)       /* check of a disk image: mounted read-only */
+	if (!save)
 		kh_log(KH_LOG_INFO, "report", "status.json not written: %s is mounted read-only",
 		       g->image);
-	else if ((rc = report_save(s->p, json, durable)) != KH_OK)
+	rc = report_emit(s->p, o, d, r, save, durable, g->json ? stdout : NULL);
+	if (rc != KH_OK)
 		kh_log(KH_LOG_WARN, "report", "status.json not written: %s",
 		       kh_lasterr()[0] ? kh_lasterr() : kh_errstr(rc));
-	if (g->json)
-		printf("%s\n", json);
-	else if (g->verbosity > 0)
+	if (!g->json && g->verbosity > 0)
 		report_human(stdout, o, d, r, g->verbosity > 1);
-	free(json);
 }
 
 static int observe_decide(struct session *s, int force, struct kh_obs *o,

@@ -47,9 +47,9 @@ struct kh_obs {
 	int archive_missing;             /* the folder does not exist */
 	struct kh_hive_state hives[2];   /* each hive read, and whether it is dirty */
 	size_t n_hives;
-	struct kh_rrec repair;           /* the repair record (repairrec.h) */
 	struct kh_regseen *reg;          /* each [registry] value in both views (regview.h) */
 	size_t n_reg;
+	struct kh_rrec repair;           /* the repair record (repairrec.h) */
 };
 
 /*

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "khreset.h"
 #include "platform.h"
 
 void plat_free_list(struct kh_dirent *ents, size_t n)
@@ -70,3 +71,45 @@ enum kh_regview plat_reg_view_of(const char *key, char *plain, size_t size)
 		plain[0] = '\0';
 	return KH_VIEW_32;
 }
+
+#ifdef _WIN32
+/* The live body has no streamed write of its own yet: the pieces are
+ * gathered in memory and written whole (hook/win32/files.c may take this
+ * over with a temp file written as it comes). */
+struct gather {
+	char *s;
+	size_t n, cap;
+};
+
+static int put_mem(void *ctx, const void *buf, size_t len)
+{
+	struct gather *g = ctx;
+
+	if (g->n + len > g->cap) {
+		size_t cap = g->cap ? g->cap : 65536;
+		char *s;
+
+		while (cap < g->n + len)
+			cap *= 2;
+		if (!(s = realloc(g->s, cap)))
+			return KH_ERR_NOMEM;
+		g->s = s;
+		g->cap = cap;
+	}
+	memcpy(g->s + g->n, buf, len);
+	g->n += len;
+	return KH_OK;
+}
+
+int plat_write_stream(kh_plat *p, const char *path, int durable, kh_fill_fn fill, void *ud)
+{
+	struct gather g = { 0 };
+	int rc = fill(put_mem, &g, ud);
+
+	if (rc == KH_OK)
+		rc = durable ? plat_write_atomic(p, path, g.s ? g.s : "", g.n)
+			     : plat_write_replace(p, path, g.s ? g.s : "", g.n);
+	free(g.s);
+	return rc;
+}
+#endif

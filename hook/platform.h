@@ -61,6 +61,15 @@ int plat_write_atomic(kh_plat *p, const char *path, const void *buf, size_t len)
  * the new file, never a mix, but a power cut may lose the new one.  For
  * reports that the next run rewrites anyway (check's status.json). */
 int plat_write_replace(kh_plat *p, const char *path, const void *buf, size_t len);
+/* The same replacement (durable: plat_write_atomic's, else
+ * plat_write_replace's) of a content written in pieces, for documents that
+ * grow with what was observed (status.json): fill calls put(put_ctx, buf,
+ * len) for each piece and returns KH_OK to commit; any error it returns or
+ * put reports leaves path as it was (the temp file removed) and is
+ * returned.  fill is not called when the temp file cannot be made. */
+typedef int (*kh_put_fn)(void *put_ctx, const void *buf, size_t len);
+typedef int (*kh_fill_fn)(kh_put_fn put, void *put_ctx, void *ud);
+int plat_write_stream(kh_plat *p, const char *path, int durable, kh_fill_fn fill, void *ud);
 /* Appends and fsyncs (the journal).  Creates the file if missing. */
 int plat_append_sync(kh_plat *p, const char *path, const void *buf, size_t len);
 /* Creates every missing folder of dir (like mkdir -p). */

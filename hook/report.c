@@ -45,26 +45,6 @@ static json_t *jtext(const char *s)
 	return j;
 }
 
-/* An entry's name: "name" as text (jtext) and, when the bytes on disk are
- * not UTF-8, "name_hex" with every byte of them. */
-static void jname(json_t *o, const char *name)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t n = strlen(name);
-	char *h;
-
-	json_object_set_new(o, "name", jtext(name));
-	if (kh_utf8_valid(name, n) || !(h = malloc(2 * n + 1)))
-		return;
-	for (size_t i = 0; i < n; i++) {
-		h[2 * i] = hex[(unsigned char)name[i] >> 4];
-		h[2 * i + 1] = hex[(unsigned char)name[i] & 15];
-	}
-	h[2 * n] = '\0';
-	json_object_set_new(o, "name_hex", json_string(h));
-	free(h);
-}
-
 static json_t *jtime(int64_t t)
 {
 	char s[32];
@@ -156,27 +136,6 @@ static json_t *jbundle(const struct kh_obs *o)
 			 "files", files, "error", o->bundle_msg ? jtext(o->bundle_msg) : NULL);
 }
 
-static json_t *jentries(const struct kh_entry *e, size_t n, int with_class)
-{
-	json_t *a = json_array();
-
-	for (size_t i = 0; i < n; i++) {
-		json_t *j = json_object();
-
-		jname(j, e[i].name);
-		json_object_set_new(j, "size", json_integer((json_int_t)e[i].size));
-		json_object_set_new(j, "mtime", jtime(e[i].mtime));
-		json_object_set_new(j, "sha256", e[i].sha256[0] ? json_string(e[i].sha256)
-								 : json_null());
-		if (with_class) {
-			json_object_set_new(j, "class", json_string(class_name(e[i].cls)));
-			json_object_set_new(j, "reason", jtext(e[i].reason ? e[i].reason : ""));
-		}
-		json_array_append_new(a, j);
-	}
-	return a;
-}
-
 static json_t *jplan(unsigned plan)
 {
 	json_t *a = json_array();
@@ -216,47 +175,247 @@ static json_t *jresult(const struct kh_result *r)
 	return j;
 }
 
-char *report_json(const struct kh_obs *o, const struct kh_decision *d,
-		  const struct kh_result *r)
-{
-	json_t *doc;
-	char *s;
+/*
+ * The document is written member by member, each archive and install
+ * entry built, written and freed in turn, so memory does not grow with
+ * the archive.  The layout is json_dumps(doc, JSON_INDENT(2)) of the whole
+ * document: each member's value is laid out by jansson, its lines
+ * indented by its depth (jw_value); the entries, the hot path at 100,000
+ * of them, are written in that layout with only their text from outside
+ * (name, reason) passed through jansson.
+ */
+struct jw {
+	kh_put_fn put;
+	void *ctx;
+	int rc;                 /* the first error; nothing is written after it */
+	int pad;                /* spaces after each newline of a value */
+	int members;            /* written so far */
+	size_t n;
+	char buf[1 << 16];
+};
 
-	doc = json_pack("{s:i, s:{s:s, s:s}, s:s, s:o, s:o, s:{s:s, s:I}, s:o, s:o, s:o,"
-			" s:s, s:o, s:o}",
-		"schema", 1,
-		"tool", "name", "khreset", "version", KH_VERSION,
-		"mode", o->offline ? "offline" : "live",
-		"time", jtime(kh_now()),
-		"system", jsystem(o),
-		"licence", "status", licnames[o->lic], "reason", (json_int_t)o->lic_reason,
-		"bundle", jbundle(o),
-		"archive", jentries(o->archive, o->n_archive, 1),
-		"install", jentries(o->install, o->n_install, 0),
-		"verdict", verdict_name(d->verdict),
-		"plan", jplan(d->plan),
-		"result", jresult(r));
-	if (!doc)
-		return NULL;
-	json_object_set_new(doc, "repair", jrepair(o));
-	json_object_set_new(doc, "registry", regseen_json(o->reg, o->n_reg));
-	s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	json_decref(doc);
-	return s;
+static void jw_flush(struct jw *w)
+{
+	if (w->n && w->rc == KH_OK)
+		w->rc = w->put(w->ctx, w->buf, w->n);
+	w->n = 0;
 }
 
-int report_save(kh_plat *p, const char *json, int durable)
+static void jw_put(struct jw *w, const char *s, size_t len)
 {
-	int rc = plat_mkdirs(p, KH_STATE_DIR);
-	char *text;
+	while (len && w->rc == KH_OK) {
+		size_t k = sizeof(w->buf) - w->n < len ? sizeof(w->buf) - w->n : len;
 
-	if (rc != KH_OK)
-		return rc;
-	if (!(text = kh_asprintf("%s\n", json)))
+		memcpy(w->buf + w->n, s, k);
+		w->n += k;
+		s += k;
+		len -= k;
+		if (w->n == sizeof(w->buf))
+			jw_flush(w);
+	}
+}
+
+#define JW_LIT(w, s) jw_put((w), (s), sizeof(s) - 1)
+
+/* jansson's output, a newline followed by the value's indent (a JSON
+ * string never holds a raw newline) */
+static int jw_dumped(const char *s, size_t len, void *data)
+{
+	static const char spaces[] = "                ";
+	struct jw *w = data;
+	const char *nl;
+
+	while ((nl = memchr(s, '\n', len))) {
+		jw_put(w, s, (size_t)(nl - s) + 1);
+		jw_put(w, spaces, (size_t)w->pad);
+		len -= (size_t)(nl - s) + 1;
+		s = nl + 1;
+	}
+	jw_put(w, s, len);
+	return w->rc == KH_OK ? 0 : -1;
+}
+
+/* v (taken) at depth (1: a member of the document) */
+static void jw_value(struct jw *w, json_t *v, int depth)
+{
+	if (!v && w->rc == KH_OK)
+		w->rc = KH_ERR_NOMEM;
+	if (v && w->rc == KH_OK) {
+		w->pad = 2 * depth;
+		if (json_dump_callback(v, jw_dumped, w, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+				       JSON_ENCODE_ANY) && w->rc == KH_OK)
+			w->rc = KH_ERR_NOMEM;
+	}
+	json_decref(v);
+}
+
+/* "key": (key a literal of ours), after the previous member */
+static void jw_key(struct jw *w, const char *key)
+{
+	jw_put(w, w->members++ ? ",\n  \"" : "{\n  \"", 5);
+	jw_put(w, key, strlen(key));
+	JW_LIT(w, "\": ");
+}
+
+static void jw_member(struct jw *w, const char *key, json_t *v)
+{
+	jw_key(w, key);
+	jw_value(w, v, 1);
+}
+
+/* Text from outside as a JSON string, laid out by jansson (jtext) */
+static void jw_text(struct jw *w, const char *s)
+{
+	jw_value(w, jtext(s), 0);
+}
+
+/* Text of ours that needs no escaping (digits, hex, class names) */
+static void jw_quoted(struct jw *w, const char *s)
+{
+	JW_LIT(w, "\"");
+	jw_put(w, s, strlen(s));
+	JW_LIT(w, "\"");
+}
+
+/* One archive or install entry, as jansson lays out the object: its name
+ * as text (jtext) and, when the bytes on disk are not UTF-8, "name_hex"
+ * with every byte of them. */
+static void jw_entry(struct jw *w, const struct kh_entry *e, int with_class)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = strlen(e->name);
+	char num[32];
+
+	JW_LIT(w, "{\n      \"name\": ");
+	jw_text(w, e->name);
+	if (!kh_utf8_valid(e->name, n)) {
+		JW_LIT(w, ",\n      \"name_hex\": \"");
+		for (size_t i = 0; i < n; i++) {
+			jw_put(w, &hex[(unsigned char)e->name[i] >> 4], 1);
+			jw_put(w, &hex[(unsigned char)e->name[i] & 15], 1);
+		}
+		JW_LIT(w, "\"");
+	}
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)e->size);
+	JW_LIT(w, ",\n      \"size\": ");
+	jw_put(w, num, strlen(num));
+	kh_fmt_time(e->mtime, num);
+	JW_LIT(w, ",\n      \"mtime\": ");
+	jw_quoted(w, num);
+	JW_LIT(w, ",\n      \"sha256\": ");
+	if (e->sha256[0])
+		jw_quoted(w, e->sha256);
+	else
+		JW_LIT(w, "null");
+	if (with_class) {
+		JW_LIT(w, ",\n      \"class\": ");
+		jw_quoted(w, class_name(e->cls));
+		JW_LIT(w, ",\n      \"reason\": ");
+		jw_text(w, e->reason ? e->reason : "");
+	}
+	JW_LIT(w, "\n    }");
+}
+
+static void jw_entries(struct jw *w, const char *key, const struct kh_entry *e, size_t n,
+		       int with_class)
+{
+	jw_key(w, key);
+	if (!n)
+		JW_LIT(w, "[]");
+	for (size_t i = 0; i < n; i++) {
+		jw_put(w, i ? ",\n    " : "[\n    ", 6);
+		jw_entry(w, &e[i], with_class);
+	}
+	if (n)
+		JW_LIT(w, "\n  ]");
+}
+
+int report_write(const struct kh_obs *o, const struct kh_decision *d,
+		 const struct kh_result *r, kh_put_fn put, void *ctx)
+{
+	struct jw *w = calloc(1, sizeof(*w));
+	int rc;
+
+	if (!w)
 		return KH_ERR_NOMEM;
-	rc = durable ? plat_write_atomic(p, KH_STATUS, text, strlen(text))
-		     : plat_write_replace(p, KH_STATUS, text, strlen(text));
-	free(text);
+	w->put = put;
+	w->ctx = ctx;
+	jw_member(w, "schema", json_integer(1));
+	jw_member(w, "tool", json_pack("{s:s, s:s}", "name", "khreset", "version", KH_VERSION));
+	jw_member(w, "mode", json_string(o->offline ? "offline" : "live"));
+	jw_member(w, "time", jtime(kh_now()));
+	jw_member(w, "system", jsystem(o));
+	jw_member(w, "licence", json_pack("{s:s, s:I}", "status", licnames[o->lic],
+					  "reason", (json_int_t)o->lic_reason));
+	jw_member(w, "bundle", jbundle(o));
+	jw_entries(w, "archive", o->archive, o->n_archive, 1);
+	jw_entries(w, "install", o->install, o->n_install, 0);
+	jw_member(w, "verdict", json_string(verdict_name(d->verdict)));
+	jw_member(w, "plan", jplan(d->plan));
+	jw_member(w, "result", jresult(r));
+	jw_member(w, "registry", regseen_json(o->reg, o->n_reg));
+	jw_member(w, "repair", jrepair(o));
+	JW_LIT(w, "\n}\n");
+	jw_flush(w);
+	rc = w->rc;
+	free(w);
+	return rc;
+}
+
+/* One pass writes both: the status file and the caller's stream. */
+struct tee {
+	FILE *out;
+	kh_put_fn file;
+	void *file_ctx;
+	int file_rc;
+};
+
+static int put_tee(void *ctx, const void *buf, size_t len)
+{
+	struct tee *t = ctx;
+
+	if (t->file && t->file_rc == KH_OK) {
+		t->file_rc = t->file(t->file_ctx, buf, len);
+		kh_test_stop("report-write");   /* killed with the temp file part-written */
+	}
+	if (t->out)
+		fwrite(buf, 1, len, t->out);
+	return KH_OK;
+}
+
+struct emit {
+	const struct kh_obs *o;
+	const struct kh_decision *d;
+	const struct kh_result *r;
+	FILE *out;
+	int filled;
+};
+
+static int fill_status(kh_put_fn put, void *put_ctx, void *ud)
+{
+	struct emit *e = ud;
+	struct tee t = { e->out, put, put_ctx, KH_OK };
+	int rc;
+
+	e->filled = 1;
+	rc = report_write(e->o, e->d, e->r, put_tee, &t);
+	return rc != KH_OK ? rc : t.file_rc;
+}
+
+int report_emit(kh_plat *p, const struct kh_obs *o, const struct kh_decision *d,
+		const struct kh_result *r, int save, int durable, FILE *out)
+{
+	struct emit e = { o, d, r, out, 0 };
+	struct tee t = { out, NULL, NULL, KH_OK };
+	int rc = KH_OK;
+
+	if (save && (rc = plat_mkdirs(p, KH_STATE_DIR)) == KH_OK)
+		rc = plat_write_stream(p, KH_STATUS, durable, fill_status, &e);
+	if (!e.filled && out) {
+		int wrc = report_write(o, d, r, put_tee, &t);
+
+		rc = rc != KH_OK ? rc : wrc;
+	}
 	return rc;
 }
 

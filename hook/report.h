@@ -32,12 +32,17 @@ struct kh_result {
 	struct kh_recovery recovery;
 };
 
-/* Builds the document as JSON text (malloc'd). */
-char *report_json(const struct kh_obs *o, const struct kh_decision *d,
-		  const struct kh_result *r);
-/* Writes it atomically to ProgramData\khreset\status.json; durable: also
- * fsynced (after a run; a check's report is only replaced atomically). */
-int report_save(kh_plat *p, const char *json, int durable);
+/* Writes the document (SPEC section 4) in pieces to put, as
+ * json_dumps(JSON_INDENT(2)) would lay it out, with a final newline; the
+ * first error put returns stops it and is returned. */
+int report_write(const struct kh_obs *o, const struct kh_decision *d,
+		 const struct kh_result *r, kh_put_fn put, void *ctx);
+/* In one pass: to ProgramData\khreset\status.json when save (replaced
+ * atomically; durable: also fsynced, after a run - a check's report is
+ * only replaced), and to out unless NULL.  Returns the status file's
+ * result; out gets the whole document also when the file fails. */
+int report_emit(kh_plat *p, const struct kh_obs *o, const struct kh_decision *d,
+		const struct kh_result *r, int save, int durable, FILE *out);
 /* Human text: verdict first, one line per archive entry, then the plan. */
 void report_human(FILE *out, const struct kh_obs *o, const struct kh_decision *d,
 		  const struct kh_result *r, int verbose);

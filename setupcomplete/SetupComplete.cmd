@@ -4,13 +4,16 @@ rem SetupComplete.cmd baked by `khreset bake` (SPEC section 7).
 rem Registers the retry task first (so a run that is cut short, or stays
 rem pending, is retried at once and at every boot), runs khreset once - it
 rem removes the task again when the system is repaired or healthy - then calls
-rem the SetupComplete.cmd this image had before (khreset\SetupComplete.chained.cmd).
+rem the SetupComplete.cmd this image had before, kept beside this one as
+rem SetupComplete.chained.cmd (Setup itself runs only SetupComplete.cmd and
+rem ErrorHandler.cmd here): its own folder is this one, and the working folder
+rem is the one Setup gave this script, so its relative paths work as before.
 rem Runs as SYSTEM before the first logon: keep it short, never reboot.
 rem Setup ignores the exit code; this script always exits 0.
 setlocal EnableExtensions DisableDelayedExpansion
 set "KH_DIR=%WINDIR%\Setup\Scripts\khreset"
 set "KH_EXE=%KH_DIR%\khreset.exe"
-set "KH_CHAINED=%KH_DIR%\SetupComplete.chained.cmd"
+set "KH_CHAINED=%WINDIR%\Setup\Scripts\SetupComplete.chained.cmd"
 set "KH_LOGDIR=%WINDIR%\Logs\khreset"
 set "KH_LOG=%KH_LOGDIR%\setupcomplete.log"
 if not exist "%KH_LOGDIR%\" mkdir "%KH_LOGDIR%" >nul 2>&1

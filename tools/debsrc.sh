@@ -83,7 +83,12 @@ if [ ! -f "$DSC" ]; then
 		>"$LOGS/fetch-$PKG.log" 2>&1; then
 		served=$(apt-cache $APTOPTS showsrc "$PKG" 2>/dev/null |
 			awk '/^Version:/ { printf " %s", $2 }')
-		die "cannot fetch $PKG=$VER (archive serves:${served:- nothing}); change the pin, see $LOGS/fetch-$PKG.log"
+		case " $served " in
+		*" $VER "*)	# listed, but its files were refused (seen: 404)
+			why=$(sed -n 's/^E: *\([^[]*\).*/\1/p' "$LOGS/fetch-$PKG.log" | head -n 1)
+			die "the archive lists $PKG=$VER but did not serve its files${why:+ ($why)}; the pin is right, the archive is not: see $LOGS/fetch-$PKG.log" ;;
+		*)	die "cannot fetch $PKG=$VER (archive serves:${served:- nothing}); change the pin, see $LOGS/fetch-$PKG.log" ;;
+		esac
 	fi
 	[ -f "$DSC" ] || die "no $DSC after download"
 fi

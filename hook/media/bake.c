@@ -3,10 +3,11 @@
  *
  * bake validates the payload completely (payload.c) before it opens the
  * WIM for writing, then plans per image: delete what an earlier bake left
- * in Windows\Setup\Scripts\khreset\ (never the chained script), add the
- * payload, move a foreign SetupComplete.cmd aside as the chained script (a
- * rename in the image: bytes, times and security descriptor stay as they
- * were), add ours.  One wimlib update per image, one append commit for the
+ * in Windows\Setup\Scripts\khreset\ (never a chained script), add the
+ * payload, rename a foreign SetupComplete.cmd to SetupComplete.chained.cmd
+ * in the same folder (bytes, times and security descriptor stay as they
+ * were; an older bake's chained script in khreset\ moves back up), add
+ * ours.  One wimlib update per image, one append commit for the
  * whole WIM, then the WIM is re-opened and every added file compared with
  * the payload.  Baking twice leaves the same image: ours is recognised by
  * its marker line.
@@ -45,6 +46,8 @@ struct action {
 	char *path;           /* image path (add: target) */
 	char *src;            /* add: host source; rename: NULL */
 	char *to;             /* rename: target */
+	int keeps;            /* rename: the bytes below are checked at to */
+	uint8_t sha1[20];
 };
 
 struct plan {
@@ -53,6 +56,7 @@ struct plan {
 	char *sc_path;        /* as spelled in the image */
 	char *sc_version;     /* ours: the version found */
 	int chained;          /* a chained script must exist afterwards */
+	int migrated;         /* scripts an older bake left in khreset\ moved up */
 	int archive_removed;  /* --clean-archive: Archive\KeyHolder entries deleted */
 	uint8_t chained_sha1[20];
 	struct action *a;
@@ -82,6 +86,7 @@ static int act(struct plan *pl, enum bake_op op, const char *path, const char *s
 		return KH_ERR_NOMEM;
 	pl->a = v;
 	a = &pl->a[pl->n++];
+	memset(a, 0, sizeof(*a));
 	a->op = op;
 	a->path = strdup(path);
 	a->src = src ? strdup(src) : NULL;
@@ -155,25 +160,102 @@ static int plan_cleanup(kh_wim *w, struct plan *pl)
 	return rc;
 }
 
+/* The first SetupComplete.chained.prev[N].cmd not in Windows\Setup\Scripts
+ * (top) and not given already (from *k on); malloc'd. */
+static char *prev_name(const struct kh_wim_ent *top, size_t ntop, int *k)
+{
+	for (;; (*k)++) {
+		char *p = *k == 1 ? kh_asprintf("%s.cmd", CHAINED_PREV) :
+				    kh_asprintf("%s%d.cmd", CHAINED_PREV, *k);
+		const char *name;
+		size_t i;
+
+		if (!p)
+			return NULL;
+		name = strrchr(p, '\\') + 1;
+		for (i = 0; i < ntop && kh_strcasecmp(top[i].name, name); i++)
+			;
+		if (i == ntop) {
+			(*k)++;
+			return p;
+		}
+		free(p);
+	}
+}
+
+/* A rename that keeps the file's bytes: its digest is checked at the new
+ * name after writing. */
+static int act_move(struct plan *pl, const struct kh_wim_ent *e, const char *to)
+{
+	int rc = act(pl, BAKE_RENAME, e->path, NULL, to);
+
+	if (rc == KH_OK) {
+		memcpy(pl->a[pl->n - 1].sha1, e->sha1, sizeof(e->sha1));
+		pl->a[pl->n - 1].keeps = 1;
+	}
+	return rc;
+}
+
+/* The chained script lives beside ours (CHAINED), so that its %~dp0 and
+ * relative paths are the folder Setup gave it.  A foreign SetupComplete.cmd
+ * becomes it; else the one there stays; else the one an older bake left in
+ * khreset\ (OLD_CHAINED) moves back up.  One no one calls any more (a
+ * foreign script replaced ours after a bake, or an old layout's extra) is
+ * kept aside as the next free SetupComplete.chained.prev[N].cmd, never
+ * lost.  The moves are renames inside the image: bytes, times and security
+ * descriptor stay as they were. */
 static int plan_chain(kh_wim *w, struct plan *pl)
 {
-	struct kh_wim_ent e = { 0 };
-	int found, rc;
+	struct kh_wim_ent *top = NULL, *old = NULL, *cur = NULL, *oldcur = NULL, *live = NULL;
+	size_t ntop = 0, nold = 0;
+	int k = 1, rc;
 
-	if ((rc = wim_stat(w, pl->image, CHAINED, &found, &e)) != KH_OK)
-		return rc;
-	if (pl->sc == SC_FOREIGN) {
-		/* a chained script no one calls any more is kept aside, never lost */
-		if (found)
-			rc = act(pl, BAKE_RENAME, e.path, NULL, CHAINED_PREV);
-		if (rc == KH_OK)
-			rc = act(pl, BAKE_RENAME, pl->sc_path, NULL, CHAINED);
-		pl->chained = 1;
-	} else if (found && pl->sc == SC_OURS) {
-		memcpy(pl->chained_sha1, e.sha1, sizeof(e.sha1));
-		pl->chained = 1;
+	if ((rc = wim_list(w, pl->image, SCRIPTS, 0, &top, &ntop)) != KH_OK ||
+	    (rc = wim_list(w, pl->image, KHDIR, 0, &old, &nold)) != KH_OK)
+		goto out;
+	for (size_t i = 0; i < ntop; i++)
+		if (!kh_strcasecmp(top[i].name, CHAINED_NAME))
+			cur = &top[i];
+	for (size_t i = 0; i < nold; i++)
+		if (!kh_strcasecmp(old[i].name, CHAINED_NAME) && !old[i].is_dir)
+			oldcur = &old[i];
+	if (cur && (cur->is_dir || cur->is_reparse)) {
+		kh_seterr("image %d: %s is not a regular file", pl->image, cur->path);
+		rc = KH_ERR_DATA;
+		goto out;
 	}
-	wim_ent_clear(&e);
+	if (pl->sc != SC_FOREIGN)
+		live = cur ? cur : oldcur;
+	/* what no one will call: aside first, so that CHAINED is free */
+	for (size_t i = 0; rc == KH_OK && i < ntop + nold; i++) {
+		struct kh_wim_ent *e = i < ntop ? &top[i] : &old[i - ntop];
+		char *to;
+
+		if (e == live || (e != cur && i < ntop) || e->is_dir ||
+		    (i >= ntop && !script_is_chained(e->name)))
+			continue;
+		if (!(to = prev_name(top, ntop, &k)))
+			rc = KH_ERR_NOMEM;
+		else
+			rc = act_move(pl, e, to);
+		pl->migrated += i >= ntop;
+		free(to);
+	}
+	if (rc == KH_OK && live == oldcur && live) {
+		rc = act_move(pl, live, CHAINED);
+		pl->migrated++;
+	}
+	if (rc == KH_OK && pl->sc == SC_FOREIGN) {
+		struct kh_wim_ent sc = { .path = pl->sc_path };
+		memcpy(sc.sha1, pl->chained_sha1, sizeof(sc.sha1));
+		rc = act_move(pl, &sc, CHAINED);
+	} else if (rc == KH_OK && live) {
+		memcpy(pl->chained_sha1, live->sha1, sizeof(live->sha1));
+	}
+	pl->chained = pl->sc == SC_FOREIGN || live;
+out:
+	wim_free_ents(top, ntop);
+	wim_free_ents(old, nold);
 	return rc;
 }
 
@@ -266,7 +348,47 @@ static int plan_apply(kh_wim *w, const struct plan *pl)
 	return rc;
 }
 
-/* Re-read from the written WIM: every added byte, and the chain. */
+/* 1 if an action of pl writes path (an add's target, a rename's). */
+static int planned_target(const struct plan *pl, const char *path)
+{
+	for (size_t i = 0; i < pl->n; i++) {
+		const char *t = pl->a[i].op == BAKE_ADD ? pl->a[i].path :
+				pl->a[i].op == BAKE_RENAME ? pl->a[i].to : NULL;
+		if (t && !kh_strcasecmp(t, path))
+			return 1;
+	}
+	return 0;
+}
+
+/* A kept script moved: the same bytes at the new name, the old one gone
+ * (unless something else was put there). */
+static int verify_move(kh_wim *w, const struct plan *pl, const struct action *a)
+{
+	struct kh_wim_ent e = { 0 };
+	int found, rc;
+
+	if (!a->keeps)
+		return KH_OK;
+	rc = wim_stat(w, pl->image, a->to, &found, &e);
+	if (rc == KH_OK && (!found || memcmp(e.sha1, a->sha1, sizeof(a->sha1)) != 0)) {
+		kh_seterr("image %d: %s missing or changed after moving %s there", pl->image,
+			  a->to, a->path);
+		rc = KH_ERR_IO;
+	}
+	wim_ent_clear(&e);
+	if (rc == KH_OK && !planned_target(pl, a->path)) {
+		rc = wim_stat(w, pl->image, a->path, &found, NULL);
+		if (rc == KH_OK && found) {
+			kh_seterr("image %d: %s still there after moving it to %s", pl->image,
+				  a->path, a->to);
+			rc = KH_ERR_IO;
+		}
+	}
+	return rc;
+}
+
+/* Re-read from the written WIM: every added byte, every moved script, and
+ * the chain. */
 static int verify_image(kh_wim *w, const struct payload *p, struct plan *pl)
 {
 	struct kh_wim_ent e = { 0 };
@@ -300,6 +422,8 @@ static int verify_image(kh_wim *w, const struct payload *p, struct plan *pl)
 		}
 		wim_free_ents(left, n);
 	}
+	for (size_t i = 0; rc == KH_OK && i < pl->n; i++)
+		rc = verify_move(w, pl, &pl->a[i]);
 	if (rc == KH_OK && pl->chained) {
 		rc = wim_stat(w, pl->image, CHAINED, &found, &e);
 		if (rc == KH_OK && (!found || memcmp(e.sha1, pl->chained_sha1, 20) != 0)) {
@@ -401,14 +525,15 @@ static json_t *plan_json(kh_wim *w, const struct plan *pl)
 			json_object_set_new(o, "source", json_string(a->src));
 		json_array_append_new(acts, o);
 	}
-	return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s?, s:b, s:i, s:o, s:b}",
+	return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s?, s:b, s:s?, s:i, s:i, s:o, s:b}",
 			 "index", pl->image,
 			 "name", wim_prop(w, pl->image, "NAME"),
 			 "edition", wim_prop(w, pl->image, "WINDOWS/EDITIONID"),
 			 "build", wim_prop(w, pl->image, "WINDOWS/VERSION/BUILD"),
 			 "setupcomplete", sc_names[pl->sc],
 			 "setupcomplete_version", pl->sc_version,
-			 "chained", pl->chained, "archive_removed", pl->archive_removed,
+			 "chained", pl->chained, "chained_path", pl->chained ? CHAINED : NULL,
+			 "migrated", pl->migrated, "archive_removed", pl->archive_removed,
 			 "actions", acts, "verified", pl->verified);
 }
 
@@ -435,7 +560,7 @@ static const char *sc_human(const struct plan *pl)
 {
 	switch (pl->sc) {
 	case SC_ABSENT:
-		return "SetupComplete.cmd added";
+		return pl->chained ? "SetupComplete.cmd added, chain kept" : "SetupComplete.cmd added";
 	case SC_OURS:
 		return pl->chained ? "SetupComplete.cmd replaced, chain kept" :
 				     "SetupComplete.cmd replaced";
@@ -459,6 +584,10 @@ static void bake_human(struct bake *b, int show_actions)
 		       wim_prop(b->w, pl->image, "NAME"),
 		       wim_prop(b->w, pl->image, "WINDOWS/EDITIONID"),
 		       wim_prop(b->w, pl->image, "WINDOWS/VERSION/BUILD"), sc_human(pl));
+		if (pl->migrated)
+			printf("; %d chained script%s of an older bake %s up from khreset\\",
+			       pl->migrated, pl->migrated == 1 ? "" : "s",
+			       b->o.dry_run ? "to move" : "moved");
 		if (pl->archive_removed)
 			printf("; %d captured archive entr%s %s", pl->archive_removed,
 			       pl->archive_removed == 1 ? "y" : "ies",

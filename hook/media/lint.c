@@ -238,30 +238,48 @@ out:
 	return rc;
 }
 
-static int lint_chained(struct lint *l, struct lint_image *li)
+/* The chained scripts in one folder: SCRIPTS (where bake keeps them) or
+ * KHDIR (where bakes before issue 10 did, their %~dp0 pointing there).
+ * The one called (SetupComplete.chained.cmd) is inspected like a hook;
+ * a prev one is run by no one. */
+static int lint_chained_in(struct lint *l, struct lint_image *li, const char *dir, int old)
 {
 	struct kh_wim_ent *e = NULL;
 	size_t n = 0;
 	int rc;
 
-	if ((rc = wim_list(l->w, li->image, KHDIR, 0, &e, &n)) != KH_OK)
+	if ((rc = wim_list(l->w, li->image, dir, 0, &e, &n)) != KH_OK)
 		return rc;
 	for (size_t i = 0; rc == KH_OK && i < n; i++) {
+		int called = !kh_strcasecmp(e[i].name, CHAINED_NAME);
 		char *text = NULL;
 		int big;
 
 		if (!script_is_chained(e[i].name) || e[i].is_dir)
 			continue;
-		if ((rc = read_text(l, li, e[i].path, &text, &big)) == KH_OK && text) {
-			rc = finding(l, li, "setupcomplete-foreign", SEV_INFO, e[i].path,
-				  "earlier SetupComplete.cmd, chained after khreset");
-			if (rc == KH_OK)
-				rc = lint_temp_script(l, li, e[i].path, text);
-		}
+		if (old)
+			rc = finding(l, li, "chained-old-layout", SEV_WARNING, e[i].path,
+				     "kept in khreset\\ by an older bake, where its own folder "
+				     "(%%~dp0) is not Windows\\Setup\\Scripts\\: khreset bake moves "
+				     "it up to %s", called ? CHAINED : "SetupComplete.chained.prev.cmd");
+		if (rc == KH_OK && !old)
+			rc = finding(l, li, "setupcomplete-foreign", SEV_INFO, e[i].path, called ?
+				     "earlier SetupComplete.cmd, chained after khreset" :
+				     "earlier chained script, kept aside by bake (not run)");
+		if (rc == KH_OK && called &&
+		    (rc = read_text(l, li, e[i].path, &text, &big)) == KH_OK && text)
+			rc = lint_temp_script(l, li, e[i].path, text);
 		free(text);
 	}
 	wim_free_ents(e, n);
 	return rc;
+}
+
+static int lint_chained(struct lint *l, struct lint_image *li)
+{
+	int rc = lint_chained_in(l, li, SCRIPTS, 0);
+
+	return rc == KH_OK ? lint_chained_in(l, li, KHDIR, 1) : rc;
 }
 
 static int lint_tasks(struct lint *l, struct lint_image *li)

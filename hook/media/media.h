@@ -14,8 +14,17 @@
 #define SCRIPTS      "\\Windows\\Setup\\Scripts"
 #define SC_PATH      SCRIPTS "\\SetupComplete.cmd"
 #define KHDIR        SCRIPTS "\\khreset"
-#define CHAINED      KHDIR "\\SetupComplete.chained.cmd"
-#define CHAINED_PREV KHDIR "\\SetupComplete.chained.prev.cmd"
+/* A foreign SetupComplete.cmd found by bake is kept beside ours under a
+ * name Setup does not run by itself (it runs SetupComplete.cmd, and
+ * ErrorHandler.cmd on a fatal error, nothing else there): same folder, so
+ * its %~dp0 and relative paths are what they were.  Ours calls it. */
+#define CHAINED_NAME "SetupComplete.chained.cmd"
+#define CHAINED      SCRIPTS "\\" CHAINED_NAME
+/* one no one calls any more: SetupComplete.chained.prev.cmd, prev2, ... */
+#define CHAINED_PREV SCRIPTS "\\SetupComplete.chained.prev"
+/* bakes before issue 10 kept it in khreset\ (its %~dp0 pointed there):
+ * bake moves it back up, lint says so */
+#define OLD_CHAINED  KHDIR "\\" CHAINED_NAME
 #define CLIPSVC      "\\ProgramData\\Microsoft\\Windows\\ClipSVC"
 #define ARCHIVE_DIR  CLIPSVC "\\Archive\\KeyHolder"
 #define INSTALL_DIR  CLIPSVC "\\Install\\KeyHolder"

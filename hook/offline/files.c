@@ -672,23 +672,36 @@ int off_create_temp(int dfd, const char *tmp, const char *path, int *out)
 	return KH_OK;
 }
 
-static int write_temp(int dfd, const char *tmp, const void *buf, size_t len,
+/* The put of plat_write_stream: each piece straight to the temp file. */
+struct temp_out {
+	int fd;
+	const char *path;
+};
+
+static int put_fd(void *ctx, const void *buf, size_t len)
+{
+	const struct temp_out *t = ctx;
+
+	return write_all(t->fd, buf, len, t->path);
+}
+
+static int write_temp(int dfd, const char *tmp, kh_fill_fn fill, void *ud,
 		      const char *path, int durable)
 {
-	int fd, r;
+	struct temp_out t = { .path = path };
+	int r;
 
-	if ((r = off_create_temp(dfd, tmp, path, &fd)) != KH_OK)
+	if ((r = off_create_temp(dfd, tmp, path, &t.fd)) != KH_OK)
 		return r;
-	r = write_all(fd, buf, len, path);
-	if (r == KH_OK && durable && fsync(fd) < 0)
+	r = fill(put_fd, &t, ud);
+	if (r == KH_OK && durable && fsync(t.fd) < 0)
 		r = off_fail(errno, "cannot flush", path);
-	if (close(fd) < 0 && r == KH_OK)
+	if (close(t.fd) < 0 && r == KH_OK)
 		r = off_fail(errno, "cannot close", path);
 	return r;
 }
 
-static int write_replace(kh_plat *p, const char *path, const void *buf, size_t len,
-			 int durable)
+int plat_write_stream(kh_plat *p, const char *path, int durable, kh_fill_fn fill, void *ud)
 {
 	char disk[NAME_MAX + 1], tmp[NAME_MAX + 1];
 	const char *name;
@@ -701,7 +714,7 @@ static int write_replace(kh_plat *p, const char *path, const void *buf, size_t l
 		return r;
 	if ((r = kh_temp_name(tmp, sizeof(tmp), disk, (long)getpid())) != KH_OK)
 		return r;
-	if ((r = write_temp(dfd, tmp, buf, len, path, durable)) != KH_OK)
+	if ((r = write_temp(dfd, tmp, fill, ud, path, durable)) != KH_OK)
 		goto fail;
 	if (renameat(dfd, tmp, dfd, disk) < 0) {
 		r = off_fail(errno, "cannot replace", path);
@@ -713,14 +726,31 @@ fail:
 	return r;
 }
 
+/* The fill of a write whose content is one buffer. */
+struct whole {
+	const void *buf;
+	size_t len;
+};
+
+static int fill_whole(kh_put_fn put, void *put_ctx, void *ud)
+{
+	const struct whole *w = ud;
+
+	return put(put_ctx, w->buf, w->len);
+}
+
 int plat_write_atomic(kh_plat *p, const char *path, const void *buf, size_t len)
 {
-	return write_replace(p, path, buf, len, 1);
+	struct whole w = { buf, len };
+
+	return plat_write_stream(p, path, 1, fill_whole, &w);
 }
 
 int plat_write_replace(kh_plat *p, const char *path, const void *buf, size_t len)
 {
-	return write_replace(p, path, buf, len, 0);
+	struct whole w = { buf, len };
+
+	return plat_write_stream(p, path, 0, fill_whole, &w);
 }
 
 int plat_append_sync(kh_plat *p, const char *path, const void *buf, size_t len)

@@ -136,7 +136,7 @@ int plat_service_stop(kh_plat *p, const char *name, int timeout_s)
 	SERVICE_STATUS ss;
 	ULONGLONG dl = deadline_of(timeout_s), stopped_at = 0;
 	DWORD pid = 0, refused = 0;
-	int r, sent = 0, down = 0, restarts = 0;
+	int r, sent = 0, down = 0, restarts = 0, reopened = 0;
 
 	(void)p;
 	r = svc_open(name, SERVICE_STOP | SERVICE_QUERY_STATUS, &scm, &svc);
@@ -146,8 +146,19 @@ int plat_service_stop(kh_plat *p, const char *name, int timeout_s)
 		ULONGLONG now;
 		DWORD s, e, nap = 100;
 
-		if ((r = svc_query(svc, name, &st)) != KH_OK)
-			break;
+		if ((r = svc_query(svc, name, &st)) != KH_OK) {
+			/* once: a handle the service manager lost across the
+			 * service's restart (seen under Wine) is opened again */
+			if (reopened++)
+				break;
+			CloseServiceHandle(svc);
+			CloseServiceHandle(scm);
+			if ((r = svc_open(name, SERVICE_STOP | SERVICE_QUERY_STATUS, &scm, &svc)) != KH_OK)
+				return r;
+			kh_clearerr();
+			continue;
+		}
+		reopened = 0;
 		now = GetTickCount64();
 		s = st.dwCurrentState;
 		if (sent && (s == SERVICE_RUNNING || s == SERVICE_START_PENDING) &&

@@ -68,11 +68,13 @@ base() {
 # 1 Clean: no SetupComplete; the official keyholder staged in Install
 base t1
 mkfile t1/ProgramData/Microsoft/Windows/ClipSVC/Install/KeyHolder/$ROOT_KH "$PAYLOAD_KH_XML"
-# 2 Customized: a foreign SetupComplete.cmd, archive captured from a used system,
-#   a different file in Install
+# 2 Customized: a foreign SetupComplete.cmd calling a helper beside it (by a
+#   relative name and by %~dp0), archive captured from a used system, a
+#   different file in Install
 base t2
-FOREIGN='@echo off\r\nrem the customer'"'"'s own post-setup step\r\nreg add HKLM\\SOFTWARE\\Office /v Fix /d 1 /f\r\n'
+FOREIGN='@echo off\r\nrem the customer'"'"'s own post-setup step\r\ncall helper.cmd\r\ncall "%~dp0helper.cmd" /again\r\nreg add HKLM\\SOFTWARE\\Office /v Fix /d 1 /f\r\n'
 mkfile t2/Windows/Setup/Scripts/SetupComplete.cmd "$FOREIGN"
+mkfile t2/Windows/Setup/Scripts/helper.cmd 'echo helper %*\r\n'
 mkfile t2/ProgramData/Microsoft/Windows/ClipSVC/Archive/KeyHolder/$ROOT_KH '<License>old root</License>'
 mkfile t2/ProgramData/Microsoft/Windows/ClipSVC/Archive/KeyHolder/$OLD '<License>carried over</License>'
 mkfile t2/ProgramData/Microsoft/Windows/ClipSVC/Install/KeyHolder/$ROOT_KH '<License>other</License>'
@@ -277,7 +279,7 @@ CASE="bake --dry-run"
 expect_exit 0 kh bake media.wim --payload payload --dry-run
 unchanged "bake --dry-run" media.wim "$S0"
 check "bake --dry-run: says the foreign script would be chained" \
-	out_has 'rename .*SetupComplete.cmd -> .*khreset.SetupComplete.chained.cmd'
+	out_has '^    rename  .Windows.Setup.Scripts.SetupComplete.cmd -> .Windows.Setup.Scripts.SetupComplete.chained.cmd$'
 check "bake --dry-run: one plan per image" same "$(grep -c '^  image' out)" 4
 
 # ---------------------------------------------------------------- bake
@@ -300,11 +302,24 @@ for i in 1 2 3; do
 		same "$(x7 media.wim "$i/Windows/Setup/Scripts/khreset/khreset.exe" | sha256sum)" "$(sha256sum <payload/khreset.exe)"
 done
 check "bake: nothing under Windows\\Temp" unlisted '^[0-9]*/Windows/Temp/khreset'
-check "bake: image 1 has no chained script" unlisted '^1/.*SetupComplete.chained'
+check "bake: image 1 (no foreign script) has no chained script" unlisted '^1/.*SetupComplete.chained'
+check "bake --json: image 1 not chained, image 2 chained beside ours" \
+	jq_is '[.images[0:2][] | "\(.chained) \(.chained_path)"] | join(",")' \
+	'false null,true \Windows\Setup\Scripts\SetupComplete.chained.cmd'
 check "bake: image 2 foreign SetupComplete kept byte for byte as the chained script (7z)" \
-	same "$(x7 media.wim 2/Windows/Setup/Scripts/khreset/SetupComplete.chained.cmd | od -c)" "$(printf '%b' "$FOREIGN" | od -c)"
+	same "$(x7 media.wim 2/Windows/Setup/Scripts/SetupComplete.chained.cmd | od -c)" "$(printf '%b' "$FOREIGN" | od -c)"
+mkdir xc
+fixture "image 2's chained script extracted (wimlib-imagex extract)" quiet \
+	wimlib-imagex extract media.wim 2 /Windows/Setup/Scripts/SetupComplete.chained.cmd \
+	/Windows/Setup/Scripts/helper.cmd --dest-dir=xc --no-acls
+check "bake: the chained script's sha256 is the foreign script's (wimlib-imagex extract)" \
+	same "$(sha256sum <xc/SetupComplete.chained.cmd)" "$(sha256sum <t2/Windows/Setup/Scripts/SetupComplete.cmd)"
+check "bake: the helper it calls by relative name and %~dp0 is still beside it" \
+	same "$(sha256sum <xc/helper.cmd)" "$(sha256sum <t2/Windows/Setup/Scripts/helper.cmd)"
+check "bake: no chained script in the khreset\\ subfolder (its %~dp0 would be wrong there)" \
+	unlisted '^2/Windows/Setup/Scripts/khreset/SetupComplete.chained'
 check "bake: lowercase image: one windows folder" same "$(grep -ci '^4/windows$' list.txt)" 1
-check "bake: lowercase image: its script chained" listed '4/windows/setup/scripts/khreset/setupcomplete.chained.cmd'
+check "bake: lowercase image: its script chained beside ours" listed '4/windows/setup/scripts/setupcomplete.chained.cmd'
 check "bake: lowercase image: one SetupComplete.cmd, ours" same "$(grep -ci '^4/windows/setup/scripts/setupcomplete.cmd$' list.txt)" 1
 check "bake: other files of the image untouched (7z)" \
 	same "$(x7 media.wim 1/Windows/System32/ntoskrnl.exe | sha256sum)" "$(sha256sum <t1/Windows/System32/ntoskrnl.exe)"
@@ -327,6 +342,10 @@ CASE="bake again"
 expect_exit 0 kh --json bake media.wim --payload payload
 check "bake again: SetupComplete recognised as ours everywhere" \
 	jq_is '[.images[].setupcomplete] | join(",")' "ours,ours,ours,ours"
+check "bake again: nothing renamed (the chain is not moved again)" \
+	jq_is '[.images[].actions[] | select(.op == "rename")] | length' 0
+check "bake again: images 2-4 keep their chain, image 1 still has none" \
+	jq_is '[.images[].chained] | map(tostring) | join(",")' "false,true,true,true"
 for i in 1 2 3 4; do
 	fixture "wimlib-imagex dir of image $i again" sh -c "wimlib-imagex dir media.wim $i --detailed >dir2.$i"
 	check "bake again: identical metadata of image $i (wimlib-imagex dir --detailed)" cmp -s dir1.$i dir2.$i
@@ -336,7 +355,7 @@ fixture "second bake applied" quiet wimlib-imagex apply media.wim all x2
 check "bake again: the applied tree holds the payload" test -f "x2/CMGE V2020-L clean/Windows/Setup/Scripts/khreset/khreset.exe"
 check "bake again: identical extracted trees" diff -r x1 x2
 check "bake again: never chains twice (chained script is still the foreign one)" \
-	same "$(x7 media.wim 2/Windows/Setup/Scripts/khreset/SetupComplete.chained.cmd | od -c)" "$(printf '%b' "$FOREIGN" | od -c)"
+	same "$(x7 media.wim 2/Windows/Setup/Scripts/SetupComplete.chained.cmd | od -c)" "$(printf '%b' "$FOREIGN" | od -c)"
 check "bake again: one chained script per image" same "$(l7 media.wim | grep -ci '^2/.*chained')" 1
 
 # someone overwrote our SetupComplete.cmd after a bake: theirs is chained, the
@@ -347,9 +366,92 @@ fixture "image 2 script overwritten" quiet sh -c 'wimlib-imagex update media.wim
 CASE="bake over a foreign script written after an earlier bake"
 expect_exit 0 kh bake media.wim --payload payload --index 2
 check "re-chain: the newer foreign script is the chained one (7z)" \
-	same "$(x7 media.wim 2/Windows/Setup/Scripts/khreset/SetupComplete.chained.cmd | sha256sum)" "$(sha256sum <newer.cmd)"
+	same "$(x7 media.wim 2/Windows/Setup/Scripts/SetupComplete.chained.cmd | sha256sum)" "$(sha256sum <newer.cmd)"
 check "re-chain: the earlier chained script kept as SetupComplete.chained.prev.cmd (7z)" \
-	same "$(x7 media.wim 2/Windows/Setup/Scripts/khreset/SetupComplete.chained.prev.cmd | od -c)" "$(printf '%b' "$FOREIGN" | od -c)"
+	same "$(x7 media.wim 2/Windows/Setup/Scripts/SetupComplete.chained.prev.cmd | od -c)" "$(printf '%b' "$FOREIGN" | od -c)"
+printf '@echo off\r\necho newest customization\r\n' >newest.cmd
+echo "add '$T/newest.cmd' /Windows/Setup/Scripts/SetupComplete.cmd" >update.txt
+fixture "image 2 script overwritten again" quiet sh -c 'wimlib-imagex update media.wim 2 <update.txt'
+CASE="bake over a second foreign script"
+expect_exit 0 kh bake media.wim --payload payload --index 2
+check "re-chain twice: the newest is chained (7z)" \
+	same "$(x7 media.wim 2/Windows/Setup/Scripts/SetupComplete.chained.cmd | sha256sum)" "$(sha256sum <newest.cmd)"
+check "re-chain twice: the first prev kept, the next one is prev2 (7z)" \
+	same "$(x7 media.wim 2/Windows/Setup/Scripts/SetupComplete.chained.prev.cmd | sha256sum) $(x7 media.wim 2/Windows/Setup/Scripts/SetupComplete.chained.prev2.cmd | sha256sum)" \
+	"$(printf '%b' "$FOREIGN" | sha256sum) $(sha256sum <newer.cmd)"
+
+# ---------------------------------------------------------------- the old layout
+# bakes before issue 10 kept the foreign script in khreset\, where its %~dp0
+# was khreset\: such an image made by hand (wimlib-imagex update), as that
+# bake left it - the payload in khreset\, the foreign script renamed into
+# it, an older chained one beside it, and the old SetupComplete.cmd calling
+# khreset\SetupComplete.chained.cmd
+fixture "image 2 exported" quiet wimlib-imagex export orig.wim 2 old.wim
+sed 's/^set "KH_CHAINED=.*/set "KH_CHAINED=%KH_DIR%\\SetupComplete.chained.cmd"\r/' payload/SetupComplete.cmd >old-sc.cmd
+printf '@echo off\r\necho an older chained one\r\n' >old-prev.cmd
+cat >update.txt <<EOF_UPD
+add '$T/payload/khreset.exe' /Windows/Setup/Scripts/khreset/khreset.exe
+add '$T/payload/khreset.ini' /Windows/Setup/Scripts/khreset/khreset.ini
+add '$T/payload/bundle' /Windows/Setup/Scripts/khreset/bundle
+rename /Windows/Setup/Scripts/SetupComplete.cmd /Windows/Setup/Scripts/khreset/SetupComplete.chained.cmd
+add '$T/old-prev.cmd' /Windows/Setup/Scripts/khreset/SetupComplete.chained.prev.cmd
+add '$T/old-sc.cmd' /Windows/Setup/Scripts/SetupComplete.cmd
+EOF_UPD
+fixture "an image baked by the old layout (wimlib-imagex update)" quiet sh -c 'wimlib-imagex update old.wim 1 <update.txt'
+fixture "the old layout: the foreign script in khreset\\, the old script calls it there" sh -c \
+	"7z x -so old.wim Windows/Setup/Scripts/khreset/SetupComplete.chained.cmd 2>/dev/null | cmp -s - t2/Windows/Setup/Scripts/SetupComplete.cmd &&
+	 7z x -so old.wim Windows/Setup/Scripts/SetupComplete.cmd 2>/dev/null | grep -q 'KH_CHAINED=%KH_DIR%'"
+# times, attributes and digest of the chained script, to compare after the move
+meta() { wimlib-imagex dir "$1" 1 --path="$2" --detailed |
+	grep -E '^(Attributes|Creation Time|Last Write Time|Hash|Uncompressed size|Security)'; }
+meta old.wim /Windows/Setup/Scripts/khreset/SetupComplete.chained.cmd >meta-old.txt
+S6=$(sum old.wim)
+CASE="lint, an image baked by the old layout"
+expect_exit 3 kh --json lint old.wim
+check "lint: the old layout's chained scripts are warnings (chained-old-layout)" \
+	same "$(jq -r '.images[0].findings[] | select(.id == "chained-old-layout") | .path' out | tr '\n' ' ')" \
+	'\Windows\Setup\Scripts\khreset\SetupComplete.chained.cmd \Windows\Setup\Scripts\khreset\SetupComplete.chained.prev.cmd '
+check "lint: the warning says what bake does" \
+	jq_is '[.images[0].findings[] | select(.id == "chained-old-layout") | .detail][0] | test("khreset bake moves it up to .Windows.Setup.Scripts.SetupComplete.chained.cmd")' true
+check "lint: the old layout's called script is still inspected" \
+	jq_is '.images[0].findings | map(.id) | index("setupcomplete-foreign") == null' true
+CASE="bake --dry-run, the old layout"
+expect_exit 0 kh bake old.wim --payload payload --dry-run
+unchanged "bake --dry-run, the old layout" old.wim "$S6"
+check "bake --dry-run: the old chained script would move up beside ours" \
+	out_has '^    rename  .Windows.Setup.Scripts.khreset.SetupComplete.chained.cmd -> .Windows.Setup.Scripts.SetupComplete.chained.cmd$'
+check "bake --dry-run: the old prev one too" \
+	out_has '^    rename  .Windows.Setup.Scripts.khreset.SetupComplete.chained.prev.cmd -> .Windows.Setup.Scripts.SetupComplete.chained.prev.cmd$'
+check "bake --dry-run: the summary line says so" out_has 'replaced, chain kept; 2 chained scripts of an older bake to move up from khreset'
+CASE="bake, the old layout"
+expect_exit 0 kh --json bake old.wim --payload payload
+check "bake, the old layout: ours recognised, 2 migrated, verified" \
+	jq_is '.images[0] | "\(.setupcomplete) \(.chained) \(.migrated) \(.verified)"' "ours true 2 true"
+check "bake, the old layout: wimlib-imagex verify accepts the WIM" quiet wimlib-imagex verify old.wim
+check "bake, the old layout: the chained script moved up, byte for byte (7z)" \
+	same "$(x7 old.wim Windows/Setup/Scripts/SetupComplete.chained.cmd | sha256sum)" "$(sha256sum <t2/Windows/Setup/Scripts/SetupComplete.cmd)"
+check "bake, the old layout: its times, attributes and digest kept (wimlib-imagex dir)" \
+	same "$(meta old.wim /Windows/Setup/Scripts/SetupComplete.chained.cmd)" "$(cat meta-old.txt)"
+check "bake, the old layout: the older chained one moved up as prev (7z)" \
+	same "$(x7 old.wim Windows/Setup/Scripts/SetupComplete.chained.prev.cmd | sha256sum)" "$(sha256sum <old-prev.cmd)"
+l7 old.wim >list.txt
+fixture "7z lists old.wim" grep -q '^Windows' list.txt
+check "bake, the old layout: nothing chained left in khreset\\ (7z)" unlisted 'khreset/SetupComplete.chained'
+check "bake, the old layout: the old script replaced by ours (7z)" \
+	same "$(x7 old.wim Windows/Setup/Scripts/SetupComplete.cmd | sha256sum)" "$(sha256sum <payload/SetupComplete.cmd)"
+check "bake, the old layout: the helper untouched beside the chained script (7z)" \
+	same "$(x7 old.wim Windows/Setup/Scripts/helper.cmd | sha256sum)" "$(sha256sum <t2/Windows/Setup/Scripts/helper.cmd)"
+CASE="lint after migrating the old layout"
+expect_exit 3 kh --json lint old.wim
+check "lint after the migration: no chained-old-layout, the chained script reported" \
+	same "$(sevs 1)" "archive-keyholders-present setupcomplete-foreign setupcomplete-foreign "
+CASE="bake the migrated image again"
+expect_exit 0 kh --json bake old.wim --payload payload
+check "bake again after the migration: nothing moved, chained once" \
+	jq_is '.images[0] | "\(.migrated) \([.actions[] | select(.op == "rename")] | length) \(.chained)"' "0 0 true"
+check "bake again after the migration: one chained script, the foreign one (7z)" \
+	same "$(7z l -ba -slt old.wim 2>/dev/null | grep -ci '^Path = .*SetupComplete.chained.cmd$') $(x7 old.wim Windows/Setup/Scripts/SetupComplete.chained.cmd | sha256sum)" \
+	"1 $(sha256sum <t2/Windows/Setup/Scripts/SetupComplete.cmd)"
 
 # ---------------------------------------------------------------- index, rebuild, integrity
 cp orig.wim one.wim

@@ -145,6 +145,15 @@ stopped() {
 	w_try sc stop "$1"
 	fixture "$1 stopped" wait_for 10 service_is "$1" STOPPED
 }
+# unrecord: no repair record (SPEC section 3, never loop): the registry
+# values and status.json's "repair"
+unrecord() {
+	for v in RepairUpgrade RepairTime RepairBackup; do
+		w_try reg delete 'HKLM\SOFTWARE\khreset' /v "$v" /f
+	done
+	[ ! -f "$STATE/status.json" ] || { jq '.repair = null' "$STATE/status.json" >"$T/unrec.json" &&
+		cp "$T/unrec.json" "$STATE/status.json"; }
+}
 # field_case: the archive the old OS left behind (two V0-H files dated before
 # the upgrade), nothing staged, not licensed, no CMIT values, services stopped.
 field_case() {
@@ -154,6 +163,7 @@ field_case() {
 	mkdir -p "$A" "$I"
 	cp -p "$FXA/"*.xml "$A/"
 	w_try reg delete 'HKLM\SOFTWARE\CMIT' /f
+	unrecord
 	tset Licensed 0
 	tset ClipSvcFail 0
 	tset ActivationNever 0
@@ -245,6 +255,11 @@ check "run: Status ExitCode=0" same "$(sget ExitCode)" 0
 check "run: Status BackupId is the backup made" same "$(sget BackupId)" "$BID"
 check "run: Status LastRun is a UTC time" sh -c 'printf "%s\n" "$1" | grep -Eqx "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z"' _ "$(sget LastRun)"
 check "run: Status Version is KH_VERSION" same "$(sget Version)" "$KH_VERSION"
+check "run: the repair record names the upgrade (HKLM\\SOFTWARE\\khreset RepairUpgrade)" \
+	same "$(reg_get 'HKLM\SOFTWARE\khreset' RepairUpgrade)" "${SRC#HKLM\\SYSTEM\\Setup\\}"
+check "run: the repair record's RepairBackup is the backup made" \
+	same "$(reg_get 'HKLM\SOFTWARE\khreset' RepairBackup)" "$BID"
+check "run: status.json carries the record" sj_is .repair.backup_id "$BID"
 check "run: event 101 (information) text in the +eventlog trace" event_in "$T/repair.trace" trace repaired
 check "run: event source registered with the executable as message file" \
 	sh -c 'case "$1" in *[Kk]hreset.exe) exit 0 ;; *) exit 1 ;; esac' _ \

@@ -88,7 +88,7 @@ check "bake: khreset.exe in the image, byte for byte (7z)" \
 	same "$(7z x -so "$D/install.wim" Windows/Setup/Scripts/khreset/khreset.exe 2>/dev/null | sha256sum)" \
 	"$(sha256sum <"$T/exe.bin")"
 check "bake: their script chained, byte for byte (7z)" \
-	same "$(7z x -so "$D/install.wim" Windows/Setup/Scripts/khreset/SetupComplete.chained.cmd 2>/dev/null | od -c)" \
+	same "$(7z x -so "$D/install.wim" Windows/Setup/Scripts/SetupComplete.chained.cmd 2>/dev/null | od -c)" \
 	"$(printf '@echo off\r\necho theirs\r\n' | od -c)"
 CASE="lint after the bake"
 expect_exit 0 kh --json lint "$WD\\install.wim"

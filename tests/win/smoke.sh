@@ -102,7 +102,7 @@ if [ -f "$W/khreset.exe" ]; then
 	# public key in a Chinese-named folder are read (wide-character opens);
 	# a bundle created there is signed, and openssl verifies it
 	if fresh cjk; then
-		CJ=$C/测试 配置
+		CJ="$C/测试 配置"
 		mkdir -p "$CJ/新包"
 		cp -r "$d/bundle" "$CJ/许可包"
 		cp "$d/bundle/"*.xml "$CJ/新包/"
@@ -114,7 +114,8 @@ if [ -f "$W/khreset.exe" ]; then
 		check "$CASE: the bundle is read and its signature verified" jq_is .bundle.verified true
 		check "$CASE: the bundle path is the Chinese folder, as UTF-8" jq_is '.bundle.path | test("^C:.测试 配置.许可包$")' true
 		CASE="khreset.exe, a missing bundle in C:\\测试 配置 (twin)"
-		expect_exit 3 kh --json --config 'C:\测试 配置\missing.ini' check
+		expect_exit 65 kh --json --config 'C:\测试 配置\missing.ini' check
+		check "$CASE: stderr names the folder in UTF-8" err_has 'bundle C:.测试 配置.没有: no such folder'
 		check "$CASE: not verified" jq_is .bundle.verified false
 		check "$CASE: the error names the folder in UTF-8" jq_is '.bundle.error | test("测试 配置.没有")' true
 		CASE="khreset.exe bundle create in C:\\测试 配置\\新包"

@@ -2,7 +2,11 @@
 # setupcomplete-wine.sh - runs setupcomplete/SetupComplete.cmd under Wine's
 # cmd with a stand-in khreset.exe (stub-khreset.c, built with mingw-w64) that
 # records its arguments and exits 0/1/2, and a chained script that must run
-# exactly once.  Prints "ok - ..." / "not ok - ..." lines and "N passed, N
+# exactly once, beside it (SetupComplete.chained.cmd), with its own folder
+# (%~dp0) and working folder as the original SetupComplete.cmd had them: it
+# calls a helper beside it by %~dp0 and by a relative name, and exits 7;
+# the log records an exit code.  The twin: the layout of bakes before issue 10
+# (khreset\SetupComplete.chained.cmd) gives it the wrong %~dp0.  Prints "ok - ..." / "not ok - ..." lines and "N passed, N
 # failed"; exit 0 when all pass, 2 when Wine or mingw-w64 is missing (the
 # caller reports a skip).
 # usage: setupcomplete-wine.sh REPO_DIR WORK_DIR
@@ -32,18 +36,32 @@ SCR="$WIN/Setup/Scripts"
 # Wine's folder is "logs"; Windows names compare case-insensitively
 logfile() { find "$WIN" -maxdepth 3 -ipath '*/logs/khreset/setupcomplete.log' | head -n 1; }
 
-# run_case NAME RC [nochain] [noexe]: SetupComplete.cmd run by Wine's cmd;
-# LOG is its log afterwards
+# the customer's script: where it is, its working folder, a helper beside it
+# called by %~dp0 and by a relative name (found in the working folder)
+CHAINED='@echo off\r\necho chained %%~nx0>>"%%KH_CHAIN_LOG%%"\r\necho dp0=%%~dp0>>"%%KH_CHAIN_LOG%%"\r\necho cd=%%CD%%>>"%%KH_CHAIN_LOG%%"\r\ncall "%%~dp0helper.cmd" by-dp0\r\ncall helper.cmd relative\r\nexit /b 7\r\n'
+HELPER='@echo helper %%1>>"%%KH_CHAIN_LOG%%"\r\n'
+# the SetupComplete.cmd of bakes before issue 10: the chained script in khreset\
+sed 's/^set "KH_CHAINED=.*/set "KH_CHAINED=%KH_DIR%\\SetupComplete.chained.cmd"\r/' \
+	"$TOP/setupcomplete/SetupComplete.cmd" >"$WORK/old-SetupComplete.cmd"
+
+# run_case NAME RC [nochain] [noexe] [old]: SetupComplete.cmd run by Wine's
+# cmd in C:\windows\Setup\Scripts (old: the old layout); LOG is its log
+# afterwards
 run_case() {
 	CASE=$1
 	rm -rf "$SCR" "$WORK/calls.txt" "$WORK/chain.txt"
 	find "$WIN" -maxdepth 2 -ipath '*/logs/khreset' -exec rm -rf {} + 2>/dev/null
 	mkdir -p "$SCR/khreset"
 	cp "$TOP/setupcomplete/SetupComplete.cmd" "$SCR/SetupComplete.cmd"
+	chained=$SCR/SetupComplete.chained.cmd
+	case " $* " in *" old "*)
+		cp "$WORK/old-SetupComplete.cmd" "$SCR/SetupComplete.cmd"
+		chained=$SCR/khreset/SetupComplete.chained.cmd ;;
+	esac
 	case " $* " in *" noexe "*) ;; *) cp "$WORK/stub.exe" "$SCR/khreset/khreset.exe" ;; esac
 	case " $* " in *" nochain "*) ;; *)
-		printf '@echo off\r\necho chained %%~nx0>>"%%KH_CHAIN_LOG%%"\r\nexit /b 7\r\n' \
-			>"$SCR/khreset/SetupComplete.chained.cmd" ;;
+		printf "$CHAINED" >"$chained"
+		printf "$HELPER" >"$SCR/helper.cmd" ;;
 	esac
 	KH_STUB_LOG="Z:$(echo "$WORK/calls.txt" | tr / '\\')" \
 	KH_CHAIN_LOG="Z:$(echo "$WORK/chain.txt" | tr / '\\')" KH_STUB_RC=$2 \
@@ -52,9 +70,14 @@ run_case() {
 	LOG=${LOG:-$WIN/logs/khreset/setupcomplete.log}
 }
 
-SetupComplete() { "$WINE" cmd /c 'C:\windows\Setup\Scripts\SetupComplete.cmd'; }
+# Wine takes the working folder from the Unix one: C:\windows\Setup\Scripts
+SetupComplete() { (cd "$SCR" && "$WINE" cmd /c 'C:\windows\Setup\Scripts\SetupComplete.cmd'); }
 calls() { tr -d '\r' <"$WORK/calls.txt" 2>/dev/null; }
-chain_count() { grep -c chained "$WORK/chain.txt" 2>/dev/null; }
+chain_count() { grep -c '^chained' "$WORK/chain.txt" 2>/dev/null; }
+chain_has() { tr -d '\r' <"$WORK/chain.txt" | grep -qix -- "$1" ||
+	{ echo "  chained script's log lacks '$1': $(tr -d '\r' <"$WORK/chain.txt" | paste -sd'|' -)" >&2; return 1; }; }
+chain_lacks() { ! tr -d '\r' <"$WORK/chain.txt" | grep -qix -- "$1" ||
+	{ echo "  chained script's log has '$1'" >&2; return 1; }; }
 
 for rc in 0 1 2; do
 	run_case "khreset exits $rc" "$rc"
@@ -67,7 +90,21 @@ run --wait 30"
 	check "khreset exits $rc: log records exit=$rc" file_has "$LOG" "khreset run exit=$rc"
 	check "khreset exits $rc: log records the task's registration" file_has "$LOG" "khreset task install exit=0"
 	check "khreset exits $rc: log records the chained script's call" file_has "$LOG" 'calling SetupComplete.chained.cmd'
+	# the code itself (7) is not checked: Wine 8's cmd sets ERRORLEVEL 1
+	# after a call of any script that ends with exit /b N
+	check "khreset exits $rc: log records the chained script's exit code" file_has "$LOG" 'SetupComplete.chained.cmd exit=[0-9]'
 done
+check "chained: its %~dp0 is Windows\\Setup\\Scripts\\" chain_has 'dp0=C:\\windows\\Setup\\Scripts\\'
+check "chained: its working folder is the one SetupComplete.cmd was started in" chain_has 'cd=C:\\windows\\Setup\\Scripts'
+check "chained: the helper beside it found by %~dp0" chain_has 'helper by-dp0'
+check "chained: the helper found by its relative name" chain_has 'helper relative'
+
+# the twin: the old layout, the same script in khreset\ - its %~dp0 is wrong,
+# the helper beside the original is not found that way
+run_case "old layout" 0 old
+check "old layout: the chained script ran once" same "$(chain_count)" 1
+check "old layout: its %~dp0 is khreset\\ (the defect)" chain_has 'dp0=C:\\windows\\Setup\\Scripts\\khreset\\'
+check "old layout: the helper is not found by %~dp0" chain_lacks 'helper by-dp0'
 
 run_case "no chained script" 0 nochain
 check "no chained script: khreset still ran" same "$(calls)" "task install
