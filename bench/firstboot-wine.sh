@@ -4,7 +4,9 @@
 # runs) on a fresh field case per stand-in mode, typical (well-behaved
 # stand-ins) and with stand-ins that hang, against the budget of 30 + 5 s.
 # A measurement, not an assertion: the table goes to bench/results.md
-# (section "first boot under Wine"), replacing that section.
+# (section "first boot under Wine"), replacing that section, and to
+# bench/firstboot-wine-results.md, which `make bench` (bench/run.sh) appends
+# without running Wine.
 #
 # The VM is tests/win/firstboot-lib.sh's (the stand-ins of
 # tests/win/firstboot.sh); the stand-ins that hang are released (their
@@ -123,7 +125,9 @@ done
 	echo "Longest run: $worst s (budget $((BUDGET + 5)) s)."
 	echo
 } >"$T/section"
-# replace the section in results.md (or add it at the end)
+# kept beside results.md, which bench/run.sh (make bench) writes anew and
+# appends this to; and the section replaced in results.md (or added)
+cp "$T/section" bench/firstboot-wine-results.md
 awk -v sec="$T/section" '
 	/^## first boot under Wine/ { skip = 1; while ((getline l < sec) > 0) print l; next }
 	skip && /^## / { skip = 0 }
