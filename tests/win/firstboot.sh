@@ -381,7 +381,10 @@ xcheck fbcore "$CASE: no rollback" no_rollback
 check "$CASE: archive repaired all the same" is_bundle "$ROOT_KH"
 xcheck fbcore "$CASE: backup holds the originals byte for byte" backup_intact
 xcheck fbcore "$CASE: retry task registered" task_is installed
-# the activation service licensed it all the same: the retry finds it healthy
+# the activation service licenses it all the same (its attempt runs 0.5 s
+# after its start, maybe after the run ended): the retry, minutes later on a
+# VM, finds it healthy
+fixture "the activation stand-in licensed it" wait_for 20 tget_is Licensed 1
 from_task "fbcore neverloop" 0 "$A/$ROOT_KH" "$A/$CHILD_KH" "$A/$ACT_KH"
 check "$CASE: retry task removed" task_is 'not installed'
 field_case
