@@ -20,6 +20,7 @@
 #include "state.h"
 
 #define STATUS_MAX (64u << 20)   /* a status document larger is not read */
+#define RFILE_MAX  (64u << 10)   /* nor a record file */
 
 const char *rrec_upgrade_of(const struct kh_upgrade *up)
 {
@@ -33,7 +34,7 @@ int rrec_matches(const struct kh_rrec *rec, const struct kh_upgrade *up)
 
 const char *rrec_from_name(enum kh_rrec_from f)
 {
-	static const char *const names[] = { NULL, "registry", "status.json", "run" };
+	static const char *const names[] = { NULL, "registry", "repair.json", "run" };
 
 	return (unsigned)f < 4 ? names[f] : NULL;
 }
@@ -169,13 +170,13 @@ int rrec_from_status(const char *text, size_t len, struct kh_rrec *out)
 	return rc;
 }
 
-/* 1 and r filled; 0 when the status document holds no record, is not
- * there, or cannot be read or parsed (warned about). */
-static int from_status(kh_plat *p, struct kh_rrec *r)
+/* 1 and r filled; 0 when the record file holds no record, is not there,
+ * or cannot be read or parsed (warned about). */
+static int from_file(kh_plat *p, struct kh_rrec *r)
 {
 	unsigned char *buf = NULL;
 	size_t len = 0;
-	int rc = plat_read(p, KH_STATUS, STATUS_MAX, &buf, &len);
+	int rc = plat_read(p, KH_RREC_FILE, RFILE_MAX, &buf, &len);
 
 	memset(r, 0, sizeof(*r));
 	if (rc == KH_ERR_NOENT) {
@@ -188,9 +189,34 @@ static int from_status(kh_plat *p, struct kh_rrec *r)
 		rc = -1;
 	free(buf);
 	if (rc < 0)
-		damaged(KH_STATUS, kh_lasterr());
+		damaged(KH_RREC_FILE, kh_lasterr());
 	kh_clearerr();
 	return rc > 0;
+}
+
+/* KH_RREC_FILE holding rec (NULL: removed). */
+static int put_file(kh_plat *p, const struct kh_rrec *rec)
+{
+	char when[32], *text = NULL, *s;
+	json_t *doc;
+	int rc;
+
+	if (!rec) {
+		rc = plat_remove(p, KH_RREC_FILE);
+		return rc == KH_ERR_NOENT ? KH_OK : rc;
+	}
+	kh_fmt_time(rec->time, when);
+	doc = json_pack("{s:{s:s, s:s, s:s}}", "repair", "upgrade", rec->upgrade, "time", when,
+			"backup_id", rec->backup_id);
+	s = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	text = s ? kh_asprintf("%s\n", s) : NULL;
+	rc = plat_mkdirs(p, KH_STATE_DIR);
+	if (rc == KH_OK)
+		rc = text ? plat_write_atomic(p, KH_RREC_FILE, text, strlen(text)) : KH_ERR_NOMEM;
+	free(text);
+	free(s);
+	json_decref(doc);
+	return rc;
 }
 
 /* Times are evidence, not the key: a record whose time a clock contradicts
@@ -221,7 +247,7 @@ void rrec_read(kh_plat *p, const struct kh_upgrade *up, struct kh_rrec *out)
 
 	if (have_reg && rrec_matches(&reg, up))
 		*out = reg;
-	else if ((have_st = from_status(p, &st)) && rrec_matches(&st, up))
+	else if ((have_st = from_file(p, &st)) && rrec_matches(&st, up))
 		*out = st;
 	else if (have_reg)
 		*out = reg;
@@ -273,6 +299,9 @@ void rrec_after_run(kh_plat *p, struct kh_obs *o, unsigned plan, int no_registry
 		why = "--no-registry";
 	else if (offline && obs_dirty_hive(o, "SOFTWARE"))
 		why = "the SOFTWARE hive is dirty";
+	if (put_file(p, rec) != KH_OK)
+		kh_log(KH_LOG_WARN, "repair", "the repair record was not written to %s: %s",
+		       KH_RREC_FILE, kh_lasterr());
 	if (!why) {
 		/* the upgrade last: a write cut short leaves no record of it */
 		struct kh_regval v[3] = {
@@ -283,13 +312,14 @@ void rrec_after_run(kh_plat *p, struct kh_obs *o, unsigned plan, int no_registry
 
 		if (journalled(p, v, NULL, 3) != KH_OK) {
 			kh_log(KH_LOG_WARN, "repair", "the repair record was not written to %s: %s; "
-			       "status.json holds it", KH_RREC_KEY, kh_lasterr());
+			       KH_RREC_FILE " and status.json hold it", KH_RREC_KEY, kh_lasterr());
 			return;
 		}
 	}
 	kh_log(KH_LOG_INFO, "repair", "archive repair of upgrade '%s' recorded (%s, backup %s) "
 	       "in %s: later runs for this upgrade only stage, trigger and wait", rec->upgrade,
-	       when, rec->backup_id, why ? "status.json only" : KH_RREC_KEY " and status.json");
+	       when, rec->backup_id, why ? KH_RREC_FILE " and status.json only" :
+	       KH_RREC_KEY ", " KH_RREC_FILE " and status.json");
 	if (why)
 		kh_log(KH_LOG_INFO, "repair", "not in the registry: %s", why);
 }
@@ -339,6 +369,9 @@ void rrec_forget(kh_plat *p, const char *id)
 			kh_log(KH_LOG_WARN, "restore", "the repair record in %s was not removed: %s",
 			       KH_RREC_KEY, kh_lasterr());
 	}
+	if (from_file(p, &reg) && !strcmp(reg.backup_id, id) && put_file(p, NULL) != KH_OK)
+		kh_log(KH_LOG_WARN, "restore", "the repair record in %s was not removed: %s",
+		       KH_RREC_FILE, kh_lasterr());
 	if (forget_status(p, id) != KH_OK)
 		kh_log(KH_LOG_WARN, "restore", "the repair record in %s was not removed", KH_STATUS);
 	if (rc == KH_OK)

@@ -19,9 +19,15 @@
  * (--force, Windows.old, require_upgrade = false): no Source OS key name
  * can be this. */
 #define KH_RREC_NONE     "none"
+/* The record's own small file in the state folder, {"repair": {...}} as
+ * in the status document: read back where the registry has none, so an
+ * observation never parses its previous status document (tens of MB at
+ * 100,000 archive entries). */
+#define KH_RREC_FILE     "ProgramData\\khreset\\repair.json"
 
 /* Where the record was read, or that this run made it. */
 enum kh_rrec_from { KH_RREC_ABSENT, KH_RREC_REGISTRY, KH_RREC_STATUS, KH_RREC_RUN };
+/* (KH_RREC_STATUS: read from KH_RREC_FILE, named "repair.json") */
 
 struct kh_rrec {
 	enum kh_rrec_from from;    /* KH_RREC_ABSENT: no record */
@@ -48,9 +54,9 @@ int rrec_parse_time(const char *s, int64_t *t);
  * whose fields are missing or not valid - with kh_seterr saying what. */
 int rrec_from_status(const char *json, size_t len, struct kh_rrec *out);
 
-/* Reads the record for the current upgrade up: the registry's first, the
- * status document's when the registry holds none for up (an offline run
- * with --no-registry leaves it only there); otherwise the record found
+/* Reads the record for the current upgrade up: the registry's first,
+ * KH_RREC_FILE's when the registry holds none for up (an offline run with
+ * --no-registry leaves it only there); otherwise the record found
  * (for another upgrade), else absent.  A record that cannot be read or
  * parsed is warned about (naming the value or file) and taken as absent.
  * Never fails. */
@@ -61,13 +67,14 @@ void rrec_read(kh_plat *p, const struct kh_upgrade *up, struct kh_rrec *out);
  * o->upgraded_from, dated now, with backup_id, goes into o->repair (the
  * status document carries it) and into the registry - live always,
  * offline only when the hive may be written: no --no-registry
- * (no_registry) and the SOFTWARE hive clean.  A registry write that
- * fails is warned about; the status document still holds the record. */
+ * (no_registry) and the SOFTWARE hive clean - and always into
+ * KH_RREC_FILE.  A write that fails is warned about. */
 struct kh_obs;
 void rrec_after_run(kh_plat *p, struct kh_obs *o, unsigned plan, int no_registry,
 		    int archive_repaired, const char *backup_id);
 
-/* After restore of backup id: a record naming it (registry, status.json)
+/* After restore of backup id: a record naming it (registry, KH_RREC_FILE,
+ * status.json)
  * is removed - the repair it records is undone, so the next run may
  * repair again.  A record of another backup stays.  Failures are warned
  * about. */

@@ -39,6 +39,7 @@
 
 #define FUSE_MAGIC   0x65735546
 #define READY_S      30
+#define POLL_MS      2         /* a helper is ready or gone within ms: poll often */
 #define MAXPART      16
 #define QEMU_LOCKS   8          /* permission bits qemu locks, per range */
 
@@ -138,7 +139,7 @@ static int ready(const char *what, const char *path, pid_t *pid, const char *log
 	struct statfs fs;
 	int st;
 
-	for (int i = 0; i < READY_S * 50; i++) {
+	for (int i = 0; i < READY_S * 1000 / POLL_MS; i++) {
 		if (statfs(path, &fs) == 0 && fs.f_type == FUSE_MAGIC)
 			return KH_OK;
 		if (waitpid(*pid, &st, WNOHANG) == *pid) {
@@ -147,7 +148,7 @@ static int ready(const char *what, const char *path, pid_t *pid, const char *log
 			kh_seterr("%s failed: %s", what, why[0] ? why : "it exited");
 			return KH_ERR_IO;
 		}
-		nap(20);
+		nap(POLL_MS);
 	}
 	kh_seterr("%s: not ready after %d s", what, READY_S);
 	return KH_ERR_TIMEOUT;
@@ -161,14 +162,14 @@ static void stop(pid_t *pid)
 	if (*pid <= 0)
 		return;
 	kill(*pid, SIGTERM);
-	for (int i = 0; i < 500; i++) {
+	for (int i = 0; i < 10000 / POLL_MS; i++) {
 		pid_t w = waitpid(*pid, &st, WNOHANG);
 
 		if (w == *pid || (w < 0 && errno == ECHILD)) {
 			*pid = 0;
 			return;
 		}
-		nap(20);
+		nap(POLL_MS);
 	}
 	kill(*pid, SIGKILL);
 	waitpid(*pid, &st, 0);
@@ -293,13 +294,13 @@ static int ntfs_stop(struct kh_mount *m)
 	for (int i = 0; umount2(m->vol, 0) < 0; i++) {
 		if (errno == EINVAL || errno == ENOENT)
 			break;              /* not mounted (any more) */
-		if (errno != EBUSY || i == 250) {
+		if (errno != EBUSY || i == 5000 / POLL_MS) {
 			kh_seterr("cannot unmount %s: %s; detached lazily", m->vol, strerror(errno));
 			umount2(m->vol, MNT_DETACH);
 			r = KH_ERR_IO;
 			break;
 		}
-		nap(20);
+		nap(POLL_MS);
 	}
 	waitpid(m->ntfs, &st, 0);     /* ntfs-3g exits when all is written */
 	m->ntfs = 0;

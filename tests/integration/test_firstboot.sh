@@ -77,7 +77,7 @@ expect_exit 2 kh --json run --wait 2
 check "late: outcome pending, not failed" jq_is .result.outcome pending
 check "late: verify says the root keyholder is not archived yet" detail_has verify "has not archived the root keyholder $ROOT_KH"
 check "late: nothing rolled back" no_rollback
-check "late: the repair stands (archive_repaired)" jq_is '.result.steps[] | select(.step == "restart-clipsvc") | .ok' true
+check "late: ClipSVC started again cleanly (the point past which nothing rolls back)" jq_is '.result.steps[] | select(.step == "restart-clipsvc") | .ok' true
 check "late: the staged set stays" test -f "$I/$ROOT_KH"
 check "late: every original byte in the backup" backup_intact
 check "late: the retry task is registered" task_exists

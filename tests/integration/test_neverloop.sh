@@ -53,7 +53,10 @@ unrecord_hive() {
 "RepairBackup"=-
 '
 }
-unrecord_status() { jq '.repair = null' "$V/$STATUS" >"$T/s.json" && cp "$T/s.json" "$V/$STATUS"; }
+RFILE=ProgramData/khreset/repair.json
+# the record out of status.json and out of its own file (where a check
+# reads it back when the registry has none)
+unrecord_status() { jq '.repair = null' "$V/$STATUS" >"$T/s.json" && cp "$T/s.json" "$V/$STATUS" && rm -f "$V/$RFILE"; }
 second_upgrade() {
 	merge SYSTEM "[HKEY_LOCAL_MACHINE\\SYSTEM\\Setup\\$UP2]
 \"CurrentBuild\"=\"17134\"
@@ -157,7 +160,8 @@ check "--no-registry: status.json has it (jq)" jq_is .repair.upgrade "$UP1" "$V/
 regenerate
 before=$(archive)
 expect_exit 3 kh --json check
-check "--no-registry: check reads it from status.json" jq_is .repair.source status.json
+check "--no-registry: repair.json has it (jq)" jq_is .repair.backup_id "$(srec backup_id)" "$V/$RFILE"
+check "--no-registry: check reads it from repair.json" jq_is .repair.source repair.json
 check "--no-registry: a later check carries it on" jq_is .repair.upgrade "$UP1" "$V/$STATUS"
 expect_exit 2 kh run
 check "--no-registry: the next run moves nothing" same "$(archive)" "$before"
@@ -173,15 +177,20 @@ fixture "RepairUpgrade, RepairBackup and a damaged RepairTime in the hive" merge
 CASE="damaged registry record"
 expect_exit 3 kh --json check
 check "damaged: named on stderr" err_has "khreset: the repair record is damaged (RepairTime 'yesterday' is not an RFC 3339 UTC time)"
-check "damaged: status.json's record is used" jq_is .repair.source status.json
+check "damaged: repair.json's record is used" jq_is .repair.source repair.json
 check "damaged: verdict activate" jq_is .verdict activate
 fixture "status.json without the record" unrecord_status
 expect_exit 3 kh --json check
 check "damaged and no other record: verdict repair" jq_is .verdict repair
 check "damaged and no other record: repair null" jq_is .repair null
-printf '{"schema": 1, "repair": {"upgrade": ' >"$V/$STATUS"
+printf '{"repair": {"upgrade": ' >"$V/$RFILE"
 expect_exit 3 kh check
-check "damaged status.json: named on stderr" err_has "status.json: the repair record is damaged (not JSON"
+check "damaged repair.json: named on stderr" err_has "repair.json: the repair record is damaged (not JSON"
+# the previous status document is never parsed for it
+fixture "status.json not JSON, repair.json gone" sh -c "printf '{' >'$V/$STATUS' && rm -f '$V/$RFILE'"
+expect_exit 3 kh --json check
+check "a damaged old status.json is not read for it: no warning naming it" err_lacks "status.json: the repair record"
+check "... and the verdict is repair (no record)" jq_is .verdict repair
 
 # no upgrade detected: --force repairs and records "none"; the record holds
 fresh none KH_NO_UPGRADE=1

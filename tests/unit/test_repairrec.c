@@ -81,7 +81,7 @@ static void test_matches(void **state)
 	assert_false(rrec_matches(&r, NULL));
 	r.from = KH_RREC_ABSENT;
 	assert_false(rrec_matches(&r, &up));
-	assert_string_equal(rrec_from_name(KH_RREC_STATUS), "status.json");
+	assert_string_equal(rrec_from_name(KH_RREC_STATUS), "repair.json");
 	assert_null(rrec_from_name(KH_RREC_ABSENT));
 }
 

@@ -1,6 +1,6 @@
 /* plat_smoke.c - exercises hook/win32/ (the live platform body)
  * directly, without the core: files, reparse-point refusal, registry,
- * Source OS keys, lock, licence, events, services.  Built with mingw-w64 and
+ * Source OS keys, lock, licence, events, services, running a program.  Built with mingw-w64 and
  * run under Wine by tests/win/smoke.sh (or on a real Windows VM, elevated).
  *
  * Arguments (each optional): the name of a disabled service the script
@@ -501,6 +501,26 @@ int main(int argc, char **argv)
 		r = plat_service_stop(p, runsvc, 20);
 		CHECK(r == KH_OK, "restart twin: nobody starts it again, the stop completes (%s)",
 		      kh_errstr(r));
+	}
+
+	/* activation.command: exit code, timeout, absolute path only */
+	{
+		char *ex3[] = { "%SystemRoot%\\system32\\cmd.exe", "/c", "exit 3", NULL };
+		char *spin[] = { "C:\\windows\\system32\\cmd.exe", "/c",
+				 "for /l %i in (1,0,2) do rem", NULL };
+		char *rel[] = { "cmd.exe", "/c", "exit 0", NULL };
+		char *gone[] = { "C:\\khreset-no-such\\KhActivate.exe", NULL };
+		int code = -1;
+
+		r = plat_exec(p, ex3, 20, &code);
+		CHECK(r == KH_OK && code == 3, "exec: %%SystemRoot%% expanded, exit code 3 returned");
+		r = plat_exec(p, spin, 2, &code);
+		CHECK(r == KH_ERR_TIMEOUT && strstr(kh_lasterr(), "ended"),
+		      "exec: still running after its timeout: ended, KH_ERR_TIMEOUT");
+		CHECK(plat_exec(p, rel, 5, &code) == KH_ERR_CONFIG, "exec: a relative path refused");
+		r = plat_exec(p, gone, 5, &code);
+		CHECK(r == KH_ERR_NOENT && strstr(kh_lasterr(), "KhActivate.exe"),
+		      "exec: a missing program named: %s", kh_lasterr());
 	}
 
 	plat_remove(p, T "\\a");
