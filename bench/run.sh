@@ -96,6 +96,8 @@ if [ "${BENCH_FIRSTBOOT:-1}" = 1 ]; then
 	BUILD=$BUILD sh bench/firstboot.sh || { echo "bench: firstboot.sh failed" >&2; exit 1; }
 fi
 [ -f bench/firstboot-results.md ] && { echo; cat bench/firstboot-results.md; } >> "$RESULTS.tmp"
+# the Wine first-boot table: measured by bench/firstboot-wine.sh, kept
+[ -f bench/firstboot-wine-results.md ] && { echo; cat bench/firstboot-wine-results.md; } >> "$RESULTS.tmp"
 mv "$RESULTS.tmp" "$RESULTS"
 rm -rf "$W"
 echo "written to $RESULTS"

@@ -7,7 +7,7 @@
 #   make windows-objs   only compile what compiles today (progress check)
 #   make windows-size   size by library from the link map (after windows)
 #   make windows-smoke  hook/win32 smoke test under Wine (tests/win/smoke.sh)
-#   make windows-test   check-imports self-test, the smoke, task, e2e and media tests
+#   make windows-test   check-imports self-test, the smoke, task, e2e, firstboot and media tests
 #
 # The executable: the core hook/*.c, minIni (hook/ini/*.c + Debian's minIni.c,
 # as in the Linux build) and the live body hook/win32/*.c, linked statically against
@@ -138,7 +138,8 @@ windows-smoke: $(WIN_LIBA)
 
 # All Windows-side tests: the import checker's own test, the smoke test,
 # the retry task's registration under Wine (tests/win/task.sh), the field
-# case end to end (tests/win/e2e.sh), then bake and lint through khreset.exe
+# case end to end (tests/win/e2e.sh), the first boot with stand-ins that
+# misbehave (tests/win/firstboot.sh), then bake and lint through khreset.exe
 # against the Linux build and tools (tests/win/media.sh; needs the Linux
 # build/khreset too).
 windows-test: $(WIN_LIBA)
@@ -146,5 +147,6 @@ windows-test: $(WIN_LIBA)
 	W=$(WIN_BUILD) sh tests/win/smoke.sh
 	W=$(WIN_BUILD) sh tests/win/task.sh
 	$(MAKE) --no-print-directory windows && W=$(WIN_BUILD) sh tests/win/e2e.sh
+	W=$(WIN_BUILD) sh tests/win/firstboot.sh
 	W=$(WIN_BUILD) sh tests/win/collect.sh
 	$(MAKE) --no-print-directory $(BUILD)/khreset && W=$(WIN_BUILD) BUILD=$(BUILD) sh tests/win/media.sh

@@ -1,6 +1,6 @@
 /* standin_activation.c - test-only stand-in for the CMGE activation client
  * service (CmitClientSVC), a real Windows service run by the SCM under Wine
- * for tests/win/e2e.sh.  When started it reports RUNNING and then, on its
+ * for tests/win/e2e.sh and tests/win/firstboot.sh.  When started it reports RUNNING and then, on its
  * own thread (about half a second later, like a client that talks to the
  * intranet activation server), activates only if
  *   - Archive\KeyHolder holds the official root keyholder
@@ -13,7 +13,10 @@
  *
  * Control values under HKLM\SOFTWARE\khreset-test (read at every attempt):
  *   ActivationNever = 1   the activation server never answers
- * Written: ActivationAttempts, ActivationResult (REG_SZ), Licensed.
+ * and the ActivationHangStart, HangStop, IdleStop, Retrigger values every
+ * stand-in has (standin_service.h).
+ * Written: ActivationAttempts, ActivationResult (REG_SZ), Licensed,
+ * ActivationStops.
  *
  * Build: x86_64-w64-mingw32-gcc -municode -static -o standin_activation.exe
  *        standin_activation.c -ladvapi32
@@ -134,7 +137,7 @@ static DWORD standin_start(void)
 	return 0;
 }
 
-int wmain(void)
+int wmain(int argc, wchar_t **argv)
 {
-	return standin_main(L"CmitClientSVC");
+	return standin_main(argc, argv, L"CmitClientSVC", L"Activation");
 }

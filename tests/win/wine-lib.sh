@@ -14,7 +14,8 @@
 #   service_is SERVICE STATE         Wine's SCM reports SERVICE in STATE
 #                                    (RUNNING, STOPPED): for wait_for
 #   wine_stop                        wineserver -k
-#   wine_standins                    builds the stand-in services and the test
+#   wine_standins                    builds the stand-in services, the file holder,
+#                                    the activation command and the test
 #                                    slc.dll into TW=$W/tests (CC), then the field
 #                                    case: FX, FXA its folder and archive, V unset
 # TAG starts the lines printed ("TAG: ...").
@@ -66,6 +67,8 @@ wine_standins() {
 	fixture "the stand-ins and the test slc.dll build" sh -c "
 		$CC $CFLAGS -municode -o '$TW/standin_clipsvc.exe' tests/win/standin_clipsvc.c -ladvapi32 &&
 		$CC $CFLAGS -municode -o '$TW/standin_activation.exe' tests/win/standin_activation.c -ladvapi32 &&
+		$CC $CFLAGS -municode -o '$TW/standin_hold.exe' tests/win/standin_hold.c -ladvapi32 &&
+		$CC $CFLAGS -municode -o '$TW/standin_command.exe' tests/win/standin_command.c -ladvapi32 &&
 		$CC $CFLAGS -shared -s -o '$TW/slc.dll' tests/win/slc_test.c -ladvapi32" || return 1
 	[ -x build/tools/mkhive ] || fixture "build/tools/mkhive built" quiet make -s build/tools/mkhive ||
 		return 1
