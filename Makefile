@@ -84,10 +84,11 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(HDRS) $(OFFLINE_OBJ) $(
 # khreset with the fake live platform (tests/fake): the live plan on Linux.
 # The fake replaces one file of the offline body, stubs.c, at link time.
 FAKE_OBJ    = $(call obj,$(filter-out hook/offline/stubs.c,$(OFFLINE_SRC)) tests/fake/plat_fake.c)
-# plat_rename is wrapped (ld --wrap): the fake can hold an archive entry.
+# plat_rename and plat_read are wrapped (ld --wrap): the fake can hold an
+# archive entry.
 $(BUILD)/tests/khreset-fake: $(MAIN_OBJ) $(FAKE_OBJ) $(BUILD)/libkhcore.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Wl,--wrap=plat_rename -o $@ $^ $(KH_LIBS)
+	$(CC) $(CFLAGS) -Wl,--wrap=plat_rename -Wl,--wrap=plat_read -o $@ $^ $(KH_LIBS)
 
 $(BUILD)/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)

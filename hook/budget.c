@@ -101,6 +101,23 @@ int kh_busy_rename(kh_plat *p, const char *from, const char *to)
 	return again(ren_op, &r, from);
 }
 
+struct rd { kh_plat *p; const char *path; size_t max; unsigned char **buf; size_t *len; };
+
+static int rd_op(void *v)
+{
+	struct rd *r = v;
+
+	kh_clearerr();
+	return plat_read(r->p, r->path, r->max, r->buf, r->len);
+}
+
+int kh_busy_read(kh_plat *p, const char *path, size_t max, unsigned char **buf, size_t *len)
+{
+	struct rd r = { p, path, max, buf, len };
+
+	return again(rd_op, &r, path);
+}
+
 int kh_busy_service(kh_plat *p, const char *name, int start, int timeout_s)
 {
 	struct svc s = { p, name, start, timeout_s };

@@ -25,5 +25,7 @@ int kh_budget_s(int configured_s);
  * without a budget (restore, recovery before a run) one attempt only. */
 int kh_busy_rename(kh_plat *p, const char *from, const char *to);
 int kh_busy_service(kh_plat *p, const char *name, int start, int timeout_s);
+/* plat_read, the same way: a file held open without read sharing. */
+int kh_busy_read(kh_plat *p, const char *path, size_t max, unsigned char **buf, size_t *len);
 
 #endif

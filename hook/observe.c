@@ -103,6 +103,18 @@ static int scan_entry(kh_plat *p, const char *dir, struct kh_entry *e,
 		return KH_ERR_NOMEM;
 	rc = plat_read(p, path, c->max_file_size, &buf, &len);
 	free(path);
+	if (rc == KH_ERR_INUSE) {
+		/* held open without read sharing (ClipSVC's own archive while it
+		 * runs): not examined, so invalid - not waited for here, since
+		 * the holder may be ClipSVC itself: run stops ClipSVC before it
+		 * moves anything, and the backup's read of the entry waits for
+		 * it within the budget (kh_busy_read) */
+		kh_log(KH_LOG_WARN, "observe", "%s", kh_lasterr());
+		kh_clearerr();
+		*xml_reason = kh_strdup("held open by another process: its content could not "
+					"be read; moved aside once it is free");
+		return *xml_reason ? KH_OK : KH_ERR_NOMEM;
+	}
 	if (rc == KH_ERR_TOOBIG || rc == KH_ERR_UNSAFE) {
 		/* changed under us: classify from what stat said */
 		e->size = rc == KH_ERR_TOOBIG ? c->max_file_size + 1 : e->size;

@@ -460,7 +460,7 @@ int state_digest(kh_plat *p, const char *path, size_t max, char sha[KH_SHA256_HE
 {
 	unsigned char *buf = NULL;
 	size_t len;
-	int rc = plat_read(p, path, max, &buf, &len);
+	int rc = kh_busy_read(p, path, max, &buf, &len);
 
 	sha[0] = '\0';
 	if (rc == KH_ERR_TOOBIG) {

@@ -17,7 +17,11 @@
  * FAKE_BUSY_SECONDS=S: another process holds each archive entry for S s
  * from the first attempt to move it (ProgramData\fake\busy-until): the
  * move answers KH_ERR_INUSE until then (plat_rename is wrapped, ld
- * --wrap).  Never linked into khreset. */
+ * --wrap).  FAKE_CLIPSVC_HOLDS=NAME: ClipSVC holds archive entry NAME (of
+ * its old archive) open without read sharing while it runs: a read of it
+ * answers KH_ERR_INUSE unless ClipSVC was stopped
+ * (ProgramData\fake\clipsvc-stopped, made by a stop, removed by a start;
+ * plat_read is wrapped too).  Never linked into khreset. */
 #include <signal.h>
 #include <spawn.h>
 #include <time.h>
@@ -94,6 +98,13 @@ static int service(kh_plat *p, const char *verb, const char *name, int timeout_s
 	   : code == -2 ? KH_ERR_TIMEOUT : KH_ERR_SERVICE;
 	trace("< %d\n", rc);
 	svc_note(p, verb, name, rc);
+	if (rc == KH_OK && !strcasecmp(name, "ClipSVC") && plat_mkdirs(p, FAKE_DIR) == KH_OK) {
+		if (!strcmp(verb, "stop"))
+			plat_write_atomic(p, FAKE_DIR "\\clipsvc-stopped", "1\n", 2);
+		else
+			plat_remove(p, FAKE_DIR "\\clipsvc-stopped");
+		kh_clearerr();
+	}
 	if (rc == KH_ERR_INUSE)
 		kh_seterr("service %s cannot accept the %s control now (started again)", name, verb);
 	else if (rc == KH_ERR_NOENT)
@@ -147,6 +158,29 @@ static int in_archive(const char *path)
 		if (!strncasecmp(path, a, strlen(a)))
 			return 1;
 	return 0;
+}
+
+int __real_plat_read(kh_plat *p, const char *path, size_t max, unsigned char **buf,
+		     size_t *len);
+int __wrap_plat_read(kh_plat *p, const char *path, size_t max, unsigned char **buf,
+		     size_t *len);
+
+int __wrap_plat_read(kh_plat *p, const char *path, size_t max, unsigned char **buf,
+		     size_t *len)
+{
+	const char *held = getenv("FAKE_CLIPSVC_HOLDS"), *leaf = strrchr(path, '\\');
+	struct kh_dirent st;
+
+	if (!held || !in_archive(path) || !leaf || strcasecmp(leaf + 1, held))
+		return __real_plat_read(p, path, max, buf, len);
+	if (plat_stat(p, FAKE_DIR "\\clipsvc-stopped", &st) == KH_OK) {
+		free(st.name);
+		return __real_plat_read(p, path, max, buf, len);
+	}
+	kh_clearerr();
+	trace("> read(%s) held by ClipSVC\n", path);
+	kh_seterr("cannot read %s yet: another process holds it open", path);
+	return KH_ERR_INUSE;
 }
 
 int __wrap_plat_rename(kh_plat *p, const char *from, const char *to)

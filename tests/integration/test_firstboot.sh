@@ -200,6 +200,27 @@ check "busy past the budget: ClipSVC started again" sh -c "grep '^>' '$T/trace' 
 check "busy past the budget: the retry task is registered" task_exists
 unset FAKE_BUSY_SECONDS
 
+# --- ClipSVC holds its old archive entry open, no read sharing, while it
+# runs: check cannot read it, run stops ClipSVC first and then can ---
+boot held
+export FAKE_CLIPSVC_HOLDS=$OLD_KH
+expect_exit 3 kh --json check
+check "held, check: not a failure, the entry is named invalid (held open)" \
+	jq_is "[.archive[] | select(.name == \"$OLD_KH\")][0].reason | test(\"held open by another process\")" true
+check "held, check: verdict repair" jq_is .verdict repair
+check "held, check: the read was refused as held" file_has "$T/trace" "read(.*$OLD_KH) held by ClipSVC"
+expect_exit 0 kh --json run --wait 10
+check "held: ClipSVC stopped, the entry read and moved: repaired" jq_is .result.outcome repaired
+check "held: every original byte in the backup" backup_intact
+check "held: the retry task is removed" task_gone
+unset FAKE_CLIPSVC_HOLDS
+# the twin: nothing held, the same entry is read and classed by its content
+boot not-held
+expect_exit 3 kh --json check
+check "not held, check: the entry is classed by its content (carried-over)" \
+	jq_is "[.archive[] | select(.name == \"$OLD_KH\")][0].class" carried-over
+check "not held, check: no read refused" file_lacks "$T/trace" "held by ClipSVC"
+
 # --- ClipSVC started again by its trigger after a stop ---
 boot restarts
 export FAKE_CLIPSVC_RESTARTS=2
