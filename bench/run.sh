@@ -10,7 +10,7 @@
 set -eu
 . tests/lib.sh
 W=$BUILD/bench
-SIZES=${SIZES:-10 1000 100000}
+SIZES=${SIZES:-10 1000 20000 100000}
 RESULTS=bench/results.md
 REPS=${REPS:-5}
 on_exit 'rm -f "$RESULTS.tmp"'

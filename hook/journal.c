@@ -29,6 +29,7 @@
 
 static unsigned long jcount;     /* records this process appended */
 static struct kh_recbuf batch;   /* journal_hold: records kept for one append */
+#define HOLD_MAX ((size_t)1 << 20)  /* ... of at most about this many bytes */
 static int holding;
 
 /* Test seams (SPEC section 10): KHRESET_TEST_STOP_AT=journal-N kills the
@@ -118,6 +119,7 @@ int journal_move(kh_plat *p, const char *name, const char *from, const char *to,
 		 enum kh_ftype type, uint64_t size, const char *sha256)
 {
 	struct kh_recbuf t = { 0 }, *b = holding ? &batch : &t;
+	int rc;
 
 	rec_open(b, "move");
 	rec_str(b, "name", name);
@@ -127,7 +129,15 @@ int journal_move(kh_plat *p, const char *name, const char *from, const char *to,
 	rec_u64(b, "size", size);
 	rec_str(b, "sha256", sha256);
 	rec_close(b);
-	return holding ? KH_OK : jappend(p, &t);
+	if (!holding)
+		return jappend(p, &t);
+	/* memory stays bounded: a held batch goes out a MiB at a time - still
+	 * all of it before the first move is done */
+	if (batch.len < HOLD_MAX)
+		return KH_OK;
+	rc = jappend(p, &batch);
+	memset(&batch, 0, sizeof(batch));
+	return rc;
 }
 
 int journal_stage(kh_plat *p, const char *dir, const char *name, const char *sha256)

@@ -19,7 +19,6 @@
 #include "observe.h"
 #include "state.h"
 
-#define STATUS_MAX (64u << 20)   /* a status document larger is not read */
 #define RFILE_MAX  (64u << 10)   /* nor a record file */
 
 const char *rrec_upgrade_of(const struct kh_upgrade *up)
@@ -324,36 +323,6 @@ void rrec_after_run(kh_plat *p, struct kh_obs *o, unsigned plan, int no_registry
 		kh_log(KH_LOG_INFO, "repair", "not in the registry: %s", why);
 }
 
-/* status.json's repair set to null when it names backup id. */
-static int forget_status(kh_plat *p, const char *id)
-{
-	unsigned char *buf = NULL;
-	size_t len = 0;
-	json_t *doc = NULL;
-	struct kh_rrec r;
-	char *text = NULL;
-	int rc = plat_read(p, KH_STATUS, STATUS_MAX, &buf, &len);
-
-	if (rc == KH_ERR_NOENT) {
-		kh_clearerr();
-		return KH_OK;
-	}
-	if (rc == KH_OK && rrec_from_status((const char *)buf, len, &r) == 1 &&
-	    !strcmp(r.backup_id, id) && (doc = json_loadb((const char *)buf, len, 0, NULL)) &&
-	    json_object_set_new(doc, "repair", json_null()) == 0) {
-		char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-
-		text = s ? kh_asprintf("%s\n", s) : NULL;
-		free(s);
-		rc = text ? plat_write_atomic(p, KH_STATUS, text, strlen(text)) : KH_ERR_NOMEM;
-	}
-	json_decref(doc);
-	free(text);
-	free(buf);
-	kh_clearerr();
-	return rc;
-}
-
 void rrec_forget(kh_plat *p, const char *id)
 {
 	struct kh_rrec reg;
@@ -376,13 +345,9 @@ void rrec_forget(kh_plat *p, const char *id)
 			kh_log(KH_LOG_WARN, "restore", "the repair record in %s was not removed: %s",
 			       KH_RREC_FILE, kh_lasterr());
 	}
-	/* the status document is parsed only when a record named the backup
-	 * (it is tens of MB at 100,000 entries) */
-	if (!named)
-		return;
-	if (forget_status(p, id) != KH_OK)
-		kh_log(KH_LOG_WARN, "restore", "the repair record in %s was not removed", KH_STATUS);
-	if (rc == KH_OK)
+	/* status.json, the report of the last check or run, is left to the
+	 * next one: parsing it here cost a restore of 100,000 entries 130 MB */
+	if (named && rc == KH_OK)
 		kh_log(KH_LOG_INFO, "restore", "backup %s restored: the repair record naming it is "
 		       "removed, the next run may repair again", id);
 }

@@ -115,8 +115,9 @@ int journal_backup(kh_plat *p, const char *id, const char *role);
 int journal_move(kh_plat *p, const char *name, const char *from, const char *to,
 		 enum kh_ftype type, uint64_t size, const char *sha256);
 /* Many moves journalled in one append (one flush): journal_hold, then
- * journal_move for each (kept in memory), then journal_release writes them
- * all - before the first of them is carried out.  A recovery finds a move
+ * journal_move for each (kept in memory, written a MiB at a time), then
+ * journal_release writes the rest - all before the first of them is
+ * carried out.  A recovery finds a move
  * whose target is missing never done, so moves journalled together and
  * done one by one are undone exactly as far as they went. */
 void journal_hold(void);
