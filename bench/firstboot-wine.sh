@@ -114,8 +114,8 @@ done
 	echo "so only the budget ends a run. Budget: $BUDGET s + 5 s (issue 10 item 6)."
 	echo "Wall time of the \`khreset.exe\` process as the shell sees it, Wine's"
 	echo "process start included; a hang lasts $HANG s unless the run gives up."
-	echo "The worst case leaves out the held file: a held archive file ends the"
-	echo "run at once (exit 75, nothing changed: see its own rows)."
+	echo "The worst case (every service and the command hanging) leaves out the"
+	echo "held files: they have rows of their own."
 	echo
 	echo "| stand-in mode | exit | outcome | failed steps | wall time (s) | within $((BUDGET + 5)) s |"
 	echo "|---|---:|---|---|---:|---|"
