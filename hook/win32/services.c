@@ -129,6 +129,19 @@ static int stop_late(const char *name, int timeout_s, DWORD state, int restarts,
  * timeout: a start in progress is waited out (a service cannot take STOP
  * while starting), "cannot accept control now" is asked again, and a
  * service running again after our stop (by its trigger) is stopped again. */
+/* Both handles closed and opened again (for a stop). */
+static int svc_reopen(const char *name, SC_HANDLE *scm, SC_HANDLE *svc)
+{
+	int r;
+
+	CloseServiceHandle(*svc);
+	CloseServiceHandle(*scm);
+	r = svc_open(name, SERVICE_STOP | SERVICE_QUERY_STATUS, scm, svc);
+	if (r == KH_OK)
+		kh_clearerr();
+	return r;
+}
+
 int plat_service_stop(kh_plat *p, const char *name, int timeout_s)
 {
 	SC_HANDLE scm, svc;
@@ -151,11 +164,8 @@ int plat_service_stop(kh_plat *p, const char *name, int timeout_s)
 			 * service's restart (seen under Wine) is opened again */
 			if (reopened++)
 				break;
-			CloseServiceHandle(svc);
-			CloseServiceHandle(scm);
-			if ((r = svc_open(name, SERVICE_STOP | SERVICE_QUERY_STATUS, &scm, &svc)) != KH_OK)
+			if ((r = svc_reopen(name, &scm, &svc)) != KH_OK)
 				return r;
-			kh_clearerr();
 			continue;
 		}
 		reopened = 0;
@@ -195,6 +205,12 @@ int plat_service_stop(kh_plat *p, const char *name, int timeout_s)
 			}
 			if ((e = GetLastError()) == ERROR_SERVICE_CANNOT_ACCEPT_CTRL) {
 				refused = e;
+			} else if (e == ERROR_INVALID_HANDLE && !reopened++) {
+				/* the same lost handle, seen by the control (Wine,
+				 * a restart in between): opened again, once */
+				if ((r = svc_reopen(name, &scm, &svc)) != KH_OK)
+					return r;
+				continue;
 			} else if (e != ERROR_SERVICE_NOT_ACTIVE) {
 				kh_seterr("cannot stop service %s: %s", name, werr(e));
 				r = e == ERROR_ACCESS_DENIED ? KH_ERR_PERM : KH_ERR_SERVICE;
